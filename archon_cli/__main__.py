@@ -1,0 +1,3 @@
+from archon_cli.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The component contract: a pydantic config, a static call count, and an async ``run``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from archon_cli.engine.state import Candidate, LayerInput, LayerOutput
+from archon_cli.llm.types import Completion, CompletionRequest, Message
+
+DEFAULT_MODEL = "local/smollm2-135m"
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component's settings. Unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+    def call_count(self, n_in: int) -> tuple[int, int]:
+        """Static cost: (LLM calls made, upper bound on candidates passed on) for ``n_in`` inputs."""
+        raise NotImplementedError
+
+    def models(self) -> list[str]:
+        """Model routes this component calls (used to check routes and keys before any call)."""
+        return []
+
+
+class LLMComponentConfig(ComponentConfig):
+    """Settings shared by components that call a model."""
+
+    model: str = DEFAULT_MODEL
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1, le=65536)
+    api_base: str | None = None
+    api_key_env: str | None = Field(default=None, description="name of the environment variable holding the API key")
+
+    def models(self) -> list[str]:
+        return [self.model]
+
+    def request(
+        self,
+        messages: list[Message] | tuple[Message, ...],
+        *,
+        sample_index: int = 0,
+        stop: tuple[str, ...] = (),
+        max_tokens: int | None = None,
+    ) -> CompletionRequest:
+        """A request to this component's model with its sampling settings."""
+        return CompletionRequest(
+            model=self.model,
+            messages=tuple(dict(m) for m in messages),
+            temperature=self.temperature,
+            max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
+            sample_index=sample_index,
+            stop=stop,
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+        )
+
+
+def format_candidates(candidates: Sequence[Candidate], *, with_critiques: bool = True) -> str:
+    """The candidates numbered [1], [2], ... with their text as-is, each with its critique."""
+    blocks = []
+    for i, candidate in enumerate(candidates, start=1):
+        block = f"[{i}] {candidate.text}"
+        if with_critiques and candidate.critique:
+            block += f"\nCritique of [{i}]: {candidate.critique}"
+        blocks.append(block)
+    return "\n\n".join(blocks)
+
+
+class LLM(Protocol):
+    """What a component may do with models: complete a request, and report a reply it could not parse."""
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+    def note_parse_failure(self, component: str) -> None: ...
+
+
+C = TypeVar("C", bound=ComponentConfig)
+
+
+class Component(ABC, Generic[C]):
+    """One inference-time technique. Subclasses set ``kind`` and ``config_class``."""
+
+    kind: ClassVar[str]
+    config_class: ClassVar[type[ComponentConfig]]
+
+    def __init__(self, config: C) -> None:
+        self.config = config
+
+    @abstractmethod
+    async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
+        """Turn the incoming candidates into this component's candidates."""

@@ -1,0 +1,118 @@
+"""Architecture files: ordered layers of components, validated with the paper's construction rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from archon_cli.components import REGISTRY
+from archon_cli.components.base import ComponentConfig
+from archon_cli.config.archon_format import convert_archon_format, is_archon_format
+from archon_cli.config.files import describe_validation_error, read_config_file
+from archon_cli.errors import ConfigError
+
+_CONFIG_CLASSES = tuple(c.config_class for c in REGISTRY.values())
+ComponentSpec = Annotated[Union[_CONFIG_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
+
+# Layers of these types hold exactly one component.
+_SINGLE = {"ranker", "critic", "verifier", "unit_test_generator", "unit_test_evaluator", "majority_vote"}
+
+
+class Architecture(BaseModel):
+    """An ordered list of layers; each layer a non-empty list of components of one type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    layers: list[list[ComponentSpec]] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Architecture:
+        for message in construction_errors(self.layers):
+            raise ValueError(message)
+        return self
+
+    def static_calls(self) -> int:
+        """LLM calls one query costs, counted from the file alone (see ``layer_calls``)."""
+        return sum(self.layer_calls())
+
+    def layer_calls(self) -> list[int]:
+        """Calls per layer: generator = samples, fuser = samples, ranker 1, critic 1,
+        verifier 2 per incoming candidate, unit-test generator 1, evaluator 1 per candidate,
+        majority vote 0. Data-dependent layers use the upper bound of candidates passed on."""
+        per_layer = []
+        n = 0
+        for layer in self.layers:
+            calls = 0
+            n_out = 0
+            for component in layer:
+                c, out = component.call_count(n)
+                calls += c
+                n_out += out
+            per_layer.append(calls)
+            n = n_out
+        return per_layer
+
+    def models(self) -> list[str]:
+        """Every distinct model route the architecture calls, in order of appearance."""
+        seen: dict[str, None] = {}
+        for layer in self.layers:
+            for component in layer:
+                for model in component.models():
+                    seen.setdefault(model, None)
+        return list(seen)
+
+    def components(self) -> list[ComponentConfig]:
+        return [c for layer in self.layers for c in layer]
+
+
+def construction_errors(layers: list[list[Any]]) -> list[str]:
+    """The paper's rules, as messages naming the offending layer (empty list: valid)."""
+    errors: list[str] = []
+    for i, layer in enumerate(layers):
+        if not layer:
+            errors.append(f"layers[{i}]: a layer needs at least one component")
+            continue
+        types = {c.type for c in layer}
+        if len(types) > 1:
+            errors.append(f"layers[{i}]: one component type per layer, found {sorted(types)}")
+            continue
+        kind = next(iter(types))
+        if i == 0 and kind != "generator":
+            errors.append(f"layers[0]: the first layer must hold generators, found {kind!r}")
+        if i > 0 and kind == "generator":
+            errors.append(f"layers[{i}]: generators are only allowed in the first layer")
+        if kind in _SINGLE and len(layer) > 1:
+            errors.append(f"layers[{i}]: a {kind} layer holds exactly one component, found {len(layer)}")
+        next_kind = layers[i + 1][0].type if i + 1 < len(layers) and layers[i + 1] else None
+        prev_kind = layers[i - 1][0].type if i > 0 and layers[i - 1] else None
+        if kind == "unit_test_generator" and next_kind != "unit_test_evaluator":
+            errors.append(f"layers[{i}]: a unit_test_generator must be followed by a unit_test_evaluator")
+        if kind == "unit_test_evaluator" and prev_kind != "unit_test_generator":
+            errors.append(f"layers[{i}]: a unit_test_evaluator must follow a unit_test_generator")
+    return errors
+
+
+def parse_architecture(data: Any, source: str = "<architecture>") -> tuple[Architecture, list[str]]:
+    """Validate loaded YAML/JSON data. Returns the architecture and warnings (Archon-format keys
+    that have no effect). Raises ConfigError naming ``source`` and the field path."""
+    warnings: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with 'name' and 'layers', got {type(data).__name__}")
+    if is_archon_format(data):
+        data, warnings = convert_archon_format(data)
+        warnings = [f"{source}: {w}" for w in warnings]
+    try:
+        arch = Architecture.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source, frozenset(REGISTRY))) from None
+    return arch, warnings
+
+
+def load_architecture(path: str | Path) -> tuple[Architecture, list[str]]:
+    """Read and validate an architecture file (YAML, JSON, or the original Archon JSON format)."""
+    p = Path(path)
+    return parse_architecture(read_config_file(p, "architecture file"), str(p))

@@ -1,0 +1,1 @@
+"""Run one architecture on one query: layers of components, each layer's calls in flight together."""

@@ -1,0 +1,68 @@
+"""Answer many queries with one architecture, writing each result as it finishes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from archon_cli.engine.runner import ArchitectureRunner, QueryResult
+from archon_cli.engine.state import Query
+from archon_cli.records import JsonlLog
+
+
+def result_record(result: QueryResult) -> dict[str, object]:
+    """The JSON form of a query's result, as written to answers.jsonl and printed by --json."""
+    s = result.stats
+    return {
+        "id": result.query.id,
+        "answer": result.answer,
+        "error": result.error,
+        "calls": s.calls,
+        "cache_hits": s.cache_hits,
+        "retries": s.retries,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "cost": round(s.cost, 8),
+        "parse_failures": dict(s.parse_failures),
+        "seconds": round(result.seconds, 4),
+        "layers": [layer.summary() for layer in result.layers],
+    }
+
+
+@dataclass
+class BatchSummary:
+    total: int
+    skipped: int = 0
+    answered: int = 0
+    failed: int = 0
+    budget_stopped: int = 0
+
+
+async def answer_to_file(
+    runner: ArchitectureRunner,
+    queries: list[Query],
+    output: Path,
+    concurrency: int,
+    on_result: Callable[[QueryResult], None] | None = None,
+) -> BatchSummary:
+    """Answer ``queries`` into ``output`` (JSONL). Ids already answered there are skipped, so a
+    re-run resumes; failed queries are recorded with their error and retried on the next run."""
+    log = JsonlLog(output)
+    done = {str(r["id"]) for r in log.read() if r.get("error") is None and "id" in r}
+    todo = [q for q in queries if q.id not in done]
+    summary = BatchSummary(total=len(queries), skipped=len(queries) - len(todo))
+    async for result in runner.run_many(todo, concurrency):
+        if result.budget_stop and not result.stats.calls:
+            summary.budget_stopped += 1
+            continue  # never started: nothing to record, the next run picks it up
+        log.append(result_record(result))
+        if result.error is None:
+            summary.answered += 1
+        elif result.budget_stop:
+            summary.budget_stopped += 1
+        else:
+            summary.failed += 1
+        if on_result:
+            on_result(result)
+    return summary

@@ -1,0 +1,43 @@
+"""Exceptions the CLI turns into one-line messages and stable exit codes.
+
+Exit codes: 0 success, 1 the run failed (provider errors, failed queries),
+2 the user's input is wrong (config, model, key, data, options), 3 a budget limit stopped the run.
+"""
+
+from __future__ import annotations
+
+
+class ArchonError(Exception):
+    """Base class for errors archon reports without a traceback."""
+
+    exit_code = 1
+
+
+class UserError(ArchonError):
+    """Something the user can fix: a bad file, option, model name, key or budget."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """An architecture, budget or search-space file is invalid."""
+
+
+class BudgetExceeded(ArchonError):
+    """A budget limit was reached; no further call is sent."""
+
+    exit_code = 3
+
+
+class ProviderError(ArchonError):
+    """A model provider failed for good (after retries, or a non-retryable error)."""
+
+    exit_code = 1
+
+
+class TransientProviderError(ProviderError):
+    """A failure worth retrying: 429, 5xx, timeout, dropped connection, a reply with no choices."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,206 @@
+"""The single door to language models: cache -> budget accountant -> per-model limit -> retry -> backend.
+
+Components never call a provider directly; they get a ``QueryLLM`` (one per query) whose
+``complete`` passes through here. Identical requests in flight at the same moment are sent once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from archon_cli.errors import BudgetExceeded, TransientProviderError
+from archon_cli.llm.accountant import BudgetAccountant, CallStats
+from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.local_models import local_name
+from archon_cli.llm.types import Completion, CompletionRequest, Usage
+
+
+class Backend(Protocol):
+    """Sends one request. Raises TransientProviderError (retried) or ProviderError (not retried)."""
+
+    async def complete(self, request: CompletionRequest) -> tuple[str, Usage]: ...
+
+    def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; a server's ``Retry-After`` wins when it gives one."""
+
+    max_attempts: int = 6
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    jitter: float = 0.5
+
+
+class _Wait:
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._max = policy.max_wait
+        self._backoff = wait_exponential_jitter(
+            multiplier=policy.initial_wait, max=policy.max_wait, jitter=policy.jitter
+        )
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(min(max(retry_after, 0.0), self._max))
+        return float(self._backoff(state))
+
+
+def default_backend() -> Backend:
+    from archon_cli.llm.litellm_backend import LiteLLMBackend  # imports LiteLLM: only when calls are made
+
+    return LiteLLMBackend()
+
+
+class LLMGateway:
+    """Shared by every query of a run. Owns the cache, the accountant and the retry policy."""
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        cache: ResponseCache | None = None,
+        accountant: BudgetAccountant | None = None,
+        retry: RetryPolicy | None = None,
+        model_limits: dict[str, int] | None = None,
+    ) -> None:
+        self._backend = backend
+        self.cache = cache
+        self.accountant = accountant or BudgetAccountant()
+        self.retry = retry or RetryPolicy()
+        self._limits = {m: asyncio.Semaphore(n) for m, n in (model_limits or {}).items() if n > 0}
+        self._in_flight: dict[str, asyncio.Future[Completion]] = {}
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = default_backend()
+        return self._backend
+
+    @property
+    def stats(self) -> CallStats:
+        return self.accountant.stats
+
+    def check_routes(self, routes: list[tuple[str, str | None, str | None]]) -> None:
+        """Fail before any call if a model cannot be routed or its key is missing."""
+        for model, api_base, api_key_env in routes:
+            self.backend.check_route(model, api_base, api_key_env)
+
+    def for_query(self, calls_limit: int | None = None) -> QueryLLM:
+        return QueryLLM(self, calls_limit)
+
+    async def complete(
+        self, request: CompletionRequest, stats: CallStats, calls_limit: int | None = None
+    ) -> Completion:
+        if self.cache is not None:
+            hit = self.cache.get(request)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                stats.cache_hits += 1
+                return hit
+        key = request.cache_key()
+        shared = self._in_flight.get(key)
+        if shared is not None:  # the same request is being sent right now: wait for its reply
+            completion = await asyncio.shield(shared)
+            self.stats.cache_hits += 1
+            stats.cache_hits += 1
+            return Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
+        if calls_limit is not None and stats.calls - stats.retries >= calls_limit:
+            raise BudgetExceeded(f"budget reached: the query needs more than {calls_limit} calls")
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume)
+        self._in_flight[key] = future
+        try:
+            completion = await self._send(request, stats)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(completion)
+        finally:
+            del self._in_flight[key]
+        if self.cache is not None:
+            self.cache.put(request, completion)
+        return completion
+
+    async def _send(self, request: CompletionRequest, stats: CallStats) -> Completion:
+        attempts = 0
+        started = time.perf_counter()
+        try:
+            async with self._limit(request.model):
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.retry.max_attempts),
+                    wait=_Wait(self.retry),
+                    retry=retry_if_exception_type(TransientProviderError),
+                    reraise=True,
+                ):
+                    with attempt:
+                        self.accountant.authorize_send(request.model)
+                        attempts += 1
+                        stats.calls += 1
+                        if attempts > 1:
+                            stats.retries += 1
+                            self.stats.retries += 1
+                        text, usage = await self._call_backend(request)
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            stats.failures += 1
+            self.stats.failures += 1
+            if attempts > 1:
+                exc.args = (f"{exc} (after {attempts} attempts)",)
+            raise
+        self.accountant.record_usage(usage)
+        stats.add_usage(usage)
+        return Completion(text=text, usage=usage, attempts=attempts, latency=time.perf_counter() - started)
+
+    async def _call_backend(self, request: CompletionRequest) -> tuple[str, Usage]:
+        if local_name(request.model):
+            return await self.backend.complete(request)  # queued on the model's own worker: no deadline
+        try:
+            # LiteLLM has its own timeout; this guard catches a client that never returns.
+            return await asyncio.wait_for(self.backend.complete(request), request.timeout + 5.0)
+        except TimeoutError:
+            raise TransientProviderError(f"{request.model}: no reply within {request.timeout:.0f}s") from None
+
+    @contextlib.asynccontextmanager
+    async def _limit(self, model: str) -> AsyncIterator[None]:
+        sem = self._limits.get(model)
+        if sem is None:
+            yield
+            return
+        async with sem:
+            yield
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # Mark a shared request's failure as seen, so asyncio does not warn when nobody else waited on it.
+    if not future.cancelled():
+        future.exception()
+
+
+class QueryLLM:
+    """The view of the gateway one query gets: counts its own calls, cache hits and parse failures."""
+
+    def __init__(self, gateway: LLMGateway, calls_limit: int | None = None) -> None:
+        self.gateway = gateway
+        self.calls_limit = calls_limit
+        self.stats = CallStats()
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await self.gateway.complete(request, self.stats, self.calls_limit)
+
+    def note_parse_failure(self, component: str) -> None:
+        self.stats.parse_failures[component] += 1
+        self.gateway.stats.parse_failures[component] += 1

@@ -1,0 +1,151 @@
+"""What ``archon run`` does: load, check, run, report. Printing helpers live in ``report_run``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from archon_cli.config.architecture import load_architecture
+from archon_cli.engine.batch import answer_to_file, result_record
+from archon_cli.engine.runner import ArchitectureRunner, QueryResult
+from archon_cli.engine.state import Query
+from archon_cli.errors import UserError
+from archon_cli.inputs import prompt_from_file, queries_from_jsonl
+from archon_cli.settings import EngineSettings, check_budget, open_gateway
+
+EXIT_OK, EXIT_FAILED, EXIT_BUDGET = 0, 1, 3
+
+
+def prepare(architecture_path: Path, settings: EngineSettings, console: Console) -> ArchitectureRunner:
+    """Load and validate the architecture, check the budget, routes and keys: all before any call."""
+    architecture, warnings = load_architecture(architecture_path)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    check_budget(architecture, settings.budget)
+    runner = ArchitectureRunner(architecture, open_gateway(settings), settings.budget.calls_per_query)
+    runner.check_routes()
+    return runner
+
+
+def run_prompt(
+    architecture_path: Path,
+    prompt: str | None,
+    prompt_file: Path | None,
+    settings: EngineSettings,
+    console: Console,
+    trace: bool,
+    json_out: bool,
+) -> int:
+    if prompt_file is not None:
+        query = prompt_from_file(prompt_file)
+    else:
+        if not prompt or not prompt.strip():
+            raise UserError("--prompt is empty")
+        query = Query.from_prompt(prompt, id="prompt")
+    runner = prepare(architecture_path, settings, console)
+    with console.status(f"running {runner.architecture.name} ({runner.architecture.static_calls()} calls)"):
+        result = asyncio.run(runner.run_safely(query))
+    if trace:
+        print_trace(result, console)
+    if json_out:
+        record = result_record(result)
+        record["architecture"] = runner.architecture.name
+        record["static_calls"] = runner.architecture.static_calls()
+        print(json.dumps(record, ensure_ascii=False))
+    elif result.error is None:
+        print(result.answer)
+    if result.error is not None:
+        console.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+        return EXIT_BUDGET if result.budget_stop else EXIT_FAILED
+    if not json_out:
+        s = result.stats
+        console.print(
+            f"[dim]{s.calls} calls, {s.cache_hits} cache hits, {s.tokens} tokens, ${s.cost:.4f}, {result.seconds:.2f}s[/]"
+        )
+    return EXIT_OK
+
+
+def print_trace(result: QueryResult, console: Console) -> None:
+    from rich.panel import Panel
+
+    for layer in result.layers:
+        title = (
+            f"layer {layer.index}: {layer.kind}  ({layer.calls} calls, {layer.cache_hits} cached, {layer.seconds:.2f}s)"
+        )
+        body = []
+        for i, c in enumerate(layer.candidates, start=1):
+            body.append(f"[bold][{i}][/] {c.text}")
+            if c.critique:
+                body.append(f"    [italic dim]critique: {c.critique}[/]")
+        if layer.unit_tests and layer.kind == "unit_test_generator":
+            body.append("[bold]unit tests:[/] " + " | ".join(layer.unit_tests))
+        console.print(Panel("\n".join(body) or "(no candidates)", title=title, title_align="left"), highlight=False)
+
+
+def run_file(
+    architecture_path: Path,
+    input_path: Path,
+    output: Path | None,
+    settings: EngineSettings,
+    console: Console,
+    json_out: bool,
+) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    queries = queries_from_jsonl(input_path)
+    if not queries:
+        raise UserError(f"{input_path}: no queries in the file")
+    runner = prepare(architecture_path, settings, console)
+    output = output or Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
+    started = time.perf_counter()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=json_out,
+    )
+    with progress:
+        task = progress.add_task(runner.architecture.name, total=len(queries))
+
+        def advance(_: QueryResult) -> None:
+            progress.advance(task)
+
+        summary = asyncio.run(answer_to_file(runner, queries, output, settings.concurrency, advance))
+        progress.update(task, completed=len(queries))
+    stats = runner.gateway.stats
+    report = {
+        "output": str(output),
+        "queries": summary.total,
+        "answered": summary.answered,
+        "skipped_already_done": summary.skipped,
+        "failed": summary.failed,
+        "not_run_budget": summary.budget_stopped,
+        "seconds": round(time.perf_counter() - started, 3),
+        **stats.as_dict(),
+    }
+    if json_out:
+        print(json.dumps(report))
+    else:
+        console.print(
+            f"{summary.answered} answered, {summary.skipped} already done, {summary.failed} failed"
+            f"{f', {summary.budget_stopped} stopped by the budget' if summary.budget_stopped else ''}"
+            f" -> {output}\n[dim]{stats.calls} calls, {stats.cache_hits} cache hits, {stats.tokens} tokens, ${stats.cost:.4f}[/]"
+        )
+    if summary.budget_stopped:
+        console.print("[yellow]budget reached:[/] finished answers are saved; raise the budget and re-run to resume")
+        return EXIT_BUDGET
+    return EXIT_FAILED if summary.failed else EXIT_OK

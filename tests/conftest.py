@@ -1,0 +1,58 @@
+"""Shared fixtures: the CLI as a subprocess, the shared data directory, the embedded model path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+    """Run `python -m archon_cli ARGS` in a subprocess, the way a user or a CI script would."""
+    full_env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "COLUMNS": "200", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "archon_cli", *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli():  # type: ignore[no-untyped-def]
+    return run_cli
+
+
+def smollm2_path() -> Path:
+    from archon_cli.llm.local_models import LOCAL_MODELS
+
+    return LOCAL_MODELS["smollm2-135m"].locate()
+
+
+@pytest.fixture(scope="session")
+def local_model_available() -> None:
+    try:
+        import llama_cpp  # noqa: F401
+
+        smollm2_path()
+    except Exception as exc:  # the embedded model is part of `make install`; say so clearly
+        pytest.fail(f"embedded model not installed ({exc}); run `make install`")

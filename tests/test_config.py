@@ -1,0 +1,172 @@
+"""Architecture files: every shipped file loads with its static call count; bad files fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from archon_cli.config import load_architecture, load_budget, parse_architecture
+from archon_cli.config.archon_format import convert_archon_format, is_archon_format
+from archon_cli.errors import ConfigError, UserError
+
+ARCH_DIR = Path(__file__).resolve().parent.parent / "architectures"
+
+# Static calls per query, worked out by hand from the counting rules in the issue.
+EXPECTED_CALLS = {
+    "single-call.yaml": 1,  # generator 1
+    "best-of-n-ranker.yaml": 5,  # 4 samples + ranker 1
+    "gen-ranker-fuser.yaml": 6,  # 4 + ranker 1 + fuser 1
+    "moa-two-fusers.yaml": 8,  # (3 + 2) + (1 + 1) + 1
+    "critic-ranker-fuser.yaml": 8,  # 5 + critic 1 + ranker 1 + fuser 1
+    "verifier.yaml": 9,  # 3 + 2 per candidate x 3
+    "unit-tests.yaml": 7,  # 3 + test generator 1 + evaluator 1 per candidate x 3
+    "majority-vote.yaml": 5,  # 5 + vote 0
+    "archon-original-format.json": 7,  # (3 + 2) + ranker 1 + fuser 1
+}
+
+
+def test_every_architecture_file_is_covered() -> None:
+    assert sorted(p.name for p in ARCH_DIR.iterdir() if p.suffix in (".yaml", ".json")) == sorted(EXPECTED_CALLS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CALLS))
+def test_static_call_count_of_each_file(name: str) -> None:
+    arch, _ = load_architecture(ARCH_DIR / name)
+    assert arch.static_calls() == EXPECTED_CALLS[name]
+    assert sum(arch.layer_calls()) == arch.static_calls()
+
+
+def test_archon_original_format_maps_providers_and_warns() -> None:
+    arch, warnings = load_architecture(ARCH_DIR / "archon-original-format.json")
+    assert arch.models() == [
+        "openai/gpt-4o",
+        "together_ai/Qwen/Qwen2-72B-Instruct",
+        "anthropic/claude-3-5-sonnet-20240620",
+    ]
+    gen_together = arch.layers[0][1]
+    assert gen_together.max_tokens == 2048  # from the legacy max_context_length
+    assert arch.layers[2][0].length_control is True  # from the legacy misspelling length_contorl
+    assert any("layers[0][0].top_k" in w and "no effect" in w for w in warnings)
+    assert any("layers[1][0].samples" in w for w in warnings)
+
+
+def test_archon_format_all_model_types() -> None:
+    data = {
+        "name": "x",
+        "layers": [
+            [
+                {"type": "generator", "model": "m", "model_type": t, "samples": 1}
+                for t in ("OpenAI_API", "Together_API", "Anthropic_API", "Groq_API", "Google_API", "vLLM")
+            ]
+        ],
+    }
+    assert is_archon_format(data)
+    converted, warnings = convert_archon_format(data)
+    assert [c["model"] for c in converted["layers"][0]] == [
+        "openai/m",
+        "together_ai/m",
+        "anthropic/m",
+        "groq/m",
+        "gemini/m",
+        "hosted_vllm/m",
+    ]
+    assert warnings == []
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nlayers:\n  - - type: generator\n      sampels: 3\n", "layers[0][0].sampels: unknown key"),
+        (
+            "name: x\nlayers:\n  - - type: generator\n      samples: many\n",
+            "layers[0][0].samples: Input should be a valid integer",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: generator\n  - - type: ranker\n      top_k: 0\n",
+            "layers[1][0].top_k: Input should be greater than or equal to 1",
+        ),
+        ("name: x\nlayers:\n  - - type: summoner\n", "layers[0][0]: unknown component type 'summoner'"),
+        ("layers:\n  - - type: generator\n", "name: Field required"),
+        ("name: x\nlayers:\n  - - type: ranker\n", "layers[0]: the first layer must hold generators"),
+        (
+            "name: x\nlayers:\n  - - type: generator\n  - - type: generator\n",
+            "layers[1]: generators are only allowed in the first layer",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: generator\n  - - type: fuser\n    - type: ranker\n",
+            "layers[1]: one component type per layer",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: generator\n  - - type: unit_test_generator\n  - - type: fuser\n",
+            "layers[1]: a unit_test_generator must be followed by a unit_test_evaluator",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: generator\n  - - type: unit_test_evaluator\n",
+            "layers[1]: a unit_test_evaluator must follow a unit_test_generator",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: generator\n  - - type: ranker\n    - type: ranker\n",
+            "layers[1]: a ranker layer holds exactly one component",
+        ),
+        ("name: x\nlayers: []\n", "layers: List should have at least 1 item"),
+        ("name: x\nlayers:\n  - []\n", "layers[0]: a layer needs at least one component"),
+    ],
+)
+def test_invalid_architectures_name_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path, "arch.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_architecture(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_malformed_yaml_and_json(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"invalid YAML at line 3, column 3"):
+        load_architecture(_write(tmp_path, "a.yaml", "name: x\nlayers: [[\n  - : :\n"))
+    with pytest.raises(ConfigError, match=r"invalid JSON at line 1, column"):
+        load_architecture(_write(tmp_path, "a.json", '{"name": "x", "layers": [}'))
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="is empty"):
+        load_architecture(_write(tmp_path, "e.yaml", "  \n"))
+    with pytest.raises(UserError, match="not found"):
+        load_architecture(tmp_path / "missing.yaml")
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserError, match="not UTF-8"):
+        load_architecture(bad)
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_architecture(_write(tmp_path, "list.yaml", "- 1\n- 2\n"))
+
+
+def test_json_and_yaml_forms_are_equivalent(tmp_path: Path) -> None:
+    yaml_arch, _ = load_architecture(ARCH_DIR / "critic-ranker-fuser.yaml")
+    json_path = _write(tmp_path, "same.json", json.dumps(yaml_arch.model_dump()))
+    json_arch, _ = load_architecture(json_path)
+    assert json_arch == yaml_arch
+
+
+def test_defaults_use_the_embedded_model() -> None:
+    arch, _ = parse_architecture({"name": "d", "layers": [[{"type": "generator"}], [{"type": "ranker"}]]})
+    assert arch.models() == ["local/smollm2-135m"]
+
+
+def test_budget_from_integer_and_file(tmp_path: Path) -> None:
+    assert load_budget("30").calls_per_query == 30
+    with pytest.raises(UserError, match="too small"):
+        load_budget("0")
+    path = _write(tmp_path, "b.yaml", "calls_per_query: 10\ntotal_calls: 500\ndollars: 1.5\n")
+    budget = load_budget(str(path))
+    assert (budget.calls_per_query, budget.total_calls, budget.dollars, budget.name) == (10, 500, 1.5, "b")
+    with pytest.raises(ConfigError, match="callz: unknown key"):
+        load_budget(str(_write(tmp_path, "c.yaml", "callz: 3\n")))

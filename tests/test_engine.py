@@ -1,0 +1,142 @@
+"""The engine: layers run in order, calls within a layer run together, counts match the static cost."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from archon_cli.config import load_architecture, parse_architecture
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.engine.state import Query
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.types import CompletionRequest
+from tests.fakes import FakeBackend
+
+ARCH_DIR = Path(__file__).resolve().parent.parent / "architectures"
+
+
+def smart_reply(request: CompletionRequest) -> str:
+    """Plausible replies for every component prompt, so the fallbacks are not what is tested here."""
+    prompt = request.messages[-1]["content"]
+    n = len(re.findall(r"^\[\d+\]", prompt, flags=re.M)) or 1
+    low = prompt.lower()
+    if "verdict" in low:
+        return "Verdict: correct"
+    if "pass" in low and "fail" in low:
+        return "\n".join(f"{k}: PASS" for k in range(1, 6))
+    if "rank" in low:
+        return " > ".join(f"[{k}]" for k in range(n, 0, -1))
+    if "strengths" in low:
+        return "\n".join(f"[{k}] Strengths: clear. Weaknesses: short." for k in range(1, n + 1))
+    if "checkable" in low or "statements" in low or "tests" in low:
+        return "1. mentions Paris\n2. is one word\n3. is a city"
+    return f"answer {request.model} #{request.sample_index} t={request.temperature}"
+
+
+def gateway(delay: float = 0.0) -> tuple[LLMGateway, FakeBackend]:
+    backend = FakeBackend(reply=smart_reply, delay=delay)
+    return LLMGateway(backend=backend), backend
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in ARCH_DIR.glob("*.yaml")))
+async def test_counted_calls_never_exceed_static_count(name: str) -> None:
+    arch, _ = load_architecture(ARCH_DIR / name)
+    gw, backend = gateway()
+    result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("What is the capital of France?"))
+    assert result.ok and result.answer
+    assert len(backend.sent) == result.stats.calls <= arch.static_calls()
+    assert sum(layer.calls for layer in result.layers) == result.stats.calls
+
+
+async def test_generator_ranker_fuser_counts_equal_static_count() -> None:
+    arch, _ = load_architecture(ARCH_DIR / "gen-ranker-fuser.yaml")
+    gw, _backend = gateway()
+    result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("Name a colour."))
+    assert result.stats.calls == arch.static_calls() == 6
+    assert [layer.calls for layer in result.layers] == arch.layer_calls() == [4, 1, 1]
+    assert [len(layer.candidates) for layer in result.layers] == [4, 2, 1]
+
+
+async def test_samples_and_components_of_a_layer_are_in_flight_together() -> None:
+    arch, _ = parse_architecture(
+        {
+            "name": "overlap",
+            "layers": [
+                [
+                    {"type": "generator", "model": "openai/a", "samples": 3},
+                    {"type": "generator", "model": "openai/b", "samples": 2},
+                ],
+                [
+                    {"type": "fuser", "model": "openai/a", "samples": 2},
+                    {"type": "fuser", "model": "openai/b", "samples": 2},
+                ],
+            ],
+        }
+    )
+    gw, backend = gateway(delay=0.05)
+    runner = ArchitectureRunner(arch, gw)
+    result = await runner.run(Query.from_prompt("q"))
+    # All 5 generator calls (two components) overlap, then all 4 fuser calls do.
+    assert backend.max_in_flight == 5
+    assert result.layers[0].seconds < 0.05 * 2
+    assert result.layers[1].seconds < 0.05 * 2
+    assert len(backend.sent) == 9
+
+
+async def test_queries_run_concurrently_up_to_the_limit() -> None:
+    arch, _ = load_architecture(ARCH_DIR / "single-call.yaml")
+    gw, backend = gateway(delay=0.05)
+    runner = ArchitectureRunner(arch, gw)
+    queries = [Query.from_prompt(f"q{i}", id=str(i)) for i in range(12)]
+    results = [r async for r in runner.run_many(queries, concurrency=4)]
+    assert sorted(r.query.id for r in results) == sorted(q.id for q in queries)
+    assert backend.max_in_flight == 4
+
+
+async def test_final_answer_is_first_candidate_of_last_layer_and_deterministic() -> None:
+    arch, _ = load_architecture(ARCH_DIR / "best-of-n-ranker.yaml")
+    answers = set()
+    for _ in range(3):
+        gw, _b = gateway()
+        result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("q"))
+        assert result.answer == result.layers[-1].candidates[0].text
+        answers.add(result.answer)
+    assert len(answers) == 1
+    # smart_reply ranks the last candidate first: the ranker's choice decides the answer.
+    assert answers == {"answer local/smollm2-135m #3 t=0.7"}
+
+
+async def test_critiques_stay_with_their_candidates_through_ranking() -> None:
+    arch, _ = load_architecture(ARCH_DIR / "critic-ranker-fuser.yaml")
+    gw, _b = gateway()
+    result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("q"))
+    critic_layer, ranker_layer = result.layers[1], result.layers[2]
+    critique_of = {c.text: c.critique for c in critic_layer.candidates}
+    assert all(c.critique for c in ranker_layer.candidates)
+    for c in ranker_layer.candidates:
+        assert c.critique == critique_of[c.text]
+    # The fuser makes new candidates: the old critiques are dropped.
+    assert result.layers[3].candidates[0].critique is None
+
+
+async def test_caller_messages_are_not_mutated() -> None:
+    messages = ({"role": "user", "content": "What is 2+2?"},)
+    snapshot = [dict(m) for m in messages]
+    for name in ("unit-tests.yaml", "verifier.yaml", "critic-ranker-fuser.yaml"):
+        arch, _ = load_architecture(ARCH_DIR / name)
+        gw, _b = gateway()
+        await ArchitectureRunner(arch, gw).run(Query(messages=messages))
+        assert [dict(m) for m in messages] == snapshot
+
+
+async def test_failed_query_is_recorded_not_raised() -> None:
+    from archon_cli.errors import ProviderError
+
+    arch, _ = load_architecture(ARCH_DIR / "single-call.yaml")
+    backend = FakeBackend(errors=[ProviderError("openai/x: BadRequestError 400: nope")])
+    runner = ArchitectureRunner(arch, LLMGateway(backend=backend))
+    result = await runner.run_safely(Query.from_prompt("q"))
+    assert not result.ok and "400" in (result.error or "")
+    assert result.answer == "" and result.stats.calls == 1 and result.stats.failures == 1
