@@ -115,6 +115,50 @@ def run(
     raise typer.Exit(code)
 
 
+@app.command("eval")
+def eval_(
+    architecture: ArchOption,
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark name (see `archon benchmarks`).")],
+    split: Annotated[str, typer.Option("--split", help="dev (20%, for search), test (80% held out) or all.")] = "dev",
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", "-n", help="Evaluate only the first N questions of the split.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the dev/test split.")] = 0,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Judge model for judge-based benchmarks.")] = None,
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR).")
+    ] = None,
+    results_dir: Annotated[Path, typer.Option("--results-dir", help="Where run folders are written.")] = Path(
+        "results"
+    ),
+    run_id: Annotated[
+        Optional[str],
+        typer.Option("--run-id", help="Run folder name (default: derived from the command, so a re-run resumes)."),
+    ] = None,
+    budget: BudgetOption = None,
+    cache_dir: CacheDirOption = Path("results/cache"),
+    no_cache: NoCacheOption = False,
+    concurrency: ConcurrencyOption = 8,
+    model_limit: ModelLimitOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
+    from archon_cli.evaluation.command import EvalOptions, run_eval
+
+    options = EvalOptions(benchmark, split, limit, seed, judge, data_dir, results_dir, run_id)
+    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit)
+    raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
+
+
+@app.command()
+def benchmarks() -> None:
+    """List the benchmarks `eval` and `search` accept."""
+    from archon_cli.benchmarks import benchmark_names, get_benchmark
+
+    for name in benchmark_names():
+        print(f"{name:16} {get_benchmark(name).description}")
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     from archon_cli.errors import ArchonError

@@ -1,0 +1,156 @@
+"""The benchmark contract: load questions, let the architecture respond, score the response.
+
+A benchmark is one module: a ``Benchmark`` subclass registered in ``benchmarks/__init__.py``.
+Scores are in the benchmark's own unit (accuracy 0-1, MT-Bench 1-10, win rate 0-1);
+``metric`` names it and ``scale`` is its maximum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from archon_cli.engine.runner import QueryResult
+from archon_cli.engine.state import Query
+from archon_cli.errors import UserError
+from archon_cli.llm.types import Message
+
+Solve = Callable[[Query], Awaitable[QueryResult]]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One benchmark item. ``turns`` are the user turns (MT-Bench has two)."""
+
+    id: str
+    turns: tuple[str, ...]
+    reference: Any = None
+    category: str = ""
+    system: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def query(self, history: Sequence[Message] = ()) -> Query:
+        """The query for the next turn, after ``history`` (earlier user/assistant messages)."""
+        messages: list[Message] = []
+        if self.system:
+            messages.append({"role": "system", "content": self.system})
+        messages.extend(dict(m) for m in history)
+        turn = sum(1 for m in history if m["role"] == "user")
+        messages.append({"role": "user", "content": self.turns[turn]})
+        return Query(messages=tuple(messages), id=self.id)
+
+
+@dataclass
+class Response:
+    """The architecture's answers, one per turn, with the results that produced them."""
+
+    answers: list[str]
+    results: list[QueryResult]
+
+    @property
+    def answer(self) -> str:
+        return self.answers[-1] if self.answers else ""
+
+
+@dataclass(frozen=True)
+class Score:
+    """``value`` in the benchmark's unit; ``details`` explain it (extracted answer, verdicts, ...)."""
+
+    value: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Judge(ABC):
+    """A model that grades answers (MT-Bench, AlpacaEval, Arena-Hard). Calls are counted apart
+    from the architecture's."""
+
+    model: str
+
+    @abstractmethod
+    async def ask(self, messages: Sequence[Message], sample_index: int = 0) -> str: ...
+
+
+class Benchmark(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    metric: ClassVar[str] = "accuracy"
+    scale: ClassVar[float] = 1.0
+    needs_judge: ClassVar[bool] = False
+    # Where the data lives under --data-dir (for messages), and the hub id used without one.
+    data_files: ClassVar[tuple[str, ...]] = ()
+    hub_id: ClassVar[str | None] = None
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir
+
+    @abstractmethod
+    def load(self) -> list[Question]:
+        """All questions, in a stable order, with stable ids. Raises UserError when data is missing."""
+
+    async def respond(self, question: Question, solve: Solve) -> Response:
+        """Run the architecture on every turn; later turns see the architecture's earlier answers."""
+        history: list[Message] = []
+        answers: list[str] = []
+        results: list[QueryResult] = []
+        for turn in question.turns:
+            result = await solve(question.query(history))
+            results.append(result)
+            if result.error is not None:
+                break
+            answers.append(result.answer)
+            history += [{"role": "user", "content": turn}, {"role": "assistant", "content": result.answer}]
+        return Response(answers=answers, results=results)
+
+    @abstractmethod
+    async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
+        """Score one response. Judge-based benchmarks call ``judge``; others must not need it."""
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Extra benchmark-wide figures for the summary (e.g. a length-controlled win rate)."""
+        return {}
+
+    # -- data helpers -------------------------------------------------------------------------
+
+    def data_path(self, *parts: str) -> Path:
+        """A file under the data directory, or a one-line UserError naming what is missing."""
+        if self.data_dir is None:
+            raise UserError(f"{self.name}: no data directory given (use --data-dir or ARCHON_DATA_DIR)")
+        if not self.data_dir.is_dir():
+            raise UserError(f"data directory {self.data_dir} does not exist")
+        path = self.data_dir.joinpath(*parts)
+        if not path.exists():
+            raise UserError(f"{self.name}: data directory {self.data_dir} has no {'/'.join(parts)}")
+        return path
+
+    def hub_rows(self, hub_id: str, split: str, config: str | None = None) -> list[dict[str, Any]]:
+        """Rows from the Hugging Face hub (used when no data directory is given)."""
+        try:
+            from datasets import load_dataset
+
+            dataset = load_dataset(hub_id, config, split=split)
+        except Exception as exc:
+            raise UserError(
+                f"{self.name}: could not load {hub_id} from the Hugging Face hub "
+                f"({type(exc).__name__}); give a local copy with --data-dir or ARCHON_DATA_DIR"
+            ) from None
+        return [dict(row) for row in dataset]
+
+
+def split_questions(
+    questions: list[Question], split: str, seed: int, name: str, dev_fraction: float = 0.2
+) -> list[Question]:
+    """A deterministic dev/test split: questions ordered by a seeded hash of their id, the first
+    ``dev_fraction`` are dev and the rest held-out test. Returned in the benchmark's own order."""
+    if split == "all":
+        return list(questions)
+    if split not in ("dev", "test"):
+        raise UserError(f"unknown split {split!r} (expected dev, test or all)")
+    ranked = sorted(questions, key=lambda q: hashlib.sha256(f"{name}:{seed}:{q.id}".encode()).hexdigest())
+    n_dev = math.ceil(len(questions) * dev_fraction)
+    chosen = {q.id for q in (ranked[:n_dev] if split == "dev" else ranked[n_dev:])}
+    return [q for q in questions if q.id in chosen]
