@@ -53,6 +53,13 @@ ModelLimitOption = Annotated[
     Optional[list[str]], typer.Option("--model-limit", help="MODEL=N: at most N calls in flight to MODEL (repeatable).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+MaxAttemptsOption = Annotated[
+    int, typer.Option("--max-attempts", min=1, help="Sends per model call, retries included (429, 5xx, timeouts).")
+]
+RetryWaitOption = Annotated[
+    float,
+    typer.Option("--retry-wait", min=0.0, help="First retry wait in seconds, doubling each time (Retry-After wins)."),
+]
 
 
 def _stderr():  # type: ignore[no-untyped-def]
@@ -67,9 +74,16 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _engine_settings(
-    budget: str | None, cache_dir: Path, no_cache: bool, concurrency: int, model_limit: list[str] | None
+    budget: str | None,
+    cache_dir: Path,
+    no_cache: bool,
+    concurrency: int,
+    model_limit: list[str] | None,
+    max_attempts: int = 6,
+    retry_wait: float = 0.5,
 ):  # type: ignore[no-untyped-def]
     from archon_cli.config.budget import Budget, load_budget
+    from archon_cli.llm.gateway import RetryPolicy
     from archon_cli.settings import EngineSettings, parse_model_limits
 
     return EngineSettings(
@@ -77,6 +91,7 @@ def _engine_settings(
         budget=load_budget(budget) if budget else Budget(),
         concurrency=concurrency,
         model_limits=parse_model_limits(model_limit or []),
+        retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
     )
 
 
@@ -99,6 +114,8 @@ def run(
     model_limit: ModelLimitOption = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every layer's candidates.")] = False,
     json_out: JsonOption = False,
+    max_attempts: MaxAttemptsOption = 6,
+    retry_wait: RetryWaitOption = 0.5,
 ) -> None:
     """Run an architecture on one query (--prompt / --prompt-file) or a JSONL file of queries (--input)."""
     from archon_cli import run_command
@@ -106,7 +123,7 @@ def run(
     given = [x for x in (prompt, prompt_file, input) if x is not None]
     if len(given) != 1:
         _fail("give exactly one of --prompt, --prompt-file or --input", 2)
-    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit)
+    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     console = _stderr()
     if input is not None:
         code = run_command.run_file(architecture, input, output, settings, console, json_out)
@@ -141,13 +158,50 @@ def eval_(
     concurrency: ConcurrencyOption = 8,
     model_limit: ModelLimitOption = None,
     json_out: JsonOption = False,
+    max_attempts: MaxAttemptsOption = 6,
+    retry_wait: RetryWaitOption = 0.5,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
     from archon_cli.evaluation.command import EvalOptions, run_eval
 
     options = EvalOptions(benchmark, split, limit, seed, judge, data_dir, results_dir, run_id)
-    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit)
+    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
+
+
+@app.command()
+def search(
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark to search on (its dev split).")],
+    budget: Annotated[str, typer.Option("--budget", help="Calls per query (an integer) or a budget file.")],
+    models: Annotated[Optional[str], typer.Option("--models", help="Comma-separated model pool (default: the embedded models).")] = None,
+    pool: Annotated[Optional[Path], typer.Option("--pool", help="Model pool file (YAML list of models).")] = None,
+    space: Annotated[Optional[Path], typer.Option("--space", help="Search-space file overriding the defaults.")] = None,
+    algorithm: Annotated[str, typer.Option("--algorithm", help="gp, random or greedy.")] = "gp",
+    trials: Annotated[int, typer.Option("--trials", help="Architectures to evaluate in stage 2.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the algorithm.")] = 0,
+    cost_weight: Annotated[float, typer.Option("--cost-weight", help="Objective = score - weight x calls per query.")] = 0.0,
+    final_k: Annotated[int, typer.Option("--final-k", help="Top architectures evaluated on the test split.")] = 3,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Use only the first N dev questions.")] = None,
+    test_limit: Annotated[Optional[int], typer.Option("--test-limit", help="Use only the first N test questions.")] = None,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Judge model for judge-based benchmarks.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR).")] = None,
+    results_dir: Annotated[Path, typer.Option("--results-dir", help="Where the search folder is written.")] = Path("results"),
+    search_id: Annotated[Optional[str], typer.Option("--search-id", help="Search folder name (default: derived from the settings, so a re-run resumes).")] = None,
+    cache_dir: CacheDirOption = Path("results/cache"),
+    no_cache: NoCacheOption = False,
+    concurrency: ConcurrencyOption = 8,
+    model_limit: ModelLimitOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Search for the best architecture on a benchmark under a budget of calls per query."""
+    from archon_cli.search.command import build_settings, run_search
+
+    settings = build_settings(
+        benchmark, budget, models, pool, space, algorithm, trials, seed, cost_weight, final_k, limit, test_limit,
+        judge, data_dir, concurrency,
+    )  # fmt: skip
+    engine = _engine_settings(None, cache_dir, no_cache, concurrency, model_limit)
+    raise typer.Exit(run_search(settings, engine, results_dir, search_id, _stderr(), json_out))
 
 
 @app.command()
@@ -159,18 +213,79 @@ def benchmarks() -> None:
         print(f"{name:16} {get_benchmark(name).description}")
 
 
+@app.command()
+def compare(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Result folders of `eval` or `search`, or architecture files (with --benchmark)."),
+    ],
+    benchmark: Annotated[
+        Optional[str], typer.Option("--benchmark", "-b", help="Evaluate architecture files on this benchmark first.")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="Split for architecture files: dev, test or all.")] = "dev",
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", "-n", help="Architecture files: only the first N questions.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Architecture files: seed of the dev/test split.")] = 0,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Judge model for judge-based benchmarks.")] = None,
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR).")
+    ] = None,
+    results_dir: Annotated[
+        Path, typer.Option("--results-dir", help="Where evaluations and the compare-<id> folder go.")
+    ] = Path("results"),
+    cache_dir: CacheDirOption = Path("results/cache"),
+    concurrency: ConcurrencyOption = 8,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for plots and report (default results/compare-<id>).")
+    ] = None,
+    allow_mixed: Annotated[
+        bool, typer.Option("--allow-mixed", help="Allow runs of different benchmarks or splits.")
+    ] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Also write report.md (table and plots).")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Compare runs: score with 95% CI, calls, tokens, cost, latency; paired bootstrap verdicts; plots."""
+    from rich.console import Console
+
+    from archon_cli.report.compare import CompareOptions, run_compare
+
+    options = CompareOptions(
+        benchmark, split, limit, seed, judge, data_dir, results_dir, out, allow_mixed, json_out, markdown
+    )
+    settings = _engine_settings(None, cache_dir, False, concurrency, None)
+    raise typer.Exit(run_compare(runs, options, settings, Console(), _stderr()))
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        from typer._click.exceptions import ClickException  # Typer 0.2x vendors click
+    except ImportError:  # older Typer uses click itself
+        from click.exceptions import ClickException  # type: ignore[assignment]
+
     from archon_cli.errors import ArchonError
 
     try:
-        app()
+        # Not standalone, so option errors come here and are printed as one line like all others.
+        code = app(standalone_mode=False)
+    except ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was already shown
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _stderr().print(f"[bold red]error:[/] {exc.format_message()}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _stderr().print("aborted")
+        sys.exit(1)
     except ArchonError as exc:
         _stderr().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _stderr().print("interrupted: finished results are saved")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

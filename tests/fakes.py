@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from archon_cli.llm.types import Completion, CompletionRequest, Usage
+from archon_cli.benchmarks.base import Judge
+from archon_cli.llm.types import Completion, CompletionRequest, Message, Usage
 
 Reply = Callable[[CompletionRequest], str]
 
@@ -71,3 +72,30 @@ class FakeBackend:
 
     def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
         self.routes_checked.append(model)
+
+
+JudgeReply = Callable[[Sequence[Message], int], str]
+
+
+class ScriptedJudge(Judge):
+    """A judge for judge-based benchmarks: ``reply(messages, sample_index)`` (or fixed text, or a
+    list of texts used in turn); records every ``(messages, sample_index)`` it was asked."""
+
+    model = "scripted-judge"
+
+    def __init__(self, reply: JudgeReply | str | list[str]) -> None:
+        if isinstance(reply, list):
+            texts = iter(reply)
+            self._reply: JudgeReply = lambda _m, _i: next(texts)
+        elif isinstance(reply, str):
+            self._reply = lambda _m, _i, text=reply: text  # type: ignore[misc]
+        else:
+            self._reply = reply
+        self.asked: list[tuple[list[Message], int]] = []
+
+    async def ask(self, messages: Sequence[Message], sample_index: int = 0) -> str:
+        self.asked.append(([dict(m) for m in messages], sample_index))  # type: ignore[misc]
+        return self._reply(messages, sample_index)
+
+    def user_prompts(self) -> list[str]:
+        return [messages[-1]["content"] for messages, _ in self.asked]

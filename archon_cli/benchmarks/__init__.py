@@ -11,6 +11,18 @@ from archon_cli.errors import UserError
 
 _BENCHMARKS: dict[str, str] = {
     "tiny-arith": "archon_cli.benchmarks.tiny_arith:TinyArith",
+    "mt-bench": "archon_cli.benchmarks.mt_bench:MTBench",
+    "alpaca-eval": "archon_cli.benchmarks.alpaca_eval:AlpacaEval",
+    "alpaca-eval-1": "archon_cli.benchmarks.alpaca_eval:AlpacaEval1",
+    "arena-hard": "archon_cli.benchmarks.arena_hard:ArenaHard",
+    "arena-hard-v2": "archon_cli.benchmarks.arena_hard:ArenaHardV2",
+    "gsm8k": "archon_cli.benchmarks.gsm8k:GSM8K",
+    "math": "archon_cli.benchmarks.math500:Math500",
+    "mixeval": "archon_cli.benchmarks.mixeval:MixEval",
+    "mixeval-hard": "archon_cli.benchmarks.mixeval:MixEvalHard",
+    "humaneval": "archon_cli.benchmarks.humaneval:HumanEval",
+    "mbpp": "archon_cli.benchmarks.mbpp:MBPP",
+    "code-contests": "archon_cli.benchmarks.code_contests:CodeContests",
 }
 
 

@@ -38,6 +38,9 @@ class LLMComponentConfig(ComponentConfig):
     max_tokens: int = Field(default=512, ge=1, le=65536)
     api_base: str | None = None
     api_key_env: str | None = Field(default=None, description="name of the environment variable holding the API key")
+    timeout: float = Field(
+        default=120.0, gt=0, le=3600, description="seconds to wait for one reply before retrying (not for local models)"
+    )
 
     def models(self) -> list[str]:
         return [self.model]
@@ -60,6 +63,7 @@ class LLMComponentConfig(ComponentConfig):
             stop=stop,
             api_base=self.api_base,
             api_key_env=self.api_key_env,
+            timeout=self.timeout,
         )
 
 

@@ -96,26 +96,17 @@ def run_eval(
     judge = make_judge(benchmark, gateway, options.judge)
     run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
     run_dir = options.results_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "architecture.yaml").write_text(
-        yaml.safe_dump(architecture.model_dump(), sort_keys=False), encoding="utf-8"
+    run_info = start_run_dir(
+        run_dir,
+        architecture,
+        benchmark,
+        questions,
+        split=options.split,
+        seed=options.seed,
+        limit=options.limit,
+        judge=judge,
+        extra={"architecture_file": str(architecture_path)},
     )
-    run_info = {
-        "kind": "eval",
-        "run_id": run_id,
-        "architecture": architecture.name,
-        "architecture_file": str(architecture_path),
-        "static_calls": architecture.static_calls(),
-        "benchmark": benchmark.name,
-        "metric": benchmark.metric,
-        "scale": benchmark.scale,
-        "split": options.split,
-        "seed": options.seed,
-        "limit": options.limit,
-        "judge": judge.model if judge else None,
-        "question_ids": [q.id for q in questions],
-    }
-    write_json(run_dir / "run.json", run_info)
     log = JsonlLog(run_dir / "questions.jsonl")
 
     started = time.perf_counter()
@@ -133,6 +124,43 @@ def run_eval(
         console.print("[bold red]error:[/] every question failed; see error_reasons in summary.json")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def start_run_dir(
+    run_dir: Path,
+    architecture: Architecture,
+    benchmark: Benchmark,
+    questions: list[Question],
+    *,
+    split: str,
+    seed: int,
+    limit: int | None,
+    judge: GatewayJudge | None,
+    kind: str = "eval",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create a run folder with architecture.yaml and run.json (what `compare` reads)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "architecture.yaml").write_text(
+        yaml.safe_dump(architecture.model_dump(), sort_keys=False), encoding="utf-8"
+    )
+    run_info = {
+        "kind": kind,
+        "run_id": run_dir.name,
+        "architecture": architecture.name,
+        "static_calls": architecture.static_calls(),
+        "benchmark": benchmark.name,
+        "metric": benchmark.metric,
+        "scale": benchmark.scale,
+        "split": split,
+        "seed": seed,
+        "limit": limit,
+        "judge": judge.model if judge else None,
+        "question_ids": [q.id for q in questions],
+        **(extra or {}),
+    }
+    write_json(run_dir / "run.json", run_info)
+    return run_info
 
 
 def _evaluate_with_progress(

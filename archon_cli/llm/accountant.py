@@ -12,7 +12,10 @@ from archon_cli.llm.types import Usage
 
 @dataclass
 class CallStats:
-    """Counters for a run or a single query. ``calls`` are requests actually sent (retries included)."""
+    """Counters for a run or a single query. ``calls`` are requests actually sent (retries
+    included). For a run (the accountant's stats) tokens and cost are what was spent; for a
+    query they include replies served by the cache, so they describe the architecture's usage
+    whatever the cache held."""
 
     calls: int = 0
     cache_hits: int = 0

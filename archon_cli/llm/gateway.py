@@ -105,6 +105,7 @@ class LLMGateway:
             if hit is not None:
                 self.stats.cache_hits += 1
                 stats.cache_hits += 1
+                stats.add_usage(hit.usage)  # the query's own figures describe the architecture
                 return hit
         key = request.cache_key()
         shared = self._in_flight.get(key)
@@ -112,6 +113,7 @@ class LLMGateway:
             completion = await asyncio.shield(shared)
             self.stats.cache_hits += 1
             stats.cache_hits += 1
+            stats.add_usage(completion.usage)
             return Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
         if calls_limit is not None and stats.calls - stats.retries >= calls_limit:
             raise BudgetExceeded(f"budget reached: the query needs more than {calls_limit} calls")

@@ -8,7 +8,9 @@ Provider exceptions are mapped to two kinds: transient (retried by the gateway) 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from archon_cli.errors import ProviderError, TransientProviderError, UserError
@@ -76,23 +78,43 @@ def _api_key(request: CompletionRequest) -> str | None:
 
 
 def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    # LiteLLM keeps the provider's headers in ``litellm_response_headers``; its ``response`` has none.
+    for headers in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+    ):
+        value = headers.get("retry-after") if headers is not None else None
+        if value is not None:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
 
 
-def _classify(exc: Exception, model: str) -> Exception:
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$|API_?KEY", re.I)
+_SECRET_TEXT = re.compile(
+    r"((?:authorization|x-api-key|api[-_]?key)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|bearer\s+)[^\s,;\"'}\]]+"
+    r"|\bsk-[A-Za-z0-9_\-]{8,}",
+    re.I,
+)
+
+
+def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with API keys replaced by ``***``: ``secrets``, the values of key-like environment
+    variables, and anything shaped like a bearer token or an ``sk-`` key. Provider error messages
+    may echo request headers; they are stored in results and printed, so they pass through here."""
+    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k)} | {s for s in secrets if s}
+    for value in sorted({v.strip() for v in values if len(v.strip()) >= 8}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return _SECRET_TEXT.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) -> Exception:
     """A provider exception as TransientProviderError (retry) or ProviderError (give up now)."""
     lib = _lib()
-    message = (
-        str(getattr(exc, "message", None) or exc).strip().splitlines()[0][:300] if str(exc) else type(exc).__name__
-    )
+    raw = redact_secrets(str(getattr(exc, "message", None) or exc), secrets)
+    message = raw.strip().splitlines()[0][:300] if raw.strip() else type(exc).__name__
     permanent = (
         lib.AuthenticationError,
         lib.BadRequestError,
@@ -149,7 +171,7 @@ class LiteLLMBackend:
         except (ProviderError, UserError):
             raise
         except Exception as exc:  # every provider failure is classified, none escapes raw
-            raise _classify(exc, request.model) from None
+            raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise TransientProviderError(f"{request.model}: reply had no choices")

@@ -1,0 +1,117 @@
+"""MBPP (evaluation split, task_ids 11-510 of the full set): pass@1 by running the task's asserts.
+
+The prompt gives the task's description and its first test assert, so the model knows the
+function's name and signature (and the ``test_setup_code`` when a task has one). The program that
+runs is the model's code (top-level demo code removed), the setup code, then all ``test_list``
+asserts; it runs in the sandbox (``archon_cli.sandbox``): score 1 if it exits cleanly, else 0.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
+from archon_cli.benchmarks.code_extract import extract_code, keep_definitions
+from archon_cli.benchmarks.humaneval import required, run_details
+from archon_cli.errors import UserError
+from archon_cli.sandbox import Sandbox, SandboxLimits
+
+FIRST_TASK, LAST_TASK = 11, 510
+
+
+def entry_point(first_test: str, reference_code: str) -> str | None:
+    """The function the tests call: the first called name the reference solution defines (else the
+    first called name at all)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # upstream code has invalid escape sequences; parsing only
+        return _entry_point(first_test, reference_code)
+
+
+def _entry_point(first_test: str, reference_code: str) -> str | None:
+    try:
+        called = [
+            node.func.id
+            for node in ast.walk(ast.parse(first_test))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        ]
+    except SyntaxError:
+        return None
+    try:
+        defined = {
+            n.name for n in ast.parse(reference_code).body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+    except SyntaxError:
+        defined = set()
+    return next((name for name in called if name in defined), called[0] if called else None)
+
+
+def build_prompt(text: str, first_test: str, setup: str) -> str:
+    prompt = f"You are an expert Python programmer. Your task: {text.strip()}\n\nYour code should pass this test:\n\n{first_test.strip()}\n"
+    if setup.strip():
+        prompt += f"\nThe tests run after this setup code:\n\n```python\n{setup.strip()}\n```\n"
+    return prompt + "\nReply with the complete Python function in a single ```python code block."
+
+
+def build_program(reply: str, function: str | None, setup: str, tests: list[str]) -> str:
+    code = keep_definitions(extract_code(reply, function))
+    return "\n\n".join([code.rstrip(), setup.strip(), "\n".join(t.strip() for t in tests)]) + "\n"
+
+
+class MBPP(Benchmark):
+    name = "mbpp"
+    description = "MBPP evaluation split (500 Python tasks, ids 11-510), pass@1 by running the asserts in a sandbox"
+    data_files = ("mbpp/mbpp.jsonl",)
+    hub_id = "mbpp"
+    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=10.0)
+
+    def __init__(self, data_dir: Path | None = None, sandbox: Sandbox | None = None) -> None:
+        super().__init__(data_dir)
+        self.sandbox = sandbox or Sandbox(self.limits)
+
+    def _rows(self) -> list[dict[str, Any]]:
+        if self.data_dir is None:
+            return self.hub_rows("mbpp", "test", "full")  # the hub's test split is task_ids 11-510
+        path = self.data_path("mbpp", "mbpp.jsonl")
+        rows = []
+        with path.open("r", encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise UserError(f"{self.name}: {path} line {number} is not valid JSON") from None
+        return rows
+
+    def load(self) -> list[Question]:
+        questions = []
+        for index, row in enumerate(self._rows()):
+            required(row, ("task_id", "text", "code", "test_list"), self.name, f"row {index + 1}")
+            task_id = int(row["task_id"])
+            if not FIRST_TASK <= task_id <= LAST_TASK:
+                continue
+            tests = [str(t) for t in row["test_list"]]
+            if not tests:
+                raise UserError(f"{self.name}: task {task_id} has no tests")
+            setup = str(row.get("test_setup_code") or "")
+            questions.append(
+                Question(
+                    id=f"mbpp/{task_id}",
+                    turns=(build_prompt(str(row["text"]), tests[0], setup),),
+                    meta={"entry_point": entry_point(tests[0], str(row["code"])), "setup": setup, "tests": tests},
+                )
+            )
+        questions.sort(key=lambda q: int(q.id.split("/")[1]))
+        return questions
+
+    async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
+        meta = question.meta
+        program = build_program(response.answer, meta["entry_point"], meta["setup"], meta["tests"])
+        result = await self.sandbox.run(program)
+        details = run_details(result)
+        details["entry_point"] = meta["entry_point"]
+        return Score(1.0 if result.ok else 0.0, details)

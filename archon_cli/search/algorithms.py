@@ -1,0 +1,181 @@
+"""Search algorithms over a feasible space, all behind one ask/tell interface.
+
+- ``gp``: Gaussian-process Bayesian optimisation, scikit-optimize's ask/tell ``Optimizer`` with
+  expected improvement; the budget is its space constraint, so it never proposes an
+  architecture over budget.
+- ``random``: feasible points in a seeded random order, without repeats.
+- ``greedy``: the paper's greedy baseline, coordinate ascent: from the cheapest architecture, try
+  every value of one dimension while the others stay at the best so far, move to the best, go on
+  to the next dimension; restart from a random point when a whole pass finds nothing new.
+All are deterministic for a seed. Values told are maximised.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import replace
+
+from archon_cli.errors import UserError
+from archon_cli.search.space import DIMENSIONS, FeasibleSpace, Point
+
+
+class SearchAlgorithm(ABC):
+    name: str
+
+    def __init__(self, feasible: FeasibleSpace, seed: int = 0) -> None:
+        self.feasible = feasible
+        self.seed = seed
+
+    @abstractmethod
+    def ask(self) -> Point:
+        """The next point to evaluate (may repeat one already told; the driver skips those)."""
+
+    @abstractmethod
+    def tell(self, point: Point, value: float) -> None:
+        """The objective (higher is better) of ``point``."""
+
+
+class RandomSearch(SearchAlgorithm):
+    name = "random"
+
+    def __init__(self, feasible: FeasibleSpace, seed: int = 0) -> None:
+        super().__init__(feasible, seed)
+        self._order = feasible.all_points()
+        random.Random(seed).shuffle(self._order)
+        self._told: set[Point] = set()
+
+    def ask(self) -> Point:
+        for p in self._order:
+            if p not in self._told:
+                return p
+        return self._order[0]
+
+    def tell(self, point: Point, value: float) -> None:
+        self._told.add(point)
+
+
+class GreedySearch(SearchAlgorithm):
+    name = "greedy"
+
+    def __init__(self, feasible: FeasibleSpace, seed: int = 0) -> None:
+        super().__init__(feasible, seed)
+        self._rng = random.Random(seed)
+        points = feasible.all_points()
+        self._all = points
+        # Start from the cheapest architecture, as a person tuning by hand would.
+        self._incumbent = min(points, key=lambda p: (feasible.calls(p), p.as_list()))
+        self._best = float("-inf")
+        self._values: dict[Point, float] = {}
+        self._queue: list[Point] = [self._incumbent]
+        self._dim = 0
+        self._pass_improved = False
+        self._dims_since_new = 0
+
+    def _values_of(self, dim: str) -> list[object]:
+        s = self.feasible.space
+        choices: dict[str, list[object]] = {
+            "top_models": list(range(s.top_models[0], s.top_models[1] + 1)),
+            "samples": list(range(s.samples[0], s.samples[1] + 1)),
+            "fusion_layers": list(range(s.fusion_layers[0], s.fusion_layers[1] + 1)),
+            "fusers_per_layer": list(range(s.fusers_per_layer[0], s.fusers_per_layer[1] + 1)),
+            "critic_ranker": list(s.critic_ranker),
+            "final": list(s.final),
+        }
+        return choices[dim]
+
+    def _refill(self) -> None:
+        while not self._queue:
+            if self._dims_since_new >= len(DIMENSIONS):
+                # A whole pass found no new point around the incumbent: restart elsewhere.
+                fresh = [p for p in self._all if p not in self._values]
+                if not fresh:
+                    self._queue = [self._incumbent]
+                    return
+                self._incumbent = self._rng.choice(fresh)
+                self._queue = [self._incumbent]
+                self._dims_since_new = 0
+                return
+            dim = DIMENSIONS[self._dim % len(DIMENSIONS)]
+            self._dim += 1
+            candidates = []
+            for value in self._values_of(dim):
+                p = self.feasible.canonical(replace(self._incumbent, **{dim: value}))
+                if self.feasible.contains(p) and p not in self._values and p not in candidates:
+                    candidates.append(p)
+            self._dims_since_new = 0 if candidates else self._dims_since_new + 1
+            self._queue = candidates
+
+    def ask(self) -> Point:
+        self._refill()
+        return self._queue[0]
+
+    def tell(self, point: Point, value: float) -> None:
+        self._values[point] = value
+        if point in self._queue:
+            self._queue.remove(point)
+        if value > self._best:
+            self._best, self._incumbent = value, point
+
+
+class GPSearch(SearchAlgorithm):
+    name = "gp"
+
+    def __init__(self, feasible: FeasibleSpace, seed: int = 0, n_initial_points: int = 5, n_candidates: int = 2000) -> None:
+        super().__init__(feasible, seed)
+        from skopt import Optimizer
+
+        self._opt = Optimizer(
+            feasible.skopt_dimensions(),
+            base_estimator="GP",
+            acq_func="EI",
+            acq_optimizer="sampling",
+            acq_optimizer_kwargs={"n_points": n_candidates},
+            n_initial_points=n_initial_points,
+            initial_point_generator="random",
+            random_state=seed,
+            space_constraint=lambda x: feasible.contains(Point.from_list(x)),
+        )
+
+    def ask(self) -> Point:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skopt warns when it falls back to a random point
+            return Point.from_list(self._opt.ask())
+
+    def tell(self, point: Point, value: float) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._opt.tell(point.as_list(), -value)  # skopt minimises
+
+
+ALGORITHMS: dict[str, type[SearchAlgorithm]] = {"gp": GPSearch, "random": RandomSearch, "greedy": GreedySearch}
+
+
+def make_algorithm(name: str, feasible: FeasibleSpace, seed: int) -> SearchAlgorithm:
+    cls = ALGORITHMS.get(name)
+    if cls is None:
+        raise UserError(f"unknown search algorithm {name!r} (expected one of: {', '.join(ALGORITHMS)})")
+    return cls(feasible, seed)
+
+
+def trials_to_reach_best(
+    algorithm: SearchAlgorithm, table: dict[Point, float], max_trials: int | None = None, max_asks: int = 100_000
+) -> int:
+    """Evaluations ``algorithm`` spends on a score table before it evaluates a best point.
+    Repeated asks are answered from the table at no cost, as the search driver does."""
+    best = max(table.values())
+    told: dict[Point, float] = {}
+    limit = max_trials or len(table)
+    for _ in range(max_asks):
+        p = algorithm.ask()
+        if p not in table:
+            raise ValueError(f"point {p} is not in the table")
+        if p not in told:
+            told[p] = table[p]
+            if table[p] >= best:
+                return len(told)
+            if len(told) >= limit:
+                return limit + 1
+        algorithm.tell(p, table[p])
+    return limit + 1

@@ -1,0 +1,129 @@
+"""What `archon search` does: build the settings, run the driver with a live table, print the leaderboard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from archon_cli.benchmarks import get_benchmark
+from archon_cli.config.budget import load_budget
+from archon_cli.errors import UserError
+from archon_cli.evaluation.command import resolve_data_dir
+from archon_cli.search.driver import SearchDriver, SearchResult, SearchSettings, Trial
+from archon_cli.search.pool import parse_pool
+from archon_cli.search.space import SearchSpace, load_space
+from archon_cli.settings import EngineSettings, open_gateway
+
+
+def build_settings(
+    benchmark: str,
+    budget: str,
+    models: str | None,
+    pool_file: Path | None,
+    space_file: Path | None,
+    algorithm: str,
+    trials: int,
+    seed: int,
+    cost_weight: float,
+    final_k: int,
+    dev_limit: int | None,
+    test_limit: int | None,
+    judge: str | None,
+    data_dir: Path | None,
+    concurrency: int,
+) -> SearchSettings:
+    if dev_limit is not None and dev_limit < 1:
+        raise UserError(f"--limit {dev_limit}: must be at least 1")
+    parsed_budget = load_budget(budget)
+    settings = SearchSettings(
+        benchmark=get_benchmark(benchmark, resolve_data_dir(data_dir)),
+        pool=parse_pool(models, pool_file),
+        budget=parsed_budget,
+        space=load_space(space_file) if space_file else SearchSpace(),
+        algorithm=algorithm,
+        trials=trials,
+        seed=seed,
+        cost_weight=cost_weight,
+        final_k=final_k,
+        dev_limit=dev_limit,
+        test_limit=test_limit,
+        concurrency=concurrency,
+        judge_model=judge,
+    )
+    settings.validate()
+    return settings
+
+
+def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Table:
+    table = Table(title=title)
+    for col in ("rank", "architecture", f"dev {metric}", "95% CI", "test", "calls/query", "objective"):
+        table.add_column(col, justify="left" if col == "architecture" else "right")
+    ranked = sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
+    for rank, t in enumerate(ranked[:limit], start=1):
+        ci = f"{t.ci95[0]:.3f}-{t.ci95[1]:.3f}" if t.ci95 else "-"
+        table.add_row(
+            str(rank),
+            t.arch_id,
+            f"{t.dev_score:.4f}" if t.dev_score is not None else "-",
+            ci,
+            f"{t.test_score:.4f}" if t.test_score is not None else "",
+            f"{t.calls_per_query:.1f}",
+            f"{t.objective:.4f}",
+            style="bold green" if rank == 1 else None,
+        )
+    return table
+
+
+def run_search(
+    settings: SearchSettings, engine: EngineSettings, results_dir: Path, search_id: str | None, console: Console, json_out: bool
+) -> int:
+    from rich.live import Live
+
+    gateway = open_gateway(engine)
+    gateway.check_routes([(p.model, p.api_base, p.api_key_env) for p in settings.pool])
+    if settings.benchmark.needs_judge:
+        gateway.check_routes([(settings.judge_model or "local/smollm2-135m", None, None)])
+    metric = settings.benchmark.metric
+    live = Live(console=console, transient=json_out, refresh_per_second=4)
+
+    def on_trial(trial: Trial, trials: list[Trial]) -> None:
+        live.update(_table(trials, metric, f"best so far: {len(trials)}/{settings.trials} trials"))
+
+    def on_stage(message: str) -> None:
+        if not json_out:
+            console.print(message, highlight=False)
+
+    driver = SearchDriver(settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage)
+    with live:
+        result = asyncio.run(driver.run())
+        live.update(_table(result.trials, metric, "leaderboard"))
+    if json_out:
+        print(json.dumps(_json_summary(result)))
+    else:
+        _print_result(result, console)
+    return 0
+
+
+def _json_summary(result: SearchResult) -> dict[str, Any]:
+    return json.loads((result.search_dir / "search.json").read_text(encoding="utf-8")) | {
+        "search_dir": str(result.search_dir),
+        "leaderboard": str(result.search_dir / "leaderboard.csv"),
+        "best_yaml": str(result.search_dir / "best.yaml"),
+    }
+
+
+def _print_result(result: SearchResult, console: Console) -> None:
+    ratio = result.real_calls / result.nominal_calls if result.nominal_calls else 0.0
+    console.print(
+        f"{len(result.trials)} trials{' (space exhausted)' if result.exhausted else ''}; "
+        f"calls: {result.nominal_calls} nominal, {result.real_calls} sent ({ratio:.2f}); "
+        f"{result.wall_seconds:.0f}s"
+    )
+    console.print(f"results: {result.search_dir}  (leaderboard.csv, best.yaml, pareto.csv, pareto.png, search.json)")
+    if result.best:
+        console.print(f"best: {result.search_dir / 'best.yaml'}")

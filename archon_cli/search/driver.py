@@ -1,0 +1,346 @@
+"""The search driver: rank the pool (stage 1), search the budget-shaped space (stage 2), evaluate
+the best on the held-out test split, write the leaderboard.
+
+Every evaluation goes through ``evaluation.evaluate`` and the shared response cache, into its own
+run folder, so finished questions and finished trials survive a kill; re-running the same command
+replays the recorded trials into the algorithm (same asks, same tells) and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archon_cli.benchmarks.base import Benchmark, Question
+from archon_cli.config.architecture import Architecture
+from archon_cli.config.budget import Budget
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import UserError
+from archon_cli.evaluation.command import plan_questions, start_run_dir
+from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.evaluation.judge import GatewayJudge
+from archon_cli.evaluation.summary import summarize
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.records import JsonlLog, write_json
+from archon_cli.search.algorithms import ALGORITHMS, make_algorithm
+from archon_cli.search.pool import PoolModel
+from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id, build_architecture
+
+# Asks in a row that only repeat evaluated points before the driver calls the space exhausted.
+_MAX_REPEATS = 200
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    benchmark: Benchmark
+    pool: list[PoolModel]
+    budget: Budget
+    space: SearchSpace = field(default_factory=SearchSpace)
+    algorithm: str = "gp"
+    trials: int = 20
+    seed: int = 0
+    cost_weight: float = 0.0
+    final_k: int = 3
+    dev_limit: int | None = None
+    test_limit: int | None = None
+    concurrency: int = 8
+    judge_model: str | None = None
+
+    def validate(self) -> None:
+        if self.trials < 1:
+            raise UserError(f"--trials {self.trials}: must be at least 1")
+        if self.algorithm not in ALGORITHMS:
+            raise UserError(f"unknown search algorithm {self.algorithm!r} (expected one of: {', '.join(ALGORITHMS)})")
+        if not self.pool:
+            raise UserError("the model pool is empty: give at least one model with --models")
+        if self.final_k < 0:
+            raise UserError(f"--final-k {self.final_k}: must be 0 or more")
+        if self.cost_weight < 0:
+            raise UserError(f"--cost-weight {self.cost_weight}: must be 0 or more")
+
+    def search_id(self) -> str:
+        """Same settings, same id: re-running the command resumes the same search folder."""
+        key = json.dumps(
+            {
+                "pool": [p.model_dump() for p in self.pool],
+                "space": self.space.model_dump(),
+                "cost_weight": self.cost_weight,
+                "dev_limit": self.dev_limit,
+                "judge": self.judge_model,
+                "budget": self.budget.model_dump(exclude={"name"}),
+            },
+            sort_keys=True,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:6]
+        calls = self.budget.calls_per_query or "inf"
+        return f"search-{self.benchmark.name}-{self.algorithm}-b{calls}-s{self.seed}-{digest}"
+
+
+@dataclass
+class Trial:
+    """One evaluated architecture (a stage-1 model, a search trial, or a final test run)."""
+
+    trial: int
+    arch_id: str
+    point: dict[str, Any] | None
+    stage: str
+    dev_score: float | None
+    ci95: list[float] | None
+    calls_per_query: float
+    tokens_per_query: float
+    cost_per_query: float
+    errors: int
+    objective: float
+    nominal_calls: int
+    real_calls: int
+    run_dir: str
+    test_score: float | None = None
+    test_ci95: list[float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SearchResult:
+    search_dir: Path
+    ranking: list[tuple[str, float]]
+    trials: list[Trial]
+    best: Trial | None
+    finals: list[Trial]
+    nominal_calls: int
+    real_calls: int
+    exhausted: bool
+    wall_seconds: float
+
+
+class SearchDriver:
+    def __init__(
+        self,
+        settings: SearchSettings,
+        gateway: LLMGateway,
+        results_dir: Path,
+        search_id: str | None = None,
+        on_trial: Callable[[Trial, list[Trial]], None] | None = None,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> None:
+        settings.validate()
+        self.s = settings
+        self.gateway = gateway
+        self.dir = results_dir / (search_id or settings.search_id())
+        self.on_trial = on_trial or (lambda _t, _all: None)
+        self.on_stage = on_stage or (lambda _m: None)
+        self.endpoints = {
+            p.model: {k: v for k, v in (("api_base", p.api_base), ("api_key_env", p.api_key_env)) if v} for p in settings.pool
+        }
+        self.judge = (
+            GatewayJudge(gateway, settings.judge_model or "local/smollm2-135m") if settings.benchmark.needs_judge else None
+        )
+
+    # -- evaluation of one architecture --------------------------------------------------------
+
+    def _objective(self, score: float | None, calls_per_query: float) -> float:
+        return (score if score is not None else 0.0) - self.s.cost_weight * calls_per_query
+
+    async def _evaluate(
+        self, architecture: Architecture, questions: list[Question], run_dir: Path, split: str, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        runner = ArchitectureRunner(architecture, self.gateway)
+        start_run_dir(
+            run_dir,
+            architecture,
+            self.s.benchmark,
+            questions,
+            split=split,
+            seed=self.s.seed,
+            limit=None,
+            judge=self.judge,
+            kind="search-trial",
+            extra=extra,
+        )
+        log = JsonlLog(run_dir / "questions.jsonl")
+        started = time.perf_counter()
+        outcome = await evaluate(
+            runner, self.s.benchmark, questions, log=log, judge=self.judge, concurrency=self.s.concurrency
+        )
+        summary = {
+            "architecture": architecture.name,
+            "benchmark": self.s.benchmark.name,
+            "metric": self.s.benchmark.metric,
+            "split": split,
+            "seed": self.s.seed,
+            "complete": not outcome.budget_stopped and len(outcome.records) == len(questions),
+            **summarize(outcome.records),
+            "wall_seconds": round(time.perf_counter() - started, 3),
+        }
+        summary.update(self.s.benchmark.aggregate(outcome.records))
+        write_json(run_dir / "summary.json", summary)
+        if outcome.budget_stopped:
+            from archon_cli.errors import BudgetExceeded
+
+            raise BudgetExceeded(outcome.budget_message)
+        return summary
+
+    def _trial(self, n: int, arch_id: str, point: Point | None, stage: str, summary: dict[str, Any], run_dir: Path) -> Trial:
+        cpq = float(summary["calls_per_query"])
+        return Trial(
+            trial=n,
+            arch_id=arch_id,
+            point=point.to_dict() if point else None,
+            stage=stage,
+            dev_score=summary["score"],
+            ci95=summary["ci95"],
+            calls_per_query=cpq,
+            tokens_per_query=float(summary["tokens_per_query"]),
+            cost_per_query=float(summary["cost_per_query"]),
+            errors=int(summary["errors"]),
+            objective=self._objective(summary["score"], cpq),
+            nominal_calls=int(round(cpq * summary["questions"])),
+            real_calls=int(summary["calls"]),
+            run_dir=str(run_dir.relative_to(self.dir)),
+        )
+
+    # -- the search ------------------------------------------------------------------------------
+
+    async def run(self) -> SearchResult:
+        started = time.perf_counter()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        dev = plan_questions(self.s.benchmark, "dev", self.s.seed, self.s.dev_limit)
+        test = plan_questions(self.s.benchmark, "test", self.s.seed, self.s.test_limit) if self.s.final_k else []
+        self._write_settings(dev, test, started, status="running")
+
+        ranking, stage1 = await self._rank_models(dev)
+        models = [m for m, _ in ranking]
+        feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
+        points = feasible.all_points()
+        if not points:
+            cheapest = FeasibleSpace(self.s.space, models, None, self.endpoints)
+            least = min(cheapest.calls(p) for p in cheapest.all_points())
+            raise UserError(
+                f"budget of {self.s.budget.calls_per_query} calls per query is too small for any architecture "
+                f"in the space (the cheapest costs {least})"
+            )
+        trials, exhausted = await self._search(feasible, dev, len(points))
+        ranked = sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
+        finals = await self._final(ranked[: self.s.final_k], feasible, test) if test else []
+        everything = stage1 + trials + finals
+        result = SearchResult(
+            search_dir=self.dir,
+            ranking=ranking,
+            trials=trials,
+            best=ranked[0] if ranked else None,
+            finals=finals,
+            nominal_calls=sum(t.nominal_calls for t in everything),
+            real_calls=sum(t.real_calls for t in everything),
+            exhausted=exhausted,
+            wall_seconds=time.perf_counter() - started,
+        )
+        from archon_cli.search.outputs import write_outputs
+
+        write_outputs(self, result, feasible, dev, test)
+        return result
+
+    async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
+        """Stage 1: each model answers the dev split alone; models ranked by score (pool order on ties)."""
+        self.on_stage("stage 1: ranking the model pool")
+        scores: list[tuple[str, float]] = []
+        trials = []
+        for i, pool_model in enumerate(self.s.pool):
+            model = pool_model.model
+            arch = build_architecture(
+                Point(1, 1, 0, 1, False, "none"), [model], self.s.space.for_pool(1), name=f"single-{model}", endpoints=self.endpoints
+            )
+            run_dir = self.dir / "stage1" / model.replace("/", "_")
+            summary = await self._evaluate(arch, dev, run_dir, "dev", {"stage": "stage1", "model": model})
+            trial = self._trial(-(i + 1), f"single-{model.replace('/', '_')}", None, "stage1", summary, run_dir)
+            trials.append(trial)
+            scores.append((model, summary["score"] if summary["score"] is not None else 0.0))
+            self.on_stage(f"  {model}: {scores[-1][1]:.4f}")
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i][1], i))
+        return [scores[i] for i in order], trials
+
+    async def _search(self, feasible: FeasibleSpace, dev: list[Question], space_size: int) -> tuple[list[Trial], bool]:
+        """Stage 2. Recorded trials are replayed into the algorithm first (a resume)."""
+        self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget")
+        log = JsonlLog(self.dir / "trials.jsonl")
+        recorded = {r["arch_id"]: r for r in log.read() if r.get("stage") == "search"}
+        algorithm = make_algorithm(self.s.algorithm, feasible, self.s.seed)
+        trials: list[Trial] = []
+        values: dict[Point, float] = {}
+        repeats = 0
+        while len(trials) < min(self.s.trials, space_size):
+            point = feasible.canonical(algorithm.ask())
+            if point in values:
+                repeats += 1
+                if repeats > _MAX_REPEATS:
+                    return trials, True
+                algorithm.tell(point, values[point])
+                continue
+            repeats = 0
+            arch_id = architecture_id(point, feasible.models)
+            if arch_id in recorded:
+                trial = Trial(**recorded[arch_id])
+                trial.trial = len(trials) + 1
+            else:
+                architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
+                run_dir = self.dir / "trials" / arch_id
+                summary = await self._evaluate(architecture, dev, run_dir, "dev", {"stage": "search", "point": point.to_dict()})
+                trial = self._trial(len(trials) + 1, arch_id, point, "search", summary, run_dir)
+                log.append({**trial.to_dict()})
+            trials.append(trial)
+            values[point] = trial.objective
+            algorithm.tell(point, trial.objective)
+            self.on_trial(trial, trials)
+        return trials, len(trials) >= space_size
+
+    async def _final(self, best: list[Trial], feasible: FeasibleSpace, test: list[Question]) -> list[Trial]:
+        """The top architectures on the held-out test split."""
+        self.on_stage(f"final: top {len(best)} on the test split ({len(test)} questions)")
+        finals = []
+        for trial in best:
+            assert trial.point is not None
+            point = Point(**trial.point)
+            architecture = feasible.architecture(point).model_copy(update={"name": trial.arch_id})
+            run_dir = self.dir / "final" / trial.arch_id
+            summary = await self._evaluate(architecture, test, run_dir, "test", {"stage": "final", "point": trial.point})
+            final = self._trial(trial.trial, trial.arch_id, point, "final", summary, run_dir)
+            trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
+            final.test_score, final.test_ci95 = summary["score"], summary["ci95"]
+            finals.append(final)
+            self.on_stage(f"  {trial.arch_id}: test {summary['score']:.4f}")
+        return finals
+
+    def _write_settings(self, dev: list[Question], test: list[Question], started: float, status: str) -> None:
+        write_json(
+            self.dir / "search.json",
+            {
+                "kind": "search",
+                "search_id": self.dir.name,
+                "status": status,
+                "benchmark": self.s.benchmark.name,
+                "metric": self.s.benchmark.metric,
+                "scale": self.s.benchmark.scale,
+                "split": "dev",
+                "algorithm": self.s.algorithm,
+                "trials": self.s.trials,
+                "seed": self.s.seed,
+                "budget": self.s.budget.model_dump(),
+                "cost_weight": self.s.cost_weight,
+                "final_k": self.s.final_k,
+                "pool": [p.model_dump() for p in self.s.pool],
+                "space": self.s.space.model_dump(),
+                "dev_questions": len(dev),
+                "test_questions": len(test),
+                "judge": self.judge.model if self.judge else None,
+            },
+        )
+
+
+def run_search_sync(driver: SearchDriver) -> SearchResult:
+    return asyncio.run(driver.run())

@@ -1,0 +1,462 @@
+"""An OpenAI-compatible chat-completions server with seeded faults, for tests and benchmarks.
+
+The engine reaches it exactly as it reaches vLLM or llama.cpp: a component with
+``model: openai/fake-model`` and ``api_base: <url>/v1``. Each request gets a fixed latency and,
+with the configured probabilities, one fault: HTTP 500, HTTP 429 with ``Retry-After``, a hang past
+the client's timeout, a 200 whose body is not JSON, or a 200 with no choices. Replies are
+deterministic text derived from the prompt: tiny-arith questions ("What is 3 + 4?") get the right
+number except for a seeded share of wrong ones, so scores mean something; rankers, critics and
+verifiers get replies in the format they parse.
+
+Whether a request faults depends only on the seed, the model, the messages and how many times the
+same messages were seen before, so a run is reproducible whatever the concurrency. The server
+counts every request (total and per fault kind) for tests to compare with the client's own count.
+
+In-process::
+
+    with FaultServer(FaultPlan(latency=0.1, error_500=0.1)) as server:
+        ...  # server.api_base, server.stats(), server.reset()
+
+Standalone (prints its URL on the first line, serves until interrupted)::
+
+    python -m archon_cli.testing.fault_server --port 0 --latency 0.1 --error-500 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import re
+import resource
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+
+KINDS = ("ok", "error_500", "error_429", "hang", "garbage", "no_choices")
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What the server does. Fault rates are probabilities per request; their sum must be <= 1."""
+
+    latency: float = 0.0
+    error_500: float = 0.0
+    error_429: float = 0.0
+    hang: float = 0.0
+    garbage: float = 0.0  # a 200 whose body is not JSON
+    no_choices: float = 0.0  # a 200 with "choices": []
+    retry_after: float = 0.1  # seconds, sent with every 429
+    hang_seconds: float = 30.0  # a hang ends after this long (or when the client gives up)
+    wrong_rate: float = 0.2  # share of arithmetic questions answered wrongly
+    seed: int = 0
+    echo_headers: bool = False  # error bodies quote the request headers, like a careless proxy
+    barrier: int = 0  # hold the first requests until this many have arrived (forces clients to overlap)
+
+    def __post_init__(self) -> None:
+        rates = (self.error_500, self.error_429, self.hang, self.garbage, self.no_choices, self.wrong_rate)
+        if any(r < 0 or r > 1 for r in rates) or sum(rates[:5]) > 1 + 1e-9:
+            raise ValueError("fault rates must be between 0 and 1 and sum to at most 1")
+        if self.latency < 0 or self.retry_after < 0 or self.hang_seconds < 0 or self.barrier < 0:
+            raise ValueError("latency, retry_after, hang_seconds and barrier must be >= 0")
+
+    def choose(self, u: float) -> str:
+        """The fault kind for a uniform draw ``u`` in [0, 1)."""
+        edge = 0.0
+        for kind, rate in zip(
+            KINDS[1:], (self.error_500, self.error_429, self.hang, self.garbage, self.no_choices), strict=True
+        ):
+            edge += rate
+            if u < edge:
+                return kind
+        return "ok"
+
+
+def _unit(*parts: object) -> float:
+    """A uniform number in [0, 1) derived from ``parts`` (stable across processes and runs)."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+# -- replies -----------------------------------------------------------------------------------
+
+_ARITH = re.compile(r"What is (\d+) ([+\-]) (\d+)\?")
+_LARGER = re.compile(r"Which is larger, (\d+) or (\d+)\?")
+_CANDIDATE = re.compile(r"^\[(\d+)\] (.*)$", re.M)
+_NUMBER = re.compile(r"-?\d+")
+
+
+def _right_answer(text: str) -> int | None:
+    m = _ARITH.search(text)
+    if m:
+        a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+        return a + b if op == "+" else a - b
+    m = _LARGER.search(text)
+    if m:
+        return max(int(m.group(1)), int(m.group(2)))
+    return None
+
+
+def _first_number(text: str) -> int | None:
+    m = _NUMBER.search(text)
+    return int(m.group()) if m else None
+
+
+def reply_text(messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: float = 0.2) -> str:
+    """The deterministic reply to ``messages``: a pure function of the prompt and the seed."""
+    contents = [str(m.get("content") or "") for m in messages]
+    last = contents[-1] if contents else ""
+    everything = "\n".join(contents)
+    right = _right_answer(everything)
+    candidates = [(int(k), text) for k, text in _CANDIDATE.findall(last)]
+
+    def is_right(text: str) -> bool:
+        return right is not None and _first_number(text) == right
+
+    if "candidate answers from best to worst" in last:  # ranker
+        order = [k for k, t in candidates if is_right(t)] + [k for k, t in candidates if not is_right(t)]
+        return " > ".join(f"[{k}]" for k in order) or "[1]"
+    if "Strengths: ... Weaknesses: ..." in last:  # critic
+        return "\n".join(
+            f"[{k}] Strengths: {'correct' if is_right(t) else 'short'}. Weaknesses: {'none' if is_right(t) else 'wrong'}."
+            for k, t in candidates
+        )
+    proposed = re.search(r"Proposed answer:\n(.*)", last)
+    if proposed and "Verdict: correct" in last:  # verifier, second call
+        return f"Verdict: {'correct' if is_right(proposed.group(1)) else 'incorrect'}"
+    if proposed:  # verifier, first call
+        return "The calculation checks out." if is_right(proposed.group(1)) else "The calculation is off."
+    if right is None:
+        return f"Reply {hashlib.sha256(last.encode('utf-8')).hexdigest()[:8]}."
+    question = (_ARITH.search(everything) or _LARGER.search(everything)).group(0)  # type: ignore[union-attr]
+    wrong = _unit(seed, "wrong", question) < wrong_rate
+    return str(right + 1 if wrong else right)
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+class FaultServer:
+    """The server in a background thread of this process (its own event loop), on 127.0.0.1."""
+
+    def __init__(self, plan: FaultPlan | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.plan = plan or FaultPlan()
+        self.host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._seen: Counter[str] = Counter()  # occurrences of each (model, messages) digest
+        self._auth: dict[str, None] = {}
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+
+    # -- lifecycle
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (the OpenAI ``api_base`` is ``url + "/v1"``)."""
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def api_base(self) -> str:
+        return self.url + "/v1"
+
+    def start(self) -> FaultServer:
+        """Bind a port and serve from a background thread; returns once the server accepts."""
+        _raise_fd_limit()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._open())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._close())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fault-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (hung requests are ended) and join the thread."""
+        if self._loop is None or self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop = None
+        self._thread = None
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _open(self) -> None:
+        self._stopping = asyncio.Event()
+        self._runner = make_runner(self)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._port))
+        self._port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock, backlog=4096).start()
+
+    async def _close(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- counters
+
+    def stats(self) -> dict[str, Any]:
+        """Requests received: ``requests`` in all, ``by_kind`` (ok and each fault), in flight now
+        and at most, and how many carried an ``Authorization`` header (the values stay private)."""
+        with self._lock:
+            return {
+                "requests": sum(self._counts[k] for k in KINDS),
+                "by_kind": {k: self._counts[k] for k in KINDS},
+                "bad_requests": self._counts["bad_request"],
+                "with_authorization": self._counts["with_authorization"],
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+                "plan": asdict(self.plan),
+            }
+
+    def reset(self, plan: FaultPlan | None = None) -> None:
+        """Zero the counters (and the per-prompt occurrence counts); optionally change the plan."""
+        with self._lock:
+            self._counts.clear()
+            self._seen.clear()
+            self._auth.clear()
+            self._max_in_flight = self._in_flight
+            if plan is not None:
+                self.plan = plan
+
+    def authorizations(self) -> list[str]:
+        """Distinct ``Authorization`` header values received (in-process only, never served)."""
+        with self._lock:
+            return list(self._auth)
+
+    def _decide(self, model: str, messages: list[Any], authorization: str | None) -> str:
+        blob = json.dumps([model, messages], sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        with self._lock:
+            occurrence = self._seen[digest]
+            self._seen[digest] += 1
+            kind = self.plan.choose(_unit(self.plan.seed, "fault", digest, occurrence))
+            self._counts[kind] += 1
+            if authorization:
+                self._counts["with_authorization"] += 1
+                self._auth.setdefault(authorization, None)
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        return kind
+
+    async def _barrier(self) -> None:
+        """Wait until ``plan.barrier`` requests have arrived in all (at most ``hang_seconds``)."""
+        if self.plan.barrier <= 0:
+            return
+        deadline = time.monotonic() + self.plan.hang_seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if sum(self._counts[k] for k in KINDS) >= self.plan.barrier:
+                    return
+            await asyncio.sleep(0.01)
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _bad_request(self) -> None:
+        with self._lock:
+            self._counts["bad_request"] += 1
+
+    # -- handlers
+
+    async def handle_chat(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            self._bad_request()
+            return _error(400, "request needs a non-empty 'messages' list")
+        model = str(body.get("model") or "")  # type: ignore[union-attr]
+        plan = self.plan
+        kind = self._decide(model, messages, request.headers.get("Authorization"))
+        try:
+            await self._barrier()
+            if kind == "hang":
+                assert self._stopping is not None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), plan.hang_seconds)
+                return _error(504, "hung request ended")
+            if plan.latency:
+                await asyncio.sleep(plan.latency)
+            echo = _echo(request) if plan.echo_headers else ""
+            if kind == "error_500":
+                return _error(500, f"injected server error{echo}")
+            if kind == "error_429":
+                return _error(429, f"injected rate limit{echo}", {"Retry-After": f"{plan.retry_after:g}"})
+            if kind == "garbage":
+                return web.Response(
+                    status=200, text="<html>upstream garbage, not JSON", content_type="application/json"
+                )
+            text = reply_text(messages, plan.seed, plan.wrong_rate)
+            prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages if isinstance(m, dict))
+            completion_tokens = _tokens(text)
+            choices = (
+                []
+                if kind == "no_choices"
+                else [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]
+            )
+            return web.json_response(
+                {
+                    "id": f"chatcmpl-{hashlib.sha256(text.encode()).hexdigest()[:12]}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": choices,
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
+                }
+            )
+        finally:
+            self._done()
+
+    async def handle_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def handle_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response(self.stats())
+
+    async def handle_models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": "server_error" if status >= 500 else "rate_limit_error"}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _echo(request: web.Request) -> str:
+    # Authorization first, so the key survives any truncation of the message on the client side.
+    headers = sorted(request.headers.items(), key=lambda kv: kv[0].lower() != "authorization")
+    return "; request headers: " + ", ".join(f"{k}: {v}" for k, v in headers)
+
+
+def make_runner(server: FaultServer) -> web.AppRunner:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    for prefix in ("/v1", ""):
+        app.router.add_post(prefix + "/chat/completions", server.handle_chat)
+        app.router.add_get(prefix + "/models", server.handle_models)
+    app.router.add_get("/stats", server.handle_stats)
+    app.router.add_post("/reset", server.handle_reset)
+    # A client that gives up (timeout) cancels its handler, so hung requests do not pile up.
+    return web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+
+
+def _raise_fd_limit() -> None:
+    """Hundreds of concurrent connections need more file descriptors than the usual soft limit."""
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
+# -- standalone --------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m archon_cli.testing.fault_server",
+        description="OpenAI-compatible chat-completions server with seeded faults (prints its URL).",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    p.add_argument("--error-500", type=float, default=0.0, help="share of requests answered with HTTP 500")
+    p.add_argument("--error-429", type=float, default=0.0, help="share answered with HTTP 429 and Retry-After")
+    p.add_argument("--hang", type=float, default=0.0, help="share that hang (past the client's timeout)")
+    p.add_argument("--garbage", type=float, default=0.0, help="share answered 200 with a body that is not JSON")
+    p.add_argument("--no-choices", type=float, default=0.0, help="share answered 200 with no choices")
+    p.add_argument("--retry-after", type=float, default=0.1, help="Retry-After seconds sent with 429s")
+    p.add_argument("--hang-seconds", type=float, default=30.0, help="how long a hang lasts at most")
+    p.add_argument("--wrong-rate", type=float, default=0.2, help="share of arithmetic questions answered wrongly")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--echo-headers", action="store_true", help="quote request headers in error bodies")
+    p.add_argument("--barrier", type=int, default=0, help="hold the first requests until this many arrived")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        plan = FaultPlan(
+            latency=args.latency,
+            error_500=args.error_500,
+            error_429=args.error_429,
+            hang=args.hang,
+            garbage=args.garbage,
+            no_choices=args.no_choices,
+            retry_after=args.retry_after,
+            hang_seconds=args.hang_seconds,
+            wrong_rate=args.wrong_rate,
+            seed=args.seed,
+            echo_headers=args.echo_headers,
+            barrier=args.barrier,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    server = FaultServer(plan, host=args.host, port=args.port).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

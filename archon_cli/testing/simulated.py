@@ -1,0 +1,82 @@
+"""A simulated model provider for search tests: deterministic, with per-model accuracy set by the test.
+
+It answers arithmetic questions ("What is 3 + 4?", "... 9 - 2 ...", "Which is larger, 12 or 40?").
+A generator sample is right when a seeded hash of (model, question, sample) falls under the model's
+accuracy; a wrong sample is one of several wrong numbers, so majority vote over more samples of a
+more accurate model scores higher. The other components are simulated as adding nothing: a fuser
+repeats the first candidate, a ranker keeps the order, a verifier accepts all, unit tests all pass.
+So the best architecture within a budget is known on paper: majority vote over the most samples
+of the most accurate model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from archon_cli.errors import UserError
+from archon_cli.llm.types import CompletionRequest, Usage
+
+_ADD = re.compile(r"What is (\d+) \+ (\d+)\?")
+_SUB = re.compile(r"What is (\d+) - (\d+)\?")
+_CMP = re.compile(r"Which is larger, (\d+) or (\d+)\?")
+_CANDIDATE = re.compile(r"^\[1\]\s*(.*)$", re.M)
+
+
+def _uniform(*parts: object) -> float:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def gold_answer(prompt: str) -> int | None:
+    if m := _ADD.search(prompt):
+        return int(m[1]) + int(m[2])
+    if m := _SUB.search(prompt):
+        return int(m[1]) - int(m[2])
+    if m := _CMP.search(prompt):
+        return max(int(m[1]), int(m[2]))
+    return None
+
+
+class SimulatedBackend:
+    """A Backend for LLMGateway. ``accuracy`` maps model route -> probability a sample is right."""
+
+    def __init__(self, accuracy: dict[str, float], seed: int = 0, wrong_choices: int = 6) -> None:
+        self.accuracy = accuracy
+        self.seed = seed
+        self.wrong_choices = wrong_choices
+        self.sent = 0
+
+    def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
+        if model not in self.accuracy:
+            raise UserError(f"simulated provider has no model {model!r}")
+
+    async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
+        self.sent += 1
+        prompt = request.messages[-1]["content"]
+        return self._reply(request, prompt), Usage(prompt_tokens=len(prompt) // 4, completion_tokens=4)
+
+    def _reply(self, request: CompletionRequest, prompt: str) -> str:
+        low = prompt.lower()
+        if "[1]" in prompt:  # a prompt that lists candidates: a judge or fuser
+            if "verdict" in low:
+                return "Verdict: correct"
+            if "pass" in low and "fail" in low:
+                return "\n".join(f"{k}: PASS" for k in range(1, 21))
+            if "rank" in low:
+                n = len(re.findall(r"^\[\d+\]", prompt, re.M))
+                return " > ".join(f"[{k}]" for k in range(1, n + 1))
+            if "strength" in low:
+                return "[1] Strengths: fine. Weaknesses: none."
+            first = _CANDIDATE.search(prompt)
+            return first[1].strip() if first else "0"
+        if "verdict" in low:
+            return "Verdict: correct"
+        gold = gold_answer(prompt)
+        if gold is None:  # e.g. the unit-test generator's prompt
+            return "1. The answer is a number."
+        u = _uniform(self.seed, request.model, prompt, request.sample_index)
+        if u < self.accuracy[request.model]:
+            return str(gold)
+        k = int(_uniform("wrong", self.seed, request.model, prompt, request.sample_index) * self.wrong_choices)
+        return str(gold + k + 1)

@@ -1,0 +1,289 @@
+"""`archon compare` from the command line: result folders (real and synthetic), search folders,
+refusals with one-line errors, JSON, report.md, and the plots (800 x 500 px PNG)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archon_cli.report.plots import HEIGHT_PX, WIDTH_PX
+from tests.conftest import run_cli
+
+CATEGORIES = ("addition", "subtraction", "comparison")
+
+
+def make_run(
+    root: Path,
+    name: str,
+    scores: dict[str, float],
+    *,
+    benchmark: str = "tiny-arith",
+    split: str = "dev",
+    calls: int = 1,
+    question_ids: list[str] | None = None,
+    complete: bool = True,
+    kind: str = "eval",
+) -> Path:
+    """A run folder as `archon eval` writes it, with the given per-question scores."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    ids = question_ids if question_ids is not None else list(scores)
+    info = {
+        "kind": kind,
+        "run_id": name,
+        "architecture": name,
+        "static_calls": calls,
+        "benchmark": benchmark,
+        "metric": "accuracy",
+        "scale": 1.0,
+        "split": split,
+        "seed": 0,
+        "limit": None,
+        "judge": None,
+        "question_ids": ids,
+    }
+    (folder / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    with (folder / "questions.jsonl").open("w", encoding="utf-8") as f:
+        for i, (qid, score) in enumerate(scores.items()):
+            record = {
+                "id": qid,
+                "category": CATEGORIES[i % 3],
+                "answer": "x",
+                "score": score,
+                "error": None,
+                "calls": calls,
+                "cache_hits": 0,
+                "retries": 0,
+                "prompt_tokens": 40 * calls,
+                "completion_tokens": 10 * calls,
+                "cost": 0.001 * calls,
+                "judge_calls": 0,
+                "latency": 0.1 * calls,
+            }
+            f.write(json.dumps(record) + "\n")
+    (folder / "summary.json").write_text(json.dumps({"complete": complete}), encoding="utf-8")
+    return folder
+
+
+def flipped(scores: dict[str, float], n: int) -> dict[str, float]:
+    """The same scores with the first ``n`` correct answers turned wrong."""
+    out = dict(scores)
+    for qid in [q for q, s in scores.items() if s == 1.0][:n]:
+        out[qid] = 0.0
+    return out
+
+
+def base_scores(n: int = 100) -> dict[str, float]:
+    return {f"q{i:03d}": (1.0 if i % 5 != 0 else 0.0) for i in range(n)}  # 80% correct
+
+
+def assert_user_error(result: Any, fragment: str) -> None:
+    assert result.code == 2, (result.code, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+
+
+def assert_png(path: Path) -> None:
+    """A real image of the documented size with something drawn on it."""
+    from matplotlib.image import imread
+
+    assert path.suffix == ".png" and path.stat().st_size > 1000, path
+    image = imread(path)
+    assert image.shape[:2] == (HEIGHT_PX, WIDTH_PX), (path, image.shape)
+    assert image[..., :3].std() > 0.01, f"{path} is blank"
+
+
+# -- refusals ----------------------------------------------------------------------------------------
+
+
+def test_folder_that_is_not_a_result_is_one_line_error(tmp_path: Path) -> None:
+    make_run(tmp_path, "good", base_scores(10))
+    (tmp_path / "empty").mkdir()
+    result = run_cli("compare", str(tmp_path / "good"), str(tmp_path / "empty"), "--results-dir", str(tmp_path))
+    assert_user_error(result, "is not a result folder (no run.json or search.json)")
+    assert not list(tmp_path.glob("compare-*"))
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda d: d / "missing", "no such file or folder"),
+        (lambda d: d / "notes.txt", "is not a result folder"),
+        (lambda d: d / "arch.yaml", "is an architecture file: pass --benchmark NAME"),
+        (lambda d: d / "bad", "not valid JSON"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(tmp_path: Path, make: Any, fragment: str) -> None:
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "arch.yaml").write_text("name: x\nlayers: []\n", encoding="utf-8")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "run.json").write_text("{not json", encoding="utf-8")
+    assert_user_error(run_cli("compare", str(make(tmp_path)), "--results-dir", str(tmp_path)), fragment)
+
+
+def test_runs_on_different_benchmarks_or_splits_are_not_mixed(tmp_path: Path) -> None:
+    a = make_run(tmp_path, "arith-run", base_scores(10))
+    b = make_run(tmp_path, "gsm-run", base_scores(10), benchmark="gsm8k")
+    c = make_run(tmp_path, "arith-test-run", base_scores(10), split="test")
+    result = run_cli("compare", str(a), str(b), "--results-dir", str(tmp_path))
+    assert_user_error(result, "different benchmarks")
+    assert "tiny-arith (dev): arith-run" in result.stderr and "gsm8k (dev): gsm-run" in result.stderr
+    assert "--allow-mixed" in result.stderr
+    assert_user_error(run_cli("compare", str(a), str(c), "--results-dir", str(tmp_path)), "different splits")
+
+    mixed = run_cli("compare", str(a), str(b), "--allow-mixed", "--json", "--results-dir", str(tmp_path))
+    assert mixed.code == 0, mixed.stderr
+    data = json.loads(mixed.stdout)
+    assert [r["benchmark"] for r in data["runs"]] == ["tiny-arith", "gsm8k"]
+    assert all(r["best"] for r in data["runs"])  # the best of each benchmark, not one across both
+    assert data["comparisons"] == []  # never a paired comparison across benchmarks
+
+
+# -- synthetic result folders -------------------------------------------------------------------------
+
+
+def test_table_pairs_plots_and_report_from_synthetic_runs(tmp_path: Path) -> None:
+    base = base_scores(100)
+    strong = make_run(tmp_path, "strong", base, calls=5)
+    weak = make_run(tmp_path, "weak", flipped(base, 10), calls=1)  # 10 points below, cheaper
+    same = make_run(tmp_path, "same-as-strong", base, calls=9)  # same score, more calls: off the front
+    out = tmp_path / "report-here"
+    result = run_cli(
+        "compare",
+        str(weak),
+        str(strong),
+        str(same),
+        "--json",
+        "--markdown",
+        "--out",
+        str(out),
+        "--results-dir",
+        str(tmp_path),
+    )
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+
+    rows = data["runs"]
+    assert [r["label"] for r in rows] == ["strong", "same-as-strong", "weak"]  # by score, then fewer calls
+    assert [r["best"] for r in rows] == [True, False, False]
+    assert [r["pareto"] for r in rows] == [True, False, True]
+    assert rows[0]["score"] == pytest.approx(0.8) and rows[2]["score"] == pytest.approx(0.7)
+    assert rows[0]["calls_per_query"] == 5 and rows[0]["tokens_per_query"] == 250
+    assert rows[0]["cost_per_query"] == pytest.approx(0.005) and rows[0]["latency_p50"] == pytest.approx(0.5)
+    assert set(rows[0]["per_category"]) == set(CATEGORIES)
+
+    pairs = {(p["a"], p["b"]): p for p in data["comparisons"]}
+    assert len(pairs) == 3  # 3 runs: every pair
+    win = pairs[("strong", "weak")]
+    assert win["shared_questions"] == 100
+    assert win["points"] == pytest.approx(10.0) and win["significant"] and win["winner"] == "strong"
+    assert win["points_ci95"][0] > 0
+    assert win["verdict"].startswith("strong beats weak by 10.0 points, CI ")
+    tie = pairs[("strong", "same-as-strong")]
+    assert tie["verdict"] == "no significant difference (strong - same-as-strong = 0.0 points, CI 0.0-0.0)"
+
+    assert data["compare_dir"] == str(out)
+    assert [Path(p).name for p in data["plots"]] == ["score_vs_calls.png", "score_vs_cost.png", "per_category.png"]
+    for path in data["plots"]:
+        assert_png(Path(path))
+    report = Path(data["report"]).read_text(encoding="utf-8")
+    assert "| ★ best | strong | 0.800 [" in report
+    assert "strong beats weak by 10.0 points" in report
+    assert "![per category](per_category.png)" in report
+
+
+def test_incomplete_run_is_a_warning_and_compared_on_what_it_has(tmp_path: Path) -> None:
+    scores = base_scores(8)
+    full = make_run(tmp_path, "full", scores)
+    part = make_run(tmp_path, "part", dict(list(scores.items())[:5]), question_ids=list(scores), complete=False)
+    result = run_cli("compare", str(full), str(part), "--json", "--results-dir", str(tmp_path))
+    assert result.code == 0, result.stderr
+    assert f"warning: {part} is incomplete: 5 of 8 questions" in " ".join(result.stderr.split())
+    data = json.loads(result.stdout)
+    row = next(r for r in data["runs"] if r["label"] == "part")
+    assert (row["questions"], row["expected"], row["complete"]) == (5, 8, False)
+    assert data["comparisons"][0]["shared_questions"] == 5
+    assert data["warnings"] and "part" in data["warnings"][0]
+
+
+def test_search_folder_expands_into_trials_or_final_evaluations(tmp_path: Path) -> None:
+    search = tmp_path / "search-abc"
+    search.mkdir()
+    (search / "search.json").write_text(json.dumps({"kind": "search", "benchmark": "tiny-arith", "split": "dev"}))
+    base = base_scores(20)
+    make_run(search / "trials", "t001", base, kind="trial")
+    make_run(search / "trials", "t002", flipped(base, 4), kind="trial", calls=3)
+    make_run(search / "trials", "t003", {}, kind="trial", question_ids=list(base))  # planned, never run
+
+    result = run_cli("compare", str(search), "--json", "--results-dir", str(tmp_path))
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(r["label"], r["kind"], r["split"]) for r in data["runs"]] == [
+        ("t001", "trial", "dev"),
+        ("t002", "trial", "dev"),
+    ]
+    assert data["runs"][0]["search"] == "search-abc"
+
+    make_run(search / "final", "t001", base, split="test", kind="trial")
+    result = run_cli("compare", str(search), "--json", "--results-dir", str(tmp_path))
+    assert result.code == 0, result.stderr
+    assert [(r["label"], r["kind"], r["split"]) for r in json.loads(result.stdout)["runs"]] == [
+        ("t001", "final", "test")
+    ]
+
+    # A search's test evaluations against a dev run are different splits: refused.
+    dev_run = make_run(tmp_path, "dev-run", base)
+    assert_user_error(run_cli("compare", str(search), str(dev_run), "--results-dir", str(tmp_path)), "different splits")
+
+
+def test_labels_are_unique_when_architectures_repeat(tmp_path: Path) -> None:
+    from archon_cli.report.compare import assign_labels, load_result
+
+    a = make_run(tmp_path / "x", "run-1", base_scores(4))
+    b = make_run(tmp_path / "y", "run-1", base_scores(4))
+    for folder in (a, b):  # same architecture name and same folder name
+        info = json.loads((folder / "run.json").read_text())
+        (folder / "run.json").write_text(json.dumps({**info, "architecture": "same"}))
+    runs = load_result(a) + load_result(b)
+    assign_labels(runs)
+    assert [r.label for r in runs] == ["x/run-1", "y/run-1"]
+
+
+# -- real result folders from the embedded model -------------------------------------------------------
+
+
+@pytest.mark.local_model
+def test_compare_real_eval_runs_and_architecture_file(tmp_path: Path, local_model_available: None) -> None:
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    common = ["-b", "tiny-arith", "--limit", "8", "--results-dir", str(results), "--cache-dir", str(cache)]
+    for arch in ("architectures/single-call.yaml", "architectures/majority-vote.yaml"):
+        made = run_cli("eval", arch, *common, "--json", timeout=900)
+        assert made.code == 0, made.stderr
+    runs = sorted(results.glob("eval-*"))
+    assert len(runs) == 2
+
+    result = run_cli("compare", *map(str, runs), "--results-dir", str(results), "--markdown")
+    assert result.code == 0, result.stderr
+    assert "single-call" in result.stdout and "majority-vote" in result.stdout and "★ best" in result.stdout
+    assert "paired comparisons" in result.stdout
+    plots = [Path(line.split("plot: ", 1)[1].strip()) for line in result.stdout.splitlines() if "plot: " in line]
+    assert [p.name for p in plots] == ["score_vs_calls.png", "score_vs_cost.png"]  # --limit 8: one category
+    for path in plots:
+        assert path.parent.parent == results and path.parent.name.startswith("compare-")
+        assert_png(path)
+    assert (plots[0].parent / "report.md").exists()
+
+    # An architecture file is evaluated with `archon eval`'s run id: it resumes the finished run.
+    majority = next(p for p in runs if "majority-vote" in p.name)
+    again = run_cli("compare", "architectures/single-call.yaml", str(majority), *common, "--json")
+    assert again.code == 0, again.stderr
+    assert sorted(results.glob("eval-*")) == runs  # no new run folder
+    data = json.loads(again.stdout)
+    single = next(r for r in data["runs"] if r["label"] == "single-call")
+    assert Path(single["path"]) in runs and single["questions"] == 8
+    assert "0 questions resumed" not in again.stderr and "8 questions resumed" in again.stderr
