@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ../shared/data
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+export ARCHON_DATA_DIR ?= $(abspath $(DATA_DIR))
 
 .PHONY: install test lint demo bench clean
 
@@ -26,9 +27,12 @@ lint: install
 	$(BIN)/ruff check archon_cli tests
 	$(BIN)/mypy archon_cli
 
-# The main job on the embedded model.
+# The main job on the embedded model: an architecture search on the built-in benchmark with a
+# budget of 8 calls per query (a few minutes on 2 cores), then its leaderboard.
+DEMO_SEARCH = --benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-arith.yaml \
+	--limit 24 --test-limit 40 --final-k 2 --search-id demo
 demo: install
-	$(BIN)/archon run architectures/best-of-n-ranker.yaml --prompt "What is the capital of France? Answer in one word." --trace
+	$(BIN)/archon search $(DEMO_SEARCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import ROOT, SHARED_DATA, CliResult, run_cli
 
 ARCH = "architectures/single-call.yaml"
+# Seconds: about 10 on an idle 2-core machine; generous because other jobs may share the cores.
+MODEL_TIMEOUT = 900
 RECORD_KEYS = {
     "id",
     "answer",
@@ -64,7 +66,7 @@ def assert_user_error(result: CliResult, fragment: str) -> None:
 def baseline(tmp_path_factory: pytest.TempPathFactory, local_model_available: None) -> tuple[CliResult, Path]:
     """One uninterrupted 20-question tiny-arith run; other tests compare against it."""
     tmp = tmp_path_factory.mktemp("baseline")
-    result = run_cli(*tiny_arith_args(tmp, "--cache-dir", str(tmp / "cache"), "--json"))
+    result = run_cli(*tiny_arith_args(tmp, "--cache-dir", str(tmp / "cache"), "--json"), timeout=MODEL_TIMEOUT)
     assert result.code == 0, result.stderr
     return result, run_dir_of(tmp)
 
@@ -105,6 +107,7 @@ def test_eval_gsm8k_from_the_data_dir(tmp_path: Path, local_model_available: Non
     result = run_cli(
         "eval", str(arch), "-b", "gsm8k", "--limit", "5", "--data-dir", str(SHARED_DATA),
         "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "cache"), "--json",
+        timeout=MODEL_TIMEOUT,
     )  # fmt: skip
     assert result.code == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -133,7 +136,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path: Path, baseline: 
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + MODEL_TIMEOUT
         log: Path | None = None
         while time.monotonic() < deadline and proc.poll() is None:
             found = list(results.glob("*/questions.jsonl"))
@@ -150,7 +153,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path: Path, baseline: 
     before = complete_records(log)
     assert 3 <= len(before) < 20, len(before)
 
-    again = run_cli(*args, "--json")
+    again = run_cli(*args, "--json", timeout=MODEL_TIMEOUT)
     assert again.code == 0, again.stderr
     after = complete_records(log)
     ids = [r["id"] for r in after]

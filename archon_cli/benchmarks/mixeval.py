@@ -194,8 +194,8 @@ def match_free_form(reply: str, targets: Iterable[str]) -> tuple[bool, str | Non
 class MixEval(Benchmark):
     name = "mixeval"
     description = (
-        "MixEval 2024-08-11 (2000 free-form + 1995 multiple-choice), ground truth; free-form by a stricter "
-        "offline match instead of the official model parser"
+        "MixEval 2024-08-11 (2000 free-form + 1995 multiple-choice); free-form by an offline match, "
+        "stricter than the official model parser"
     )
     split_folder: ClassVar[str] = "mixeval"
     hub_config: ClassVar[str] = "MixEval"
@@ -285,8 +285,8 @@ class MixEval(Benchmark):
 class MixEvalHard(MixEval):
     name = "mixeval-hard"
     description = (
-        "MixEval-Hard 2024-08-11 (500 free-form + 500 multiple-choice), ground truth; free-form by a stricter "
-        "offline match instead of the official model parser"
+        "MixEval-Hard 2024-08-11 (500 free-form + 500 multiple-choice); free-form by an offline match, "
+        "stricter than the official model parser"
     )
     split_folder = "mixeval-hard"
     hub_config = "MixEval_Hard"

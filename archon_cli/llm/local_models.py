@@ -107,12 +107,17 @@ class LocalModel:
                 from llama_cpp import Llama
             except ModuleNotFoundError:
                 raise UserError("local models need llama-cpp-python: run `make install`") from None
-            self._llama = Llama(
-                model_path=str(self.path()),
-                n_ctx=self.spec.n_ctx,
-                n_threads=_threads(),
-                verbose=False,
-            )
+            # llama.cpp writes notes straight to fd 2 while it builds the context; keep them off
+            # the user's terminal (verbose=False only silences its Python-side logging).
+            from llama_cpp._utils import suppress_stdout_stderr
+
+            with suppress_stdout_stderr(disable=False):
+                self._llama = Llama(
+                    model_path=str(self.path()),
+                    n_ctx=self.spec.n_ctx,
+                    n_threads=_threads(),
+                    verbose=False,
+                )
         return self._llama
 
     def _complete_sync(self, request: CompletionRequest) -> LocalReply:

@@ -80,7 +80,12 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
 
 
 def run_search(
-    settings: SearchSettings, engine: EngineSettings, results_dir: Path, search_id: str | None, console: Console, json_out: bool
+    settings: SearchSettings,
+    engine: EngineSettings,
+    results_dir: Path,
+    search_id: str | None,
+    console: Console,
+    json_out: bool,
 ) -> int:
     from rich.live import Live
 

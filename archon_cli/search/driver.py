@@ -137,10 +137,13 @@ class SearchDriver:
         self.on_trial = on_trial or (lambda _t, _all: None)
         self.on_stage = on_stage or (lambda _m: None)
         self.endpoints = {
-            p.model: {k: v for k, v in (("api_base", p.api_base), ("api_key_env", p.api_key_env)) if v} for p in settings.pool
+            p.model: {k: v for k, v in (("api_base", p.api_base), ("api_key_env", p.api_key_env)) if v}
+            for p in settings.pool
         }
         self.judge = (
-            GatewayJudge(gateway, settings.judge_model or "local/smollm2-135m") if settings.benchmark.needs_judge else None
+            GatewayJudge(gateway, settings.judge_model or "local/smollm2-135m")
+            if settings.benchmark.needs_judge
+            else None
         )
 
     # -- evaluation of one architecture --------------------------------------------------------
@@ -187,7 +190,9 @@ class SearchDriver:
             raise BudgetExceeded(outcome.budget_message)
         return summary
 
-    def _trial(self, n: int, arch_id: str, point: Point | None, stage: str, summary: dict[str, Any], run_dir: Path) -> Trial:
+    def _trial(
+        self, n: int, arch_id: str, point: Point | None, stage: str, summary: dict[str, Any], run_dir: Path
+    ) -> Trial:
         cpq = float(summary["calls_per_query"])
         return Trial(
             trial=n,
@@ -215,17 +220,11 @@ class SearchDriver:
         test = plan_questions(self.s.benchmark, "test", self.s.seed, self.s.test_limit) if self.s.final_k else []
         self._write_settings(dev, test, started, status="running")
 
+        self._check_budget()
         ranking, stage1 = await self._rank_models(dev)
         models = [m for m, _ in ranking]
         feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
         points = feasible.all_points()
-        if not points:
-            cheapest = FeasibleSpace(self.s.space, models, None, self.endpoints)
-            least = min(cheapest.calls(p) for p in cheapest.all_points())
-            raise UserError(
-                f"budget of {self.s.budget.calls_per_query} calls per query is too small for any architecture "
-                f"in the space (the cheapest costs {least})"
-            )
         trials, exhausted = await self._search(feasible, dev, len(points))
         ranked = sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
         finals = await self._final(ranked[: self.s.final_k], feasible, test) if test else []
@@ -246,6 +245,19 @@ class SearchDriver:
         write_outputs(self, result, feasible, dev, test)
         return result
 
+    def _check_budget(self) -> None:
+        """Before any call: the budget must pay for at least one architecture of the space.
+        Call counts do not depend on which model ranks first, so the pool order will do."""
+        models = [p.model for p in self.s.pool]
+        if FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query).all_points():
+            return
+        unbounded = FeasibleSpace(self.s.space, models, None)
+        least = min(unbounded.calls(p) for p in unbounded.all_points())
+        raise UserError(
+            f"budget of {self.s.budget.calls_per_query} calls per query is too small for any architecture "
+            f"in the space (the cheapest costs {least})"
+        )
+
     async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
         """Stage 1: each model answers the dev split alone; models ranked by score (pool order on ties)."""
         self.on_stage("stage 1: ranking the model pool")
@@ -254,7 +266,11 @@ class SearchDriver:
         for i, pool_model in enumerate(self.s.pool):
             model = pool_model.model
             arch = build_architecture(
-                Point(1, 1, 0, 1, False, "none"), [model], self.s.space.for_pool(1), name=f"single-{model}", endpoints=self.endpoints
+                Point(1, 1, 0, 1, False, "none"),
+                [model],
+                self.s.space.for_pool(1),
+                name=f"single-{model}",
+                endpoints=self.endpoints,
             )
             run_dir = self.dir / "stage1" / model.replace("/", "_")
             summary = await self._evaluate(arch, dev, run_dir, "dev", {"stage": "stage1", "model": model})
@@ -290,7 +306,9 @@ class SearchDriver:
             else:
                 architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
                 run_dir = self.dir / "trials" / arch_id
-                summary = await self._evaluate(architecture, dev, run_dir, "dev", {"stage": "search", "point": point.to_dict()})
+                summary = await self._evaluate(
+                    architecture, dev, run_dir, "dev", {"stage": "search", "point": point.to_dict()}
+                )
                 trial = self._trial(len(trials) + 1, arch_id, point, "search", summary, run_dir)
                 log.append({**trial.to_dict()})
             trials.append(trial)
@@ -308,7 +326,9 @@ class SearchDriver:
             point = Point(**trial.point)
             architecture = feasible.architecture(point).model_copy(update={"name": trial.arch_id})
             run_dir = self.dir / "final" / trial.arch_id
-            summary = await self._evaluate(architecture, test, run_dir, "test", {"stage": "final", "point": trial.point})
+            summary = await self._evaluate(
+                architecture, test, run_dir, "test", {"stage": "final", "point": trial.point}
+            )
             final = self._trial(trial.trial, trial.arch_id, point, "final", summary, run_dir)
             trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
             final.test_score, final.test_ci95 = summary["score"], summary["ci95"]

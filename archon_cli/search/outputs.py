@@ -65,7 +65,9 @@ def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_outputs(driver: SearchDriver, result: SearchResult, feasible: FeasibleSpace, dev: list[Question], test: list[Question]) -> None:
+def write_outputs(
+    driver: SearchDriver, result: SearchResult, feasible: FeasibleSpace, dev: list[Question], test: list[Question]
+) -> None:
     out = result.search_dir
     rows = leaderboard_rows(result.trials)
     with (out / "leaderboard.csv").open("w", newline="", encoding="utf-8") as f:
@@ -111,6 +113,7 @@ def write_outputs(driver: SearchDriver, result: SearchResult, feasible: Feasible
             "nominal_calls": result.nominal_calls,
             "real_calls": result.real_calls,
             "reuse_ratio": round(result.real_calls / result.nominal_calls, 4) if result.nominal_calls else None,
+            "calls_sent_this_run": driver.gateway.stats.calls,
             "wall_seconds": round(result.wall_seconds, 2),
         },
     )
@@ -124,9 +127,7 @@ def _plot_pareto(trials: list[Trial], front: list[Trial], path: Any, metric: str
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     ax.scatter([t.calls_per_query for t in trials], [t.dev_score or 0.0 for t in trials], alpha=0.6, label="trials")
-    ax.plot(
-        [t.calls_per_query for t in front], [t.dev_score or 0.0 for t in front], "r-o", label="Pareto front"
-    )
+    ax.plot([t.calls_per_query for t in front], [t.dev_score or 0.0 for t in front], "r-o", label="Pareto front")
     ax.set_xlabel("calls per query")
     ax.set_ylabel(f"dev {metric}")
     ax.set_title("score versus calls per query")

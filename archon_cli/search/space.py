@@ -53,7 +53,9 @@ class SearchSpace(BaseModel):
         for name in ("top_models", "samples", "fusion_layers", "fusers_per_layer"):
             low, high = getattr(self, name)
             if low > high or low < (0 if name == "fusion_layers" else 1):
-                raise ValueError(f"{name}: expected [low, high] with {'0' if name == 'fusion_layers' else '1'} <= low <= high")
+                raise ValueError(
+                    f"{name}: expected [low, high] with {'0' if name == 'fusion_layers' else '1'} <= low <= high"
+                )
         if not self.critic_ranker or not self.final:
             raise ValueError("critic_ranker and final need at least one choice")
         return self
@@ -91,7 +93,14 @@ class Point:
         return Point(self.top_models, self.samples, self.fusion_layers, fusers, critic, self.final)
 
     def as_list(self) -> list[Any]:
-        return [self.top_models, self.samples, self.fusion_layers, self.fusers_per_layer, int(self.critic_ranker), self.final]
+        return [
+            self.top_models,
+            self.samples,
+            self.fusion_layers,
+            self.fusers_per_layer,
+            int(self.critic_ranker),
+            self.final,
+        ]
 
     @classmethod
     def from_list(cls, values: list[Any]) -> Point:
@@ -129,7 +138,13 @@ def build_architecture(
     aux = {"model": lead, "max_tokens": space.aux_max_tokens}
     layers: list[list[dict[str, Any]]] = [
         [
-            {"type": "generator", "model": m, "samples": p.samples, "temperature": space.temperature, "max_tokens": space.max_tokens}
+            {
+                "type": "generator",
+                "model": m,
+                "samples": p.samples,
+                "temperature": space.temperature,
+                "max_tokens": space.max_tokens,
+            }
             for m in models[: p.top_models]
         ]
     ]
@@ -218,10 +233,18 @@ class FeasibleSpace:
 
         s = self.space
         return [
-            Integer(*s.top_models, name="top_models") if s.top_models[0] < s.top_models[1] else Categorical([s.top_models[0]], name="top_models"),
-            Integer(*s.samples, name="samples") if s.samples[0] < s.samples[1] else Categorical([s.samples[0]], name="samples"),
-            Integer(*s.fusion_layers, name="fusion_layers") if s.fusion_layers[0] < s.fusion_layers[1] else Categorical([s.fusion_layers[0]], name="fusion_layers"),
-            Integer(*s.fusers_per_layer, name="fusers_per_layer") if s.fusers_per_layer[0] < s.fusers_per_layer[1] else Categorical([s.fusers_per_layer[0]], name="fusers_per_layer"),
+            Integer(*s.top_models, name="top_models")
+            if s.top_models[0] < s.top_models[1]
+            else Categorical([s.top_models[0]], name="top_models"),
+            Integer(*s.samples, name="samples")
+            if s.samples[0] < s.samples[1]
+            else Categorical([s.samples[0]], name="samples"),
+            Integer(*s.fusion_layers, name="fusion_layers")
+            if s.fusion_layers[0] < s.fusion_layers[1]
+            else Categorical([s.fusion_layers[0]], name="fusion_layers"),
+            Integer(*s.fusers_per_layer, name="fusers_per_layer")
+            if s.fusers_per_layer[0] < s.fusers_per_layer[1]
+            else Categorical([s.fusers_per_layer[0]], name="fusers_per_layer"),
             Categorical([int(v) for v in s.critic_ranker], name="critic_ranker"),
             Categorical(list(s.final), name="final"),
         ]

@@ -89,15 +89,20 @@ def only_run_dir(results: Path) -> Path:
     return dirs[0]
 
 
-def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every parseable line of questions.jsonl (a torn last line from a kill is skipped)."""
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every parseable line of a JSONL file (a torn last line from a kill is skipped)."""
     records = []
-    for line in (run_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
             continue
     return records
+
+
+def read_records(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of a run folder's questions.jsonl."""
+    return read_jsonl(run_dir / "questions.jsonl")
 
 
 def summary_json(stdout: str) -> dict[str, Any]:
@@ -124,6 +129,7 @@ __all__ = [
     "eval_args",
     "integrity",
     "only_run_dir",
+    "read_jsonl",
     "read_records",
     "run_parallel",
     "summary_json",

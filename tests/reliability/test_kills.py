@@ -3,6 +3,8 @@ with the numbers of an uninterrupted run, and the SQLite cache survives kills an
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +21,7 @@ from tests.reliability import (
     eval_args,
     integrity,
     only_run_dir,
+    read_jsonl,
     read_records,
     run_parallel,
     summary_json,
@@ -129,3 +132,72 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
         assert summary["this_run"]["calls"] == 0 and summary["this_run"]["cache_hits"] == 50
         assert summary["score"] == a["score"]
         assert server.stats()["requests"] == stats["requests"]
+
+
+# What a resumed search must reproduce (tokens aside, as above).
+LEADERBOARD_COLUMNS = ("rank", "arch_id", "dev_score", "test_score", "objective", "calls_per_query", "errors")
+
+
+def _wait_for_trials(results: Path, proc: subprocess.Popen[bytes], timeout: float = 150) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the search ended before it could be killed"
+        logs = list(results.glob("*/trials.jsonl"))
+        if logs and logs[0].read_bytes().count(b"\n") >= 1:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the search recorded no trial in time")
+
+
+def _leaderboard(search_dir: Path) -> list[dict[str, str]]:
+    with (search_dir / "leaderboard.csv").open(encoding="utf-8") as f:
+        return [{k: row[k] for k in LEADERBOARD_COLUMNS} for row in csv.DictReader(f)]
+
+
+def test_kill_9_during_search_then_resume(tmp_path: Path) -> None:
+    trials = 6
+    with FaultServer(FaultPlan(latency=0.25, seed=3)) as server:
+        pool = tmp_path / "pool.yaml"
+        pool.write_text(f"models:\n  - model: openai/fake-model\n    api_base: {server.api_base}\n", encoding="utf-8")
+
+        def search(results: str, cache: str) -> list[str]:
+            return [
+                *("search", "-b", "tiny-arith", "--budget", "4", "--pool", str(pool), "--algorithm", "random"),
+                *("--trials", str(trials), "--limit", "12", "--test-limit", "8", "--final-k", "1", "--seed", "1"),
+                *("--concurrency", "3", "--results-dir", str(tmp_path / results), "--cache-dir", str(tmp_path / cache)),
+                "--json",
+            ]
+
+        with ThreadPoolExecutor(max_workers=1) as pool_runner:
+            reference_future = pool_runner.submit(run_cli, *search("reference", "reference-cache"), timeout=240)
+            proc = subprocess.Popen(
+                cli_command(*search("killed", "cache")),
+                env=cli_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                _wait_for_trials(tmp_path / "killed", proc)
+                os.kill(proc.pid, signal.SIGKILL)
+            finally:
+                proc.kill()
+                proc.wait()
+            reference = reference_future.result()
+        assert reference.code == 0, reference.stderr
+        search_dir = only_run_dir(tmp_path / "killed")
+        assert json.loads((search_dir / "search.json").read_text())["status"] == "running"
+        before = [r["arch_id"] for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"]
+        assert 1 <= len(before) < trials
+        assert integrity(tmp_path / "cache")[0] == "ok"
+
+        resumed = run_cli(*search("killed", "cache"), timeout=240)
+    assert resumed.code == 0, resumed.stderr
+    after = [r["arch_id"] for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"]
+    assert after[: len(before)] == before and len(after) == len(set(after)) == trials
+    for questions in search_dir.glob("*/*/questions.jsonl"):
+        ids = [r["id"] for r in read_jsonl(questions)]
+        assert len(ids) == len(set(ids)), f"{questions}: a question was recorded twice"
+    assert _leaderboard(search_dir) == _leaderboard(only_run_dir(tmp_path / "reference"))
+    result, expected = summary_json(resumed.stdout), summary_json(reference.stdout)
+    assert result["status"] == "complete" and result["best"]["arch_id"] == expected["best"]["arch_id"]
+    assert integrity(tmp_path / "cache")[0] == "ok"

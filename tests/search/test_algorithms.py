@@ -13,7 +13,13 @@ from archon_cli.search.algorithms import make_algorithm, trials_to_reach_best
 from archon_cli.search.space import FeasibleSpace, Point, SearchSpace
 
 MODELS = ["a", "b"]
-SPACE = SearchSpace(top_models=(1, 2), samples=(1, 6), fusion_layers=(0, 2), fusers_per_layer=(1, 2), final=("none", "majority_vote", "verifier"))
+SPACE = SearchSpace(
+    top_models=(1, 2),
+    samples=(1, 6),
+    fusion_layers=(0, 2),
+    fusers_per_layer=(1, 2),
+    final=("none", "majority_vote", "verifier"),
+)
 
 
 def smooth_table(fs: FeasibleSpace) -> dict[Point, float]:

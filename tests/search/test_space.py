@@ -43,7 +43,10 @@ def test_budget_shapes_the_feasible_set() -> None:
         assert all(feasible.calls(p) <= budget for p in points)
         # every canonical point of the unbounded space within budget is in the feasible set
         assert {p for p in unbounded if feasible.calls(p) <= budget} == set(points)
-    assert FeasibleSpace(space, MODELS, 1).all_points() == [Point(1, 1, 0, 1, False, "majority_vote"), Point(1, 1, 0, 1, False, "none")]
+    assert FeasibleSpace(space, MODELS, 1).all_points() == [
+        Point(1, 1, 0, 1, False, "majority_vote"),
+        Point(1, 1, 0, 1, False, "none"),
+    ]
 
 
 def test_settings_without_effect_collapse_to_one_point() -> None:

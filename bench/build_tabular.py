@@ -1,0 +1,90 @@
+"""Build the tabular benchmark: evaluate every architecture of spaces/tabular.yaml once with the
+embedded models on the first N dev questions of tiny-arith, and write the score table.
+
+    python bench/build_tabular.py --limit 20 --out tests/data/tabular_tiny_arith.csv
+
+Runs through the response cache (--cache-dir), so an interrupted build resumes where it stopped.
+The table is test data: search algorithms are compared on it without calling a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from archon_cli.benchmarks.tiny_arith import TinyArith  # noqa: E402
+from archon_cli.engine.runner import ArchitectureRunner  # noqa: E402
+from archon_cli.evaluation.command import plan_questions  # noqa: E402
+from archon_cli.evaluation.evaluate import evaluate  # noqa: E402
+from archon_cli.evaluation.summary import summarize  # noqa: E402
+from archon_cli.llm.cache import ResponseCache  # noqa: E402
+from archon_cli.llm.gateway import LLMGateway  # noqa: E402
+from archon_cli.search.space import FeasibleSpace, load_space  # noqa: E402
+
+MODELS = ["local/smollm2-135m", "local/gemma-3-270m"]
+FIELDS = [
+    "top_models",
+    "samples",
+    "fusion_layers",
+    "fusers_per_layer",
+    "critic_ranker",
+    "final",
+    "score",
+    "calls_per_query",
+]
+
+
+async def build(limit: int, seed: int, space_file: Path, out: Path, cache_dir: Path, concurrency: int) -> None:
+    space = load_space(space_file)
+    feasible = FeasibleSpace(space, MODELS, None)
+    points = feasible.all_points()
+    benchmark = TinyArith()
+    questions = plan_questions(benchmark, "dev", seed, limit)
+    gateway = LLMGateway(cache=ResponseCache(cache_dir / "responses.sqlite"))
+    rows = []
+    started = time.perf_counter()
+    for i, point in enumerate(points, start=1):
+        outcome = await evaluate(
+            ArchitectureRunner(feasible.architecture(point), gateway), benchmark, questions, concurrency=concurrency
+        )
+        summary = summarize(outcome.records)
+        rows.append(
+            {
+                **point.to_dict(),
+                "score": f"{summary['score']:.6f}",
+                "calls_per_query": f"{summary['calls_per_query']:.3f}",
+            }
+        )
+        print(
+            f"{i}/{len(points)} {point.label():20} score {summary['score']:.3f}  "
+            f"sent {gateway.stats.calls} calls, {time.perf_counter() - started:.0f}s",
+            flush=True,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{len(rows)} architectures -> {out} ({gateway.stats.calls} calls sent)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=20, help="dev questions per architecture")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--space", type=Path, default=Path("spaces/tabular.yaml"))
+    parser.add_argument("--out", type=Path, default=Path("tests/data/tabular_tiny_arith.csv"))
+    parser.add_argument("--cache-dir", type=Path, default=Path("results/tabular-cache"))
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    asyncio.run(build(args.limit, args.seed, args.space, args.out, args.cache_dir, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Figure 2: calls a search really sends over the calls its trials cost on paper (real / nominal).
+
+Trials share work through the response cache (the same generator samples, the same stage-1
+answers), so a search sends far fewer calls than the sum of its evaluations. Two searches:
+
+- ``--simulated``: a 30-trial gp search in-process on the simulated provider (two models,
+  archon_cli/testing/simulated.py), the default search space, a budget of 30 calls per query;
+- ``--demo``: the README's demo search (``DEMO_SEARCH`` in the Makefile) on the embedded
+  model, with a fresh cache and results folder (minutes on 2 cores).
+
+    python bench/search_reuse.py --simulated --trials 30
+    python bench/search_reuse.py --demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FALLBACK_DEMO = (
+    "--benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-arith.yaml "
+    "--limit 24 --test-limit 40 --final-k 2"
+)
+
+
+def demo_arguments(makefile: Path = ROOT / "Makefile") -> list[str]:
+    """The ``archon search`` arguments of the Makefile's ``DEMO_SEARCH`` (without ``--search-id``)."""
+    text = makefile.read_text(encoding="utf-8").replace("\\\n", " ")
+    m = re.search(r"^DEMO_SEARCH\s*:?=\s*(.*)$", text, re.M)
+    args = shlex.split(m.group(1) if m else FALLBACK_DEMO)
+    if "--search-id" in args:
+        i = args.index("--search-id")
+        del args[i : i + 2]
+    return args
+
+
+def reuse(meta: dict[str, Any]) -> dict[str, Any]:
+    nominal, real = int(meta["nominal_calls"]), int(meta["real_calls"])
+    return {"nominal_calls": nominal, "real_calls": real, "ratio": real / nominal if nominal else None}
+
+
+def run_demo(keep: Path | None) -> dict[str, Any]:
+    """The demo search through the real CLI, in a fresh folder (no cache carried over)."""
+    with tempfile.TemporaryDirectory(prefix="archon-bench-demo-") as tmp:
+        out = keep or Path(tmp)
+        args = demo_arguments()
+        command = [
+            str(Path(sys.executable).with_name("archon")),
+            "search",
+            *args,
+            "--results-dir",
+            str(out / "results"),
+            "--cache-dir",
+            str(out / "cache"),
+            "--search-id",
+            "bench-demo",
+            "--json",
+        ]
+        started = time.perf_counter()
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"demo search failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        meta = json.loads((out / "results" / "bench-demo" / "search.json").read_text(encoding="utf-8"))
+        return {"search": "demo", "command": "archon search " + " ".join(args), "wall_s": wall, **reuse(meta)}
+
+
+def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:
+    """A gp search on the simulated provider, in-process (like tests/search/test_search_simulated.py)."""
+    from archon_cli.benchmarks.tiny_arith import TinyArith
+    from archon_cli.config.budget import Budget
+    from archon_cli.llm.cache import ResponseCache
+    from archon_cli.llm.gateway import LLMGateway
+    from archon_cli.search.driver import SearchDriver, SearchSettings
+    from archon_cli.search.pool import PoolModel
+    from archon_cli.search.space import SearchSpace
+    from archon_cli.testing.simulated import SimulatedBackend
+
+    accuracy = {"sim/good": 0.6, "sim/bad": 0.35}
+    settings = SearchSettings(
+        benchmark=TinyArith(),
+        pool=[PoolModel(model="sim/bad"), PoolModel(model="sim/good")],
+        budget=Budget(calls_per_query=budget),
+        space=SearchSpace(),
+        algorithm="gp",
+        trials=trials,
+        seed=seed,
+        final_k=3,
+    )
+    with tempfile.TemporaryDirectory(prefix="archon-bench-sim-") as tmp:
+        backend = SimulatedBackend(accuracy)
+        gateway = LLMGateway(backend=backend, cache=ResponseCache(Path(tmp) / "cache.sqlite"))
+        started = time.perf_counter()
+        asyncio.run(SearchDriver(settings, gateway, Path(tmp)).run())
+        wall = time.perf_counter() - started
+        meta_path = next(Path(tmp).glob("search-*/search.json"))
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        assert meta["real_calls"] == backend.sent, (meta["real_calls"], backend.sent)
+        return {
+            "search": "simulated",
+            "command": f"gp, {trials} trials, default space, budget {budget}, 2 simulated models",
+            "wall_s": wall,
+            **reuse(meta),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--simulated", action="store_true", help="the 30-trial gp search on the simulated provider")
+    p.add_argument("--demo", action="store_true", help="the Makefile's demo search on the embedded model")
+    p.add_argument("--trials", type=int, default=30, help="trials of the simulated search")
+    p.add_argument("--budget", type=int, default=30, help="calls per query of the simulated search")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep", type=Path, help="keep the demo search's folder here")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    args = p.parse_args(argv)
+    if not (args.simulated or args.demo):
+        args.simulated = args.demo = True
+    rows = []
+    if args.simulated:
+        rows.append(run_simulated(args.trials, args.budget, args.seed))
+    if args.demo:
+        rows.append(run_demo(args.keep))
+    if args.json:
+        print(json.dumps({"rows": rows}))
+    else:
+        for row in rows:
+            print(
+                f"{row['search']:9} real/nominal = {row['real_calls']}/{row['nominal_calls']} = {row['ratio']:.3f} "
+                f"(target <= 0.35; {row['wall_s']:.0f} s)  [{row['command']}]"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
