@@ -34,5 +34,10 @@ DEMO_SEARCH = --benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-a
 demo: install
 	$(BIN)/archon search $(DEMO_SEARCH)
 
+# Performance figures (bench/*.py): prints the table and writes it to bench/RESULTS.md, with the
+# command that reproduces each figure (about 10-15 minutes on 2 idle cores; not run by CI).
+bench: install
+	$(BIN)/python bench/run_all.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

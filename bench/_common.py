@@ -82,6 +82,6 @@ def machine() -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "load": "%.2f %.2f %.2f" % os.getloadavg(),
+        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
         "python": platform.python_version(),
     }

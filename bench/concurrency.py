@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fault_server, load_average, server_stats  # noqa: E402
+from _common import fault_server, load_average, server_stats
 
-from archon_cli.benchmarks.base import Question  # noqa: E402
-from archon_cli.benchmarks.tiny_arith import TinyArith  # noqa: E402
-from archon_cli.config.architecture import Architecture  # noqa: E402
-from archon_cli.engine.runner import ArchitectureRunner  # noqa: E402
-from archon_cli.evaluation.evaluate import evaluate  # noqa: E402
-from archon_cli.llm.gateway import LLMGateway  # noqa: E402
+from archon_cli.benchmarks.base import Question
+from archon_cli.benchmarks.tiny_arith import TinyArith
+from archon_cli.config.architecture import Architecture
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.llm.gateway import LLMGateway
 
 SAMPLES, TOP_K = 10, 5
 

@@ -20,11 +20,11 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from archon_cli.config.architecture import Architecture  # noqa: E402
-from archon_cli.engine.runner import ArchitectureRunner  # noqa: E402
-from archon_cli.engine.state import Query  # noqa: E402
-from archon_cli.llm.gateway import LLMGateway  # noqa: E402
-from archon_cli.llm.local_models import LOCAL_MODELS, POOL, _threads  # noqa: E402
+from archon_cli.config.architecture import Architecture
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.engine.state import Query
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.local_models import LOCAL_MODELS, POOL, _threads
 
 MODEL = "smollm2-135m"
 TOPICS = (

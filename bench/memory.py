@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, fault_server, load_average  # noqa: E402
+from _common import ROOT, fault_server, load_average
 
 
 def write_inputs(folder: Path, n: int, api_base: str) -> tuple[Path, Path]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -13,8 +13,12 @@ from archon_cli.config.archon_format import convert_archon_format, is_archon_for
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
 
-_CONFIG_CLASSES = tuple(c.config_class for c in REGISTRY.values())
-ComponentSpec = Annotated[Union[_CONFIG_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ComponentSpec = ComponentConfig
+else:
+    # A discriminated union of every registered component's config, built from the registry.
+    _CONFIG_CLASSES = tuple(c.config_class for c in REGISTRY.values())
+    ComponentSpec = Annotated[Union[_CONFIG_CLASSES], Field(discriminator="type")]
 
 # Layers of these types hold exactly one component.
 _SINGLE = {"ranker", "critic", "verifier", "unit_test_generator", "unit_test_evaluator", "majority_vote"}
@@ -27,7 +31,7 @@ class Architecture(BaseModel):
 
     name: str = Field(min_length=1)
     description: str = ""
-    layers: list[list[ComponentSpec]] = Field(min_length=1)  # type: ignore[valid-type]
+    layers: list[list[ComponentSpec]] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check_rules(self) -> Architecture:

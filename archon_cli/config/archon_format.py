@@ -58,7 +58,7 @@ def convert_archon_format(data: dict[str, Any]) -> tuple[dict[str, Any], list[st
                 continue
             where = f"layers[{i}][{j}]"
             kind = comp.get("type")
-            config_class = REGISTRY[kind].config_class if kind in REGISTRY else None
+            config_class = REGISTRY[kind].config_class if isinstance(kind, str) and kind in REGISTRY else None
             fields = set(config_class.model_fields) if config_class else set()
             converted: dict[str, Any] = {}
             model_type = comp.get("model_type")
@@ -67,7 +67,7 @@ def convert_archon_format(data: dict[str, Any]) -> tuple[dict[str, Any], list[st
                     if model_type not in MODEL_TYPE_PREFIX:
                         warnings.append(f"{where}.model_type: unknown value {value!r}, model used as given")
                     continue
-                name = _RENAMES.get(key, key)
+                name = _RENAMES.get(str(key), str(key))
                 if config_class is None or name in fields:
                     converted[name] = value
                 else:

@@ -128,22 +128,34 @@ class ArchitectureRunner:
 
     async def run_many(self, queries: Iterable[Query], concurrency: int = 8) -> AsyncIterator[QueryResult]:
         """Results as each query finishes (not in input order); at most ``concurrency`` at once
-        (0 = unbounded). After a budget stop no new query is started."""
-        sem = asyncio.Semaphore(concurrency) if concurrency > 0 else None
+        (0 = unbounded). After a budget stop no new query is started.
+
+        A query's task is created only when it may start and dropped once its result is handed
+        on, so memory stays flat however many queries there are (no task per query held to the end)."""
         stopped = asyncio.Event()
+        finished: asyncio.Queue[asyncio.Future[QueryResult]] = asyncio.Queue()
+        running: set[asyncio.Future[QueryResult]] = set()
+        todo = iter(queries)
 
-        async def one(q: Query) -> QueryResult:
-            if sem is None:
-                return await self._guarded(q, stopped)
-            async with sem:
-                return await self._guarded(q, stopped)
+        def start_next() -> bool:
+            query = next(todo, None)
+            if query is None:
+                return False
+            task = asyncio.ensure_future(self._guarded(query, stopped))
+            task.add_done_callback(finished.put_nowait)
+            running.add(task)
+            return True
 
-        tasks = [asyncio.ensure_future(one(q)) for q in queries]
+        while (concurrency <= 0 or len(running) < concurrency) and start_next():
+            pass
         try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+            while running:
+                task = await finished.get()
+                running.discard(task)
+                start_next()
+                yield task.result()
         finally:
-            for t in tasks:
+            for t in running:
                 t.cancel()
 
     async def _guarded(self, query: Query, stopped: asyncio.Event) -> QueryResult:

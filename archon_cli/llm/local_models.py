@@ -1,7 +1,9 @@
 """Embedded models run in-process by llama-cpp-python (no network, no key).
 
-A ``llama_cpp.Llama`` instance is not thread-safe, so each model owns one worker thread and
-every call to it is queued there: calls are serialised per instance while the event loop stays free.
+A ``llama_cpp.Llama`` instance is not thread-safe, so calls are queued on a worker thread and run
+one at a time while the event loop stays free. All embedded models share that one worker: each
+call already uses every core (``n_threads``), and two models decoding at once on the same cores
+made llama.cpp's spinning threads collapse to a fraction of the throughput.
 """
 
 from __future__ import annotations
@@ -89,12 +91,12 @@ def _threads() -> int:
 class LocalModel:
     """One loaded GGUF with its own single worker thread."""
 
-    def __init__(self, name: str, spec: LocalModelSpec) -> None:
+    def __init__(self, name: str, spec: LocalModelSpec, executor: ThreadPoolExecutor) -> None:
         self.name = name
         self.spec = spec
         self._llama: Any = None
         self._path: Path | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
+        self._executor = executor
 
     def path(self) -> Path:
         if self._path is None:
@@ -163,6 +165,7 @@ class LocalModelPool:
     def __init__(self) -> None:
         self._models: dict[str, LocalModel] = {}
         self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
     def check(self, name: str) -> None:
         """Raise UserError unless the model is known and its weights can be found."""
@@ -175,7 +178,7 @@ class LocalModelPool:
                 if spec is None:
                     known = ", ".join(f"{PROVIDER}/{n}" for n in LOCAL_MODELS)
                     raise UserError(f"unknown local model '{PROVIDER}/{name}' (known: {known})")
-                self._models[name] = LocalModel(name, spec)
+                self._models[name] = LocalModel(name, spec, self._executor)
             return self._models[name]
 
 

@@ -16,6 +16,7 @@ import random
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import replace
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -75,9 +76,9 @@ class GreedySearch(SearchAlgorithm):
         self._pass_improved = False
         self._dims_since_new = 0
 
-    def _values_of(self, dim: str) -> list[object]:
+    def _values_of(self, dim: str) -> list[Any]:
         s = self.feasible.space
-        choices: dict[str, list[object]] = {
+        choices: dict[str, list[Any]] = {
             "top_models": list(range(s.top_models[0], s.top_models[1] + 1)),
             "samples": list(range(s.samples[0], s.samples[1] + 1)),
             "fusion_layers": list(range(s.fusion_layers[0], s.fusion_layers[1] + 1)),

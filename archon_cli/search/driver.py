@@ -206,7 +206,7 @@ class SearchDriver:
             cost_per_query=float(summary["cost_per_query"]),
             errors=int(summary["errors"]),
             objective=self._objective(summary["score"], cpq),
-            nominal_calls=int(round(cpq * summary["questions"])),
+            nominal_calls=round(cpq * summary["questions"]),
             real_calls=int(summary["calls"]),
             run_dir=str(run_dir.relative_to(self.dir)),
         )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from archon_cli.records import write_json
+from archon_cli.report.stats import pareto_front
 from archon_cli.search.space import FeasibleSpace, Point
 
 if TYPE_CHECKING:
@@ -20,19 +21,6 @@ LEADERBOARD_FIELDS = [
     "rank", "arch_id", "dev_score", "dev_ci_low", "dev_ci_high", "test_score", "test_ci_low", "test_ci_high",
     "objective", "calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "point",
 ]  # fmt: skip
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the (calls, score) points no other point beats: at most as many calls and a
-    higher score, or fewer calls and at least the score. Ordered by calls."""
-    front = []
-    for i, (calls, score) in enumerate(points):
-        dominated = any(
-            (c <= calls and s > score) or (c < calls and s >= score) for j, (c, s) in enumerate(points) if j != i
-        )
-        if not dominated:
-            front.append(i)
-    return sorted(front, key=lambda i: (points[i][0], -points[i][1]))
 
 
 def _fmt(value: float | None) -> str:
@@ -88,13 +76,13 @@ def write_outputs(
             encoding="utf-8",
         )
 
-    front_idx = pareto_front([(t.calls_per_query, t.dev_score or 0.0) for t in result.trials])
-    front = [result.trials[i] for i in front_idx]
+    front_idx = pareto_front([(t.calls_per_query, t.dev_score) for t in result.trials])
+    front = sorted((result.trials[i] for i in front_idx), key=lambda t: t.calls_per_query)
     with (out / "pareto.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["arch_id", "calls_per_query", "dev_score"])
+        pareto = csv.writer(f)
+        pareto.writerow(["arch_id", "calls_per_query", "dev_score"])
         for t in front:
-            writer.writerow([t.arch_id, f"{t.calls_per_query:.2f}", _fmt(t.dev_score)])
+            pareto.writerow([t.arch_id, f"{t.calls_per_query:.2f}", _fmt(t.dev_score)])
     _plot_pareto(result.trials, front, out / "pareto.png", driver.s.benchmark.metric)
 
     write_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from archon_cli.benchmarks.base import Question, Response
 from archon_cli.benchmarks.judging import parse_choice
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, run_cli
 from tests.fakes import ScriptedJudge
 
 MODEL = "MODEL-OUTPUT-TEXT"
@@ -149,3 +150,28 @@ def test_aggregate_reads_lengths_from_the_records(bench: AlpacaEval) -> None:
     assert figures["avg_model_length"] == pytest.approx(162.5)
     assert 0.0 < figures["lc_win_rate"] < 1.0
     assert bench.aggregate([]) == {}
+
+
+@pytest.mark.local_model
+def test_eval_on_the_embedded_model_writes_a_summary(tmp_path: Path, local_model_available: None) -> None:
+    """One AlpacaEval instruction end to end on the embedded model, which also judges. (The 135M
+    judge rarely writes a verdict; unparsed verdicts are ties, so the run still scores.)"""
+    arch = tmp_path / "short.yaml"
+    arch.write_text(
+        "name: short\nlayers:\n  - - type: generator\n      model: local/smollm2-135m\n"
+        "      temperature: 0.0\n      max_tokens: 24\n",
+        encoding="utf-8",
+    )
+    result = run_cli(
+        "eval", str(arch), "-b", "alpaca-eval", "--limit", "1", "--data-dir", str(SHARED_DATA),
+        "--judge", "local/smollm2-135m", "--results-dir", str(tmp_path / "results"),
+        "--cache-dir", str(tmp_path / "cache"), "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (run_dir,) = (tmp_path / "results").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    record = json.loads((run_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert summary["metric"] == "win rate vs baseline (0-1)" and summary["questions"] == summary["answered"] == 1
+    assert summary["judge_calls"] == 2 and len(record["score_details"]["games"]) == 2
+    assert 0.0 <= summary["win_rate"] <= 1.0 and 0.0 <= summary["lc_win_rate"] <= 1.0
+    assert record["score_details"]["model_length"] == len(record["answer"])

@@ -1,0 +1,228 @@
+"""``make bench``: run every figure's script, print the table and write it to bench/RESULTS.md.
+
+Each figure runs in its own process (``python bench/<script>.py ... --json``); the table gives the
+command that reproduces it and the 1-minute load average around it, since timings on a shared
+2-core machine move with the load (ratios are measured within one run for that reason).
+
+    python bench/run_all.py                 # everything (about 10-15 minutes on 2 cores)
+    python bench/run_all.py --only startup concurrency
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, load_average, machine
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+@dataclass
+class Row:
+    figure: str
+    value: str
+    target: str
+    met: bool | None  # None: not measured
+    command: str
+    load: str
+    note: str = ""
+
+
+@dataclass
+class Figure:
+    name: str
+    args: list[str]
+    rows: Callable[[dict[str, Any], str, str], list[Row]]
+
+    @property
+    def command(self) -> str:
+        return "python bench/" + " ".join(self.args)
+
+
+def _concurrency(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    rows = []
+    for row in r["rows"]:
+        main = row["questions"] == 64
+        rows.append(
+            Row(
+                f"1. concurrency overhead, {row['questions']} questions ({row['calls']} calls)",
+                f"{row['median']:.3f} s = {row['ratio']:.2f}x ideal ({r['ideal_s']:.1f} s); "
+                f"client CPU {row['cpu_ms_per_call']:.1f} ms/call",
+                "<= 1.25x" if main else "(reported)",
+                row["ratio"] <= 1.25 if main else None,
+                cmd,
+                load,
+            )
+        )
+    return rows
+
+
+def _reuse(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    out = []
+    for row in r["rows"]:
+        flag = "--simulated" if row["search"] == "simulated" else "--demo"
+        out.append(
+            Row(
+                f"2. search reuse, {row['search']} ({row['command']})",
+                f"{row['real_calls']}/{row['nominal_calls']} = {row['ratio']:.3f}",
+                "<= 0.35",
+                row["ratio"] <= 0.35,
+                cmd.replace("--simulated --demo", flag),
+                load,
+            )
+        )
+    return out
+
+
+def _efficiency(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    m, fewer = r["median"], r["fewer_than"]
+    synthetic = r["source"] == "synthetic"
+    return [
+        Row(
+            f"3. search efficiency, {r['source']} table ({r['architectures']} architectures, {r['seeds']} seeds)",
+            f"median trials gp {m['gp']:g}, random {m['random']:g}, greedy {m['greedy']:g}: gp/random "
+            f"{r['gp_over_random']:.2f}; gp {fewer['greedy']:.0%} fewer than greedy, {fewer['random']:.0%} fewer "
+            "than random (paper: 88.5%, 90.4%)",
+            "gp <= 0.5x random",
+            None if synthetic else r["gp_over_random"] <= 0.5,
+            cmd,
+            load,
+            "synthetic table: the real figure awaits tests/data/tabular_tiny_arith.csv" if synthetic else "",
+        )
+    ]
+
+
+def _startup(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    return [
+        Row(
+            "4. startup, `archon --help`",
+            f"median {r['median_s']:.3f} s (min {r['min_s']:.3f} s; bare python {r['python_floor_s']:.3f} s)",
+            "< 0.5 s",
+            r["median_s"] < 0.5,
+            cmd,
+            load,
+        )
+    ]
+
+
+def _embedded(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    return [
+        Row(
+            "5. embedded model, engine / direct llama-cpp-python tokens/s",
+            f"{r['engine_tokens_per_s']:.1f} / {r['direct_tokens_per_s']:.1f} tok/s = {r['ratio']:.2f}",
+            ">= 0.9",
+            r["ratio"] >= 0.9,
+            cmd,
+            load,
+        )
+    ]
+
+
+def _memory(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    rows = r["rows"]
+    peaks = [row["peak_rss_mb"] for row in rows]
+    growth = peaks[-1] - peaks[0]
+    return [
+        Row(
+            f"6. memory, peak RSS of `archon run --input`, {row['questions']:,} questions",
+            f"{row['peak_rss_mb']:.0f} MB" + (f" (+{growth:.0f} MB over {rows[0]['questions']:,})" if i and i == len(rows) - 1 else ""),
+            "< 400 MB, flat",
+            row["peak_rss_mb"] < 400 and (i == 0 or growth < 0.1 * peaks[0]),
+            cmd,
+            load,
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+FIGURES = [
+    Figure("startup", ["startup.py", "--runs", "9"], _startup),
+    Figure("concurrency", ["concurrency.py", "--questions", "1", "16", "64", "256", "--repeats", "3"], _concurrency),
+    Figure("efficiency", ["search_efficiency.py", "--seeds", "20"], _efficiency),
+    Figure("reuse", ["search_reuse.py", "--simulated", "--demo"], _reuse),
+    Figure("embedded", ["embedded.py", "--prompts", "12", "--rounds", "2"], _embedded),
+    Figure("memory", ["memory.py", "--questions", "1000", "10000"], _memory),
+]
+
+
+def run_figure(figure: Figure) -> list[Row]:
+    before = load_average()
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "bench/" + figure.args[0], *figure.args[1:], "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
+    load = f"{before:.1f}-{load_average():.1f}"
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0 and figure.name == "efficiency" and proc.returncode == 2:
+        # The tabular benchmark is not built yet: check the script on a synthetic table instead.
+        figure = Figure(figure.name, [*figure.args, "--synthetic"], figure.rows)
+        return run_figure(figure)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        return [Row(f"{figure.name}", "failed", "", None, figure.command, load, tail[0][:200])]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = figure.rows(result, figure.command, load)
+    print(f"  {figure.name}: {seconds:.0f} s", file=sys.stderr)
+    return rows
+
+
+def render(rows: list[Row], facts: dict[str, Any]) -> str:
+    mark = {True: "yes", False: "**no**", None: "-"}
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {facts['date']} on {facts['cpu']}, {facts['cores']} cores, Python {facts['python']}; "
+        f"load average at the start {facts['load']} (1, 5, 15 min). Produced by `make bench` "
+        "(`python bench/run_all.py`); each figure's command reproduces it alone. The load column is the "
+        "1-minute load average before-after the figure: above ~3 on this 2-core machine other work shares "
+        "the CPU, so timings are inflated; ratios are measured within one run.",
+        "",
+        "| figure | measured | target | met | load | command |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        value = r.value + (f" ({r.note})" if r.note else "")
+        lines.append(f"| {r.figure} | {value} | {r.target} | {mark[r.met]} | {r.load} | `{r.command}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", choices=[f.name for f in FIGURES], help="run only these figures")
+    p.add_argument("--out", type=Path, default=RESULTS, help="where the table goes (with the notes kept below it)")
+    args = p.parse_args(argv)
+    facts = machine()
+    rows: list[Row] = []
+    for figure in FIGURES:
+        if args.only and figure.name not in args.only:
+            continue
+        print(f"running {figure.command}", file=sys.stderr)
+        rows.extend(run_figure(figure))
+    table = render(rows, facts)
+    print(table)
+    notes = ""
+    if args.out.exists():  # keep the hand-written analysis below the generated table
+        old = args.out.read_text(encoding="utf-8")
+        marker = "\n## Notes"
+        if marker in old:
+            notes = old[old.index(marker) :]
+    args.out.write_text(table + notes, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
