@@ -94,14 +94,7 @@ def run_file(
     console: Console,
     json_out: bool,
 ) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from archon_cli.progress import progress_bar
 
     queries = queries_from_jsonl(input_path)
     if not queries:
@@ -109,15 +102,7 @@ def run_file(
     runner = prepare(architecture_path, settings, console)
     output = output or Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
     started = time.perf_counter()
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=json_out,
-    )
+    progress = progress_bar(console, json_out)
     with progress:
         task = progress.add_task(runner.architecture.name, total=len(queries))
 

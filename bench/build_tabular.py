@@ -76,7 +76,7 @@ async def build(limit: int, seed: int, space_file: Path, out: Path, cache_dir: P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=20, help="dev questions per architecture")
+    parser.add_argument("--limit", type=int, default=16, help="dev questions per architecture")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", type=Path, default=Path("spaces/tabular.yaml"))
     parser.add_argument("--out", type=Path, default=Path("tests/data/tabular_tiny_arith.csv"))

@@ -202,7 +202,7 @@ def test_provider_failures_are_recorded_per_question(tmp_path: Path) -> None:
     )
     result = run_cli(
         "eval", str(arch), "-b", "tiny-arith", "--limit", "3", "--results-dir", str(tmp_path / "r"), "--no-cache",
-        env={"OPENAI_API_KEY": "sk-test"},
+        "--max-attempts", "3", "--retry-wait", "0.01", env={"OPENAI_API_KEY": "sk-test"},
     )  # fmt: skip
     assert result.code == 1, result.stderr  # every question failed: the run did not succeed
     assert "Traceback" not in result.stderr and "every question failed" in result.stderr
@@ -212,7 +212,7 @@ def test_provider_failures_are_recorded_per_question(tmp_path: Path) -> None:
     for record in records:
         assert record["error"] and "Connection error" in record["error"]
         assert record["score"] is None and record["answer"] == ""
-        assert record["calls"] > 1  # the gateway retried before giving up
+        assert record["calls"] == 3 and record["retries"] == 2  # retried up to --max-attempts, then gave up
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["questions"] == 3 and summary["errors"] == 3 and summary["answered"] == 0
     assert summary["score"] == 0.0 and summary["score_answered"] is None

@@ -173,27 +173,12 @@ def _evaluate_with_progress(
     console: Console,
     quiet: bool,
 ) -> EvalOutcome:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TextColumn
+
+    from archon_cli.progress import progress_bar
 
     scores: list[float] = []
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("score {task.fields[score]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=quiet,
-    )
+    progress = progress_bar(console, quiet, TextColumn("score {task.fields[score]}"))
     already = {k for k, r in _latest(log).items() if not r.get("error")} & {q.id for q in questions}
     with progress:
         task = progress.add_task(
