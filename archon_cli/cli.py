@@ -160,11 +160,14 @@ def eval_(
     json_out: JsonOption = False,
     max_attempts: MaxAttemptsOption = 6,
     retry_wait: RetryWaitOption = 0.5,
+    judge_max_tokens: Annotated[
+        int, typer.Option("--judge-max-tokens", min=1, help="Longest judgment the judge may write.")
+    ] = 512,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
     from archon_cli.evaluation.command import EvalOptions, run_eval
 
-    options = EvalOptions(benchmark, split, limit, seed, judge, data_dir, results_dir, run_id)
+    options = EvalOptions(benchmark, split, limit, seed, judge, data_dir, results_dir, run_id, judge_max_tokens)
     settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
 

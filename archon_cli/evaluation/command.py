@@ -40,6 +40,7 @@ class EvalOptions:
     data_dir: Path | None = None
     results_dir: Path = Path("results")
     run_id: str | None = None
+    judge_max_tokens: int = 512
 
 
 def resolve_data_dir(data_dir: Path | None) -> Path | None:
@@ -73,10 +74,12 @@ def default_run_id(architecture: Architecture, options: EvalOptions, judge_model
     return "-".join([*parts, digest]).replace("/", "_")
 
 
-def make_judge(benchmark: Benchmark, gateway: LLMGateway, judge_model: str | None) -> GatewayJudge | None:
+def make_judge(
+    benchmark: Benchmark, gateway: LLMGateway, judge_model: str | None, max_tokens: int = 512
+) -> GatewayJudge | None:
     if not benchmark.needs_judge:
         return None
-    judge = GatewayJudge(gateway, judge_model or DEFAULT_JUDGE)
+    judge = GatewayJudge(gateway, judge_model or DEFAULT_JUDGE, max_tokens=max_tokens)
     judge.check_route()
     return judge
 
@@ -93,7 +96,7 @@ def run_eval(
     gateway = open_gateway(settings)
     runner = ArchitectureRunner(architecture, gateway, settings.budget.calls_per_query)
     runner.check_routes()
-    judge = make_judge(benchmark, gateway, options.judge)
+    judge = make_judge(benchmark, gateway, options.judge, options.judge_max_tokens)
     run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
     run_dir = options.results_dir / run_id
     run_info = start_run_dir(

@@ -164,7 +164,7 @@ def test_eval_on_the_embedded_model_writes_a_summary(tmp_path: Path, local_model
     )
     result = run_cli(
         "eval", str(arch), "-b", "alpaca-eval", "--limit", "1", "--data-dir", str(SHARED_DATA),
-        "--judge", "local/smollm2-135m", "--results-dir", str(tmp_path / "results"),
+        "--judge", "local/smollm2-135m", "--judge-max-tokens", "24", "--results-dir", str(tmp_path / "results"),
         "--cache-dir", str(tmp_path / "cache"), "--json",
     )  # fmt: skip
     assert result.code == 0, result.stderr
