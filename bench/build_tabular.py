@@ -18,14 +18,14 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from archon_cli.benchmarks.tiny_arith import TinyArith  # noqa: E402
-from archon_cli.engine.runner import ArchitectureRunner  # noqa: E402
-from archon_cli.evaluation.command import plan_questions  # noqa: E402
-from archon_cli.evaluation.evaluate import evaluate  # noqa: E402
-from archon_cli.evaluation.summary import summarize  # noqa: E402
-from archon_cli.llm.cache import ResponseCache  # noqa: E402
-from archon_cli.llm.gateway import LLMGateway  # noqa: E402
-from archon_cli.search.space import FeasibleSpace, load_space  # noqa: E402
+from archon_cli.benchmarks.tiny_arith import TinyArith
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.evaluation.command import plan_questions
+from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.evaluation.summary import summarize
+from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.search.space import FeasibleSpace, load_space
 
 MODELS = ["local/smollm2-135m", "local/gemma-3-270m"]
 FIELDS = [
