@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, load_average, machine
+from search_reuse import stage_text
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
@@ -75,7 +76,7 @@ def _reuse(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
         out.append(
             Row(
                 f"2. search reuse, {row['search']} ({row['command']})",
-                f"{row['real_calls']}/{row['nominal_calls']} = {row['ratio']:.3f}",
+                f"{row['real_calls']}/{row['nominal_calls']} = {row['ratio']:.3f} ({stage_text(row['stages'])})",
                 "<= 0.35",
                 row["ratio"] <= 0.35,
                 cmd,
@@ -92,8 +93,8 @@ def _efficiency(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
         Row(
             f"3. search efficiency, {r['source']} table ({r['architectures']} architectures, {r['seeds']} seeds)",
             f"median trials gp {m['gp']:g}, random {m['random']:g}, greedy {m['greedy']:g}: gp/random "
-            f"{r['gp_over_random']:.2f}; gp {fewer['greedy']:.0%} fewer than greedy, {fewer['random']:.0%} fewer "
-            "than random (paper: 88.5%, 90.4%)",
+            f"{r['gp_over_random']:.2f}; gp needs {_fewer(fewer['greedy'])} than greedy, {_fewer(fewer['random'])} "
+            "than random (paper: 88.5% and 90.4% fewer)",
             "gp <= 0.5x random",
             None if synthetic else r["gp_over_random"] <= 0.5,
             cmd,
@@ -101,6 +102,10 @@ def _efficiency(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
             "synthetic table: the real figure awaits tests/data/tabular_tiny_arith.csv" if synthetic else "",
         )
     ]
+
+
+def _fewer(share: float) -> str:
+    return f"{share:.0%} fewer trials" if share >= 0 else f"{-share:.0%} more trials"
 
 
 def _startup(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
@@ -223,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {figure.command}", file=sys.stderr)
         rows.extend(run_figure(figure))
     facts["total_s"] = time.perf_counter() - started
+    rows.sort(key=lambda r: int(r.figure.split(".")[0]) if r.figure[0].isdigit() else 99)  # stable: keeps sizes in order
     table = render(rows, facts)
     print(table)
     notes = ""

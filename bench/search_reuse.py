@@ -44,9 +44,19 @@ def demo_arguments(makefile: Path = ROOT / "Makefile") -> list[str]:
     return args
 
 
-def reuse(meta: dict[str, Any]) -> dict[str, Any]:
+def reuse(search_dir: Path) -> dict[str, Any]:
+    """real / nominal calls of a finished search folder, in all and by stage (stage 1, search, final)."""
+    meta = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
     nominal, real = int(meta["nominal_calls"]), int(meta["real_calls"])
-    return {"nominal_calls": nominal, "real_calls": real, "ratio": real / nominal if nominal else None}
+    trials = [json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    search = [t for t in trials if t.get("stage") == "search"]
+    finals = meta.get("finals") or []
+    stages = {
+        "search": [sum(t["real_calls"] for t in search), sum(t["nominal_calls"] for t in search)],
+        "final": [sum(t["real_calls"] for t in finals), sum(t["nominal_calls"] for t in finals)],
+    }
+    stages["stage1"] = [real - stages["search"][0] - stages["final"][0], nominal - stages["search"][1] - stages["final"][1]]
+    return {"nominal_calls": nominal, "real_calls": real, "ratio": real / nominal if nominal else None, "stages": stages}
 
 
 def run_demo(keep: Path | None) -> dict[str, Any]:
@@ -71,8 +81,7 @@ def run_demo(keep: Path | None) -> dict[str, Any]:
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"demo search failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-        meta = json.loads((out / "results" / "bench-demo" / "search.json").read_text(encoding="utf-8"))
-        return {"search": "demo", "command": "archon search " + " ".join(args), "wall_s": wall, **reuse(meta)}
+        return {"search": "demo", "command": "archon search " + " ".join(args), "wall_s": wall, **reuse(out / "results" / "bench-demo")}
 
 
 def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:
@@ -103,15 +112,24 @@ def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:
         started = time.perf_counter()
         asyncio.run(SearchDriver(settings, gateway, Path(tmp)).run())
         wall = time.perf_counter() - started
-        meta_path = next(Path(tmp).glob("search-*/search.json"))
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        assert meta["real_calls"] == backend.sent, (meta["real_calls"], backend.sent)
+        figures = reuse(next(Path(tmp).glob("search-*/")))
+        assert figures["real_calls"] == backend.sent, (figures["real_calls"], backend.sent)
         return {
             "search": "simulated",
             "command": f"gp, {trials} trials, default space, budget {budget}, 2 simulated models",
             "wall_s": wall,
-            **reuse(meta),
+            **figures,
         }
+
+
+def stage_text(stages: dict[str, list[int]]) -> str:
+    """'stage 1 40/48, search 492/1176 = 0.42, final 288/560 = 0.51'."""
+    parts = []
+    for name in ("stage1", "search", "final"):
+        real, nominal = stages[name]
+        if nominal:
+            parts.append(f"{'stage 1' if name == 'stage1' else name} {real}/{nominal} = {real / nominal:.2f}")
+    return ", ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=30, help="trials of the simulated search")
     p.add_argument("--budget", type=int, default=30, help="calls per query of the simulated search")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep", type=Path, help="keep the demo search's folder here")
+    p.add_argument("--keep", type=Path, help="keep the demo search's folder here (a folder already there is resumed)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     args = p.parse_args(argv)
     if not (args.simulated or args.demo):
@@ -137,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(
                 f"{row['search']:9} real/nominal = {row['real_calls']}/{row['nominal_calls']} = {row['ratio']:.3f} "
-                f"(target <= 0.35; {row['wall_s']:.0f} s)  [{row['command']}]"
+                f"(target <= 0.35; {row['wall_s']:.0f} s; {stage_text(row['stages'])})  [{row['command']}]"
             )
     return 0
 
