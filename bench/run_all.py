@@ -5,8 +5,8 @@ command that reproduces it and the 1-minute load average around it, since timing
 2-core machine move with the load (ratios are measured within one run for that reason).
 
     python bench/run_all.py                 # everything (about 10-15 minutes on 2 cores)
-    python bench/run_all.py --only startup concurrency
-    python bench/run_all.py --skip demo     # without the demo search (the longest figure)
+    python bench/run_all.py --only embedded    # re-measure one figure; the other rows are kept
+    python bench/run_all.py --skip demo        # without the demo search (the longest figure)
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Row:
 @dataclass
 class Figure:
     name: str
+    prefix: str  # how its rows in the table begin (to replace them when only some figures are re-run)
     args: list[str]
     rows: Callable[[dict[str, Any], str, str], list[Row]]
 
@@ -125,7 +126,8 @@ def _embedded(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
     return [
         Row(
             "5. embedded model, engine / direct llama-cpp-python tokens/s",
-            f"{r['engine_tokens_per_s']:.1f} / {r['direct_tokens_per_s']:.1f} tok/s = {r['ratio']:.2f}",
+            f"{r['engine_tokens_per_s']:.1f} / {r['direct_tokens_per_s']:.1f} tok/s; median of round ratios "
+            f"{r['ratio']:.2f} ({', '.join(f'{x:.2f}' for x in r['round_ratios'])})",
             ">= 0.9",
             r["ratio"] >= 0.9,
             cmd,
@@ -152,14 +154,14 @@ def _memory(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
 
 
 FIGURES = [
-    Figure("startup", ["startup.py", "--runs", "9"], _startup),
-    Figure("concurrency", ["concurrency.py", "--questions", "1", "16", "64", "256", "--repeats", "3"], _concurrency),
-    Figure("efficiency", ["search_efficiency.py", "--seeds", "20"], _efficiency),
-    Figure("reuse", ["search_reuse.py", "--simulated", "--trials", "30"], _reuse),
-    Figure("embedded", ["embedded.py", "--prompts", "12", "--rounds", "2"], _embedded),
-    Figure("memory", ["memory.py", "--questions", "1000", "10000"], _memory),
+    Figure("startup", "4. startup", ["startup.py", "--runs", "9"], _startup),
+    Figure("concurrency", "1. concurrency", ["concurrency.py", "--questions", "1", "16", "64", "256", "--repeats", "3"], _concurrency),
+    Figure("efficiency", "3. search efficiency", ["search_efficiency.py", "--seeds", "20"], _efficiency),
+    Figure("reuse", "2. search reuse, simulated", ["search_reuse.py", "--simulated", "--trials", "30"], _reuse),
+    Figure("embedded", "5. embedded", ["embedded.py", "--prompts", "8", "--rounds", "4"], _embedded),
+    Figure("memory", "6. memory", ["memory.py", "--questions", "1000", "10000"], _memory),
     # Last: the demo search on the embedded model is the longest figure (about 10-13 minutes here).
-    Figure("demo", ["search_reuse.py", "--demo"], _reuse),
+    Figure("demo", "2. search reuse, demo", ["search_reuse.py", "--demo"], _reuse),
 ]
 
 
@@ -177,7 +179,7 @@ def run_figure(figure: Figure) -> list[Row]:
     seconds = time.perf_counter() - started
     if proc.returncode != 0 and figure.name == "efficiency" and proc.returncode == 2:
         # The tabular benchmark is not built yet: check the script on a synthetic table instead.
-        figure = Figure(figure.name, [*figure.args, "--synthetic"], figure.rows)
+        figure = Figure(figure.name, figure.prefix, [*figure.args, "--synthetic"], figure.rows)
         return run_figure(figure)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
@@ -190,8 +192,18 @@ def run_figure(figure: Figure) -> list[Row]:
     return rows
 
 
-def render(rows: list[Row], facts: dict[str, Any]) -> str:
+def row_line(r: Row) -> str:
     mark = {True: "yes", False: "**no**", None: "-"}
+    value = r.value + (f" ({r.note})" if r.note else "")
+    return f"| {r.figure} | {value} | {r.target} | {mark[r.met]} | {r.load} | {r.seconds:.0f} s | `{r.command}` |"
+
+
+def _figure_number(line: str) -> int:
+    head = line.removeprefix("| ").split(".", 1)[0]
+    return int(head) if head.isdigit() else 99
+
+
+def render(rows: list[Row], facts: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -204,12 +216,24 @@ def render(rows: list[Row], facts: dict[str, Any]) -> str:
         "| figure | measured | target | met | load | took | command |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        value = r.value + (f" ({r.note})" if r.note else "")
-        took = f"{r.seconds:.0f} s"
-        lines.append(f"| {r.figure} | {value} | {r.target} | {mark[r.met]} | {r.load} | {took} | `{r.command}` |")
+    lines += sorted((row_line(r) for r in rows), key=_figure_number)  # stable: sizes stay in order
     lines += ["", f"All figures together took {facts['total_s'] / 60:.1f} minutes."]
     return "\n".join(lines) + "\n"
+
+
+def merge(old_table: str, rows: list[Row], rerun: list[Figure], facts: dict[str, Any]) -> str:
+    """``old_table`` with the rows of the ``rerun`` figures replaced by ``rows``, and a line saying
+    when they were measured again (a figure re-run because the load was high during ``make bench``)."""
+    prefixes = tuple("| " + f.prefix for f in rerun)
+    lines = old_table.rstrip("\n").split("\n")
+    table = [i for i, line in enumerate(lines) if line.startswith("| ") and _figure_number(line) < 99]
+    if not table:
+        return render(rows, facts)
+    kept = [lines[i] for i in table if not lines[i].startswith(prefixes)]
+    body = sorted(kept + [row_line(r) for r in rows], key=_figure_number)
+    names = ", ".join(f.prefix for f in rerun)
+    note = f"Re-measured {facts['date']} (load average at the start {facts['load']}): {names}."
+    return "\n".join([*lines[: table[0]], *body, *lines[table[-1] + 1 :], note]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,21 +246,19 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine()
     started = time.perf_counter()
     rows: list[Row] = []
-    for figure in FIGURES:
-        if (args.only and figure.name not in args.only) or figure.name in args.skip:
-            continue
+    chosen = [f for f in FIGURES if (not args.only or f.name in args.only) and f.name not in args.skip]
+    for figure in chosen:
         print(f"running {figure.command}", file=sys.stderr)
         rows.extend(run_figure(figure))
     facts["total_s"] = time.perf_counter() - started
-    rows.sort(key=lambda r: int(r.figure.split(".")[0]) if r.figure[0].isdigit() else 99)  # stable: keeps sizes in order
-    table = render(rows, facts)
-    print(table)
-    notes = ""
+    old_table, notes = "", ""
     if args.out.exists():  # keep the hand-written analysis below the generated table
         old = args.out.read_text(encoding="utf-8")
         marker = "\n## Notes"
-        if marker in old:
-            notes = old[old.index(marker) :]
+        old_table, notes = (old[: old.index(marker)], old[old.index(marker) :]) if marker in old else (old, "")
+    partial = len(chosen) < len(FIGURES)
+    table = merge(old_table, rows, chosen, facts) if partial and old_table else render(rows, facts)
+    print(table)
     args.out.write_text(table + notes, encoding="utf-8")
     return 0
 
