@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
+from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, read_jsonl
 from archon_cli.benchmarks.judging import (
     Game,
     data_file,
@@ -29,7 +29,6 @@ from archon_cli.benchmarks.judging import (
     judge_both_orders,
     optional_data_file,
     parse_arena_verdict,
-    read_jsonl,
 )
 from archon_cli.errors import ArchonError, UserError
 from archon_cli.llm.types import Message

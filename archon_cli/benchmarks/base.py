@@ -8,6 +8,7 @@ Scores are in the benchmark's own unit (accuracy 0-1, MT-Bench 1-10, win rate 0-
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -139,6 +140,23 @@ class Benchmark(ABC):
                 f"({type(exc).__name__}); give a local copy with --data-dir or ARCHON_DATA_DIR"
             ) from None
         return [dict(row) for row in dataset]
+
+
+def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
+    """Rows of a JSONL data file; a malformed line is a one-line UserError naming the file and line."""
+    rows: list[dict[str, Any]] = []
+    with path.open("r", encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError(f"{name}: {path} line {number} is not valid JSON") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{name}: {path} line {number} is not a JSON object")
+            rows.append(row)
+    return rows
 
 
 def split_questions(

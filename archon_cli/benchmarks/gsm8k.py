@@ -8,35 +8,15 @@ commas, a dollar sign, units and a trailing period do not matter; numbers compar
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
 
 from archon_cli.answers import extract_answer, normalize_number
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
+from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, read_jsonl
 from archon_cli.errors import UserError
 
 _INSTRUCTION = (
     'Solve the problem step by step, then end your reply with "The answer is N." where N is the final number.'
 )
-
-
-def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
-    """Rows of a JSONL data file; a malformed line is a one-line UserError naming the file and line."""
-    rows: list[dict[str, Any]] = []
-    with path.open("r", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{name}: {path} line {number} is not valid JSON") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{name}: {path} line {number} is not a JSON object")
-            rows.append(row)
-    return rows
 
 
 def as_number(text: str | None) -> Fraction | None:

@@ -64,23 +64,6 @@ def _locate(
         ) from None
 
 
-def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a malformed line is a one-line UserError naming file and line."""
-    rows: list[dict[str, Any]] = []
-    with path.open("r", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{name}: {path} line {number} is not valid JSON") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{name}: {path} line {number} is not a JSON object")
-            rows.append(row)
-    return rows
-
-
 def read_json_list(path: Path, name: str) -> list[dict[str, Any]]:
     """A JSON file holding a list of objects (the AlpacaEval output files)."""
     try:

@@ -17,8 +17,7 @@ import threading
 from typing import Any
 
 from archon_cli.answers import last_boxed
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
-from archon_cli.benchmarks.gsm8k import read_jsonl
+from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, read_jsonl
 from archon_cli.errors import UserError
 
 _INSTRUCTION = "Solve the problem step by step. Put your final answer in \\boxed{}."

@@ -16,8 +16,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
-from archon_cli.benchmarks.judging import data_file, field, parse_rating, read_jsonl
+from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, read_jsonl
+from archon_cli.benchmarks.judging import data_file, field, parse_rating
 from archon_cli.errors import ArchonError, UserError
 from archon_cli.llm.types import Message
 
