@@ -60,6 +60,16 @@ class SearchSpace(BaseModel):
             raise ValueError("critic_ranker and final need at least one choice")
         return self
 
+    def holds(self, point: Point) -> bool:
+        """Whether every setting of ``point`` is one of this space's choices."""
+        ranges = (self.top_models, self.samples, self.fusion_layers, self.fusers_per_layer)
+        values = (point.top_models, point.samples, point.fusion_layers, point.fusers_per_layer)
+        return (
+            all(low <= v <= high for (low, high), v in zip(ranges, values, strict=True))
+            and point.critic_ranker in self.critic_ranker
+            and point.final in self.final
+        )
+
     def for_pool(self, pool_size: int) -> SearchSpace:
         """The space with ``top_models`` clipped to the number of models in the pool."""
         low, high = self.top_models
@@ -206,8 +216,8 @@ class FeasibleSpace:
         return int(self._calls(self.canonical(point)))
 
     def contains(self, point: Point) -> bool:
-        """Canonical and within budget (the constraint handed to the optimiser)."""
-        if point != self.canonical(point):
+        """In the space, canonical and within budget (the constraint handed to the optimiser)."""
+        if not self.space.holds(point) or point != self.canonical(point):
             return False
         return self.calls_per_query is None or self.calls(point) <= self.calls_per_query
 

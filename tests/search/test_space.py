@@ -62,6 +62,18 @@ def test_settings_without_effect_collapse_to_one_point() -> None:
 def test_pool_smaller_than_space_clips_top_models() -> None:
     fs = FeasibleSpace(SearchSpace(top_models=(1, 4)), MODELS[:1], None)
     assert {p.top_models for p in fs.all_points()} == {1}
+    assert not fs.contains(Point(2, 1, 0, 1, False, "none"))  # only one model to choose from
+
+
+def test_points_outside_the_ranges_are_not_in_the_space() -> None:
+    fs = FeasibleSpace(SearchSpace(samples=(1, 3), final=("none", "verifier")), MODELS, None)
+    assert fs.contains(Point(1, 3, 0, 1, False, "verifier"))
+    for outside in (
+        Point(1, 4, 0, 1, False, "none"),  # samples above the range
+        Point(1, 1, 5, 1, False, "none"),  # fusion layers above the range
+        Point(1, 1, 0, 1, False, "majority_vote"),  # a final stage the space does not offer
+    ):
+        assert not fs.contains(outside), outside
 
 
 def test_space_file_overrides_and_rejects_typos(tmp_path: Path) -> None:
