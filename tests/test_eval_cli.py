@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, SHARED_DATA, CliResult, run_cli
+from tests.reliability import read_jsonl
 
 ARCH = "architectures/single-call.yaml"
 # Seconds: about 10 on an idle 2-core machine; generous because other jobs may share the cores.
@@ -43,17 +43,6 @@ def run_dir_of(results: Path) -> Path:
     return dirs[0]
 
 
-def complete_records(path: Path) -> list[dict[str, Any]]:
-    """Records of a questions.jsonl; a torn last line (a kill mid-write) is not a record."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
 def assert_user_error(result: CliResult, fragment: str) -> None:
     assert result.code == 2, (result.code, result.stderr)
     assert "Traceback" not in result.stderr
@@ -75,7 +64,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, local_model_available: No
 def test_eval_writes_records_and_summary(baseline: tuple[CliResult, Path]) -> None:
     result, run_dir = baseline
     assert {p.name for p in run_dir.iterdir()} >= {"run.json", "architecture.yaml", "questions.jsonl", "summary.json"}
-    records = complete_records(run_dir / "questions.jsonl")
+    records = read_jsonl(run_dir / "questions.jsonl")
     assert len(records) == 20
     assert all(set(r) >= RECORD_KEYS for r in records)
     run_info = json.loads((run_dir / "run.json").read_text())
@@ -116,7 +105,7 @@ def test_eval_gsm8k_from_the_data_dir(tmp_path: Path, local_model_available: Non
         f"gsm8k-{i:04d}": json.loads(line)["answer"].split("#### ")[-1].replace(",", "")
         for i, line in enumerate((SHARED_DATA / "gsm8k" / "test.jsonl").read_text().splitlines())
     }
-    records = complete_records(Path(summary["run_dir"]) / "questions.jsonl")
+    records = read_jsonl(Path(summary["run_dir"]) / "questions.jsonl")
     assert len(records) == 5
     for record in records:
         assert record["score_details"]["reference"] == gold[record["id"]]
@@ -140,7 +129,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path: Path, baseline: 
         log: Path | None = None
         while time.monotonic() < deadline and proc.poll() is None:
             found = list(results.glob("*/questions.jsonl"))
-            if found and len(complete_records(found[0])) >= 3:
+            if found and len(read_jsonl(found[0])) >= 3:
                 log = found[0]
                 break
             time.sleep(0.02)
@@ -150,12 +139,12 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path: Path, baseline: 
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-    before = complete_records(log)
+    before = read_jsonl(log)
     assert 3 <= len(before) < 20, len(before)
 
     again = run_cli(*args, "--json", timeout=MODEL_TIMEOUT)
     assert again.code == 0, again.stderr
-    after = complete_records(log)
+    after = read_jsonl(log)
     ids = [r["id"] for r in after]
     assert len(ids) == len(set(ids)) == 20, "a question was recorded twice"
     # Records finished before the kill were kept as they were, not run again.
@@ -168,7 +157,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path: Path, baseline: 
     assert summary["this_run"]["calls"] + summary["this_run"]["cache_hits"] == 20 - len(before)
     # Greedy decoding: the resumed run scores every question as the uninterrupted one did.
     _, baseline_dir = baseline
-    expected = {r["id"]: r["score"] for r in complete_records(baseline_dir / "questions.jsonl")}
+    expected = {r["id"]: r["score"] for r in read_jsonl(baseline_dir / "questions.jsonl")}
     assert {r["id"]: r["score"] for r in after} == expected
 
 
@@ -207,7 +196,7 @@ def test_provider_failures_are_recorded_per_question(tmp_path: Path) -> None:
     assert result.code == 1, result.stderr  # every question failed: the run did not succeed
     assert "Traceback" not in result.stderr and "every question failed" in result.stderr
     run_dir = run_dir_of(tmp_path / "r")
-    records = complete_records(run_dir / "questions.jsonl")
+    records = read_jsonl(run_dir / "questions.jsonl")
     assert len(records) == 3
     for record in records:
         assert record["error"] and "Connection error" in record["error"]
