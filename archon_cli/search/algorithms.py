@@ -123,6 +123,13 @@ class GreedySearch(SearchAlgorithm):
 
 
 class GPSearch(SearchAlgorithm):
+    """skopt's ``Optimizer`` proposes, fits and holds the GP. An evaluation is deterministic here
+    (the same architecture on the same questions is answered from the cache), so when the
+    optimiser proposes an architecture already evaluated, the next one is the unevaluated
+    architecture of highest expected improvement under the optimiser's latest GP (a random one
+    while the optimiser is still drawing its initial points): a repeat would teach the GP nothing,
+    and the driver counts repeats towards calling the space exhausted."""
+
     name = "gp"
 
     def __init__(
@@ -142,14 +149,42 @@ class GPSearch(SearchAlgorithm):
             random_state=seed,
             space_constraint=lambda x: feasible.contains(Point.from_list(x)),
         )
+        self._n_candidates = n_candidates
+        self._rng = random.Random(seed)
+        self._points: list[Point] | None = None  # every feasible point, listed on the first repeat
+        self._told: set[Point] = set()
 
     def ask(self) -> Point:
         # One BLAS thread: the GP's matrices are tiny, and threaded BLAS made each fit ~9x slower here.
         with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")  # skopt warns when it falls back to a random point
-            return Point.from_list(self._opt.ask())
+            warnings.simplefilter("ignore")  # skopt warns when it proposes a point evaluated before
+            point = Point.from_list(self._opt.ask())
+            if point in self._told:
+                return self._best_unevaluated() or point
+            return point
+
+    def _best_unevaluated(self) -> Point | None:
+        """The unevaluated point of highest EI (a random one before the GP is first fitted)."""
+        from skopt.acquisition import gaussian_ei
+
+        if self._points is None:
+            self._points = self.feasible.all_points()
+        fresh = [p for p in self._points if p not in self._told]
+        if not fresh:
+            return None
+        if not self._opt.models:
+            return self._rng.choice(fresh)
+        if len(fresh) > self._n_candidates:
+            fresh = self._rng.sample(fresh, self._n_candidates)
+        ei = gaussian_ei(
+            self._opt.space.transform([p.as_list() for p in fresh]), self._opt.models[-1], y_opt=min(self._opt.yi)
+        )
+        return fresh[int(ei.argmax())]
 
     def tell(self, point: Point, value: float) -> None:
+        if point in self._told:
+            return  # already in the GP's data
+        self._told.add(point)
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
             self._opt.tell(point.as_list(), -value)  # skopt minimises
@@ -166,11 +201,16 @@ def make_algorithm(name: str, feasible: FeasibleSpace, seed: int) -> SearchAlgor
 
 
 def trials_to_reach_best(
-    algorithm: SearchAlgorithm, table: dict[Point, float], max_trials: int | None = None, max_asks: int = 100_000
+    algorithm: SearchAlgorithm,
+    table: dict[Point, float],
+    max_trials: int | None = None,
+    max_asks: int = 100_000,
+    target: float | None = None,
 ) -> int:
-    """Evaluations ``algorithm`` spends on a score table before it evaluates a best point.
-    Repeated asks are answered from the table at no cost, as the search driver does."""
-    best = max(table.values())
+    """Evaluations ``algorithm`` spends on a score table before it evaluates a best point (or,
+    with ``target``, a point scoring at least that). Repeated asks are answered from the table at
+    no cost, as the search driver does. ``max_trials + 1`` (default: the table's size + 1) means never."""
+    best = max(table.values()) if target is None else target
     told: dict[Point, float] = {}
     limit = max_trials or len(table)
     for _ in range(max_asks):

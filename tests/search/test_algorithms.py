@@ -70,3 +70,33 @@ def test_every_algorithm_eventually_reaches_the_best() -> None:
 def test_unknown_algorithm() -> None:
     with pytest.raises(UserError, match="unknown search algorithm 'annealing'"):
         make_algorithm("annealing", FeasibleSpace(SPACE, MODELS, 6), 0)
+
+
+def test_trials_to_reach_a_target_count_evaluations_until_the_first_point_that_reaches_it() -> None:
+    fs = FeasibleSpace(SPACE, MODELS, 6)
+    table = smooth_table(fs)
+    order = fs.all_points()
+    random.Random(5).shuffle(order)  # the order RandomSearch(seed=5) evaluates in
+    target = sorted(table.values())[len(table) // 2]  # the median score: about half the points reach it
+    expected = 1 + next(i for i, p in enumerate(order) if table[p] >= target)
+    assert trials_to_reach_best(make_algorithm("random", fs, 5), table, target=target) == expected
+    best_at = 1 + next(i for i, p in enumerate(order) if table[p] == max(table.values()))
+    assert trials_to_reach_best(make_algorithm("random", fs, 5), table) == best_at
+    # a target nothing reaches: never, reported as one more than the trials allowed
+    assert trials_to_reach_best(make_algorithm("random", fs, 5), table, target=2.0, max_trials=7) == 8
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gp_proposes_a_new_architecture_until_the_space_is_exhausted(seed: int) -> None:
+    # A repeat would teach the GP nothing (evaluations are cached, so deterministic) and the
+    # search driver would count it towards calling the space exhausted.
+    fs = FeasibleSpace(SPACE, MODELS, 4)
+    table = smooth_table(fs)
+    alg = make_algorithm("gp", fs, seed)
+    told: list[Point] = []
+    for _ in range(len(table)):
+        p = alg.ask()
+        assert p not in told, (p, len(told), len(table))
+        told.append(p)
+        alg.tell(p, table[p])
+    assert set(told) == set(table)
