@@ -4,7 +4,7 @@
   expected improvement; the budget is its space constraint, so it never proposes an
   architecture over budget.
 - ``random``: feasible points in a seeded random order, without repeats.
-- ``greedy``: the paper's greedy baseline, coordinate ascent: from the cheapest architecture, try
+- ``greedy``: the paper's greedy baseline, coordinate ascent: from a cheapest architecture, try
   every value of one dimension while the others stay at the best so far, move to the best, go on
   to the next dimension; restart from a random point when a whole pass finds nothing new.
 All are deterministic for a seed. Values told are maximised.
@@ -67,8 +67,10 @@ class GreedySearch(SearchAlgorithm):
         self._rng = random.Random(seed)
         points = feasible.all_points()
         self._all = points
-        # Start from the cheapest architecture, as a person tuning by hand would.
-        self._incumbent = min(points, key=lambda p: (feasible.calls(p), p.as_list()))
+        # Start from the cheapest architecture, as a person tuning by hand would; the seed picks
+        # among equally cheap ones (otherwise every seed would walk the same path).
+        cheapest = min(feasible.calls(p) for p in points)
+        self._incumbent = self._rng.choice([p for p in points if feasible.calls(p) == cheapest])
         self._best = float("-inf")
         self._values: dict[Point, float] = {}
         self._queue: list[Point] = [self._incumbent]
