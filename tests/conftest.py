@@ -42,6 +42,18 @@ def cli():  # type: ignore[no-untyped-def]
     return run_cli
 
 
+def short_generator_file(folder: Path, max_tokens: int) -> Path:
+    """An architecture of one greedy SmolLM2 call capped at ``max_tokens``: the cheapest way to take a
+    benchmark end to end on the embedded model (these tests check the path, not the score)."""
+    path = folder / "short.yaml"
+    path.write_text(
+        "name: short\nlayers:\n  - - type: generator\n      model: local/smollm2-135m\n"
+        f"      temperature: 0.0\n      max_tokens: {max_tokens}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def smollm2_path() -> Path:
     from archon_cli.llm.local_models import LOCAL_MODELS
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA, CliResult, run_cli
+from tests.conftest import ROOT, SHARED_DATA, CliResult, run_cli, short_generator_file
 from tests.reliability import read_jsonl
 
 ARCH = "architectures/single-call.yaml"
@@ -87,12 +87,7 @@ def test_eval_writes_records_and_summary(baseline: tuple[CliResult, Path]) -> No
 @pytest.mark.local_model
 def test_eval_gsm8k_from_the_data_dir(tmp_path: Path, local_model_available: None) -> None:
     # A short reply cap keeps this fast: the point is the data path and the scorer, not the score.
-    arch = tmp_path / "short.yaml"
-    arch.write_text(
-        "name: short\nlayers:\n  - - type: generator\n      model: local/smollm2-135m\n"
-        "      temperature: 0.0\n      max_tokens: 48\n",
-        encoding="utf-8",
-    )
+    arch = short_generator_file(tmp_path, max_tokens=48)
     result = run_cli(
         "eval", str(arch), "-b", "gsm8k", "--limit", "5", "--data-dir", str(SHARED_DATA),
         "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "cache"), "--json",

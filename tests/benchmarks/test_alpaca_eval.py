@@ -15,7 +15,7 @@ from archon_cli.benchmarks.base import Question, Response
 from archon_cli.benchmarks.judging import parse_choice
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, run_cli, short_generator_file
 from tests.fakes import ScriptedJudge
 
 MODEL = "MODEL-OUTPUT-TEXT"
@@ -156,12 +156,7 @@ def test_aggregate_reads_lengths_from_the_records(bench: AlpacaEval) -> None:
 def test_eval_on_the_embedded_model_writes_a_summary(tmp_path: Path, local_model_available: None) -> None:
     """One AlpacaEval instruction end to end on the embedded model, which also judges. (The 135M
     judge rarely writes a verdict; unparsed verdicts are ties, so the run still scores.)"""
-    arch = tmp_path / "short.yaml"
-    arch.write_text(
-        "name: short\nlayers:\n  - - type: generator\n      model: local/smollm2-135m\n"
-        "      temperature: 0.0\n      max_tokens: 24\n",
-        encoding="utf-8",
-    )
+    arch = short_generator_file(tmp_path, max_tokens=24)
     result = run_cli(
         "eval", str(arch), "-b", "alpaca-eval", "--limit", "1", "--data-dir", str(SHARED_DATA),
         "--judge", "local/smollm2-135m", "--judge-max-tokens", "24", "--results-dir", str(tmp_path / "results"),

@@ -24,7 +24,7 @@ from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest
 from archon_cli.sandbox import ExecResult, Sandbox, SandboxLimits
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, run_cli, short_generator_file
 from tests.fakes import FakeBackend
 
 FAST = SandboxLimits(timeout_s=3.0, memory_mb=256, max_processes=16)
@@ -312,11 +312,7 @@ def test_code_benchmarks_are_registered() -> None:
 
 @pytest.mark.local_model
 def test_eval_humaneval_on_the_embedded_model(tmp_path: Path, local_model_available: None) -> None:
-    arch = tmp_path / "short.yaml"
-    arch.write_text(
-        "name: short\nlayers:\n  - - type: generator\n      model: local/smollm2-135m\n"
-        "      samples: 1\n      temperature: 0.0\n      max_tokens: 128\n"
-    )
+    arch = short_generator_file(tmp_path, max_tokens=128)
     results = tmp_path / "results"
     result = run_cli(
         "eval", str(arch), "-b", "humaneval", "--limit", "2", "--data-dir", str(SHARED_DATA),
