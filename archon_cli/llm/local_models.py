@@ -89,7 +89,7 @@ def _threads() -> int:
 
 
 class LocalModel:
-    """One loaded GGUF with its own single worker thread."""
+    """One loaded GGUF; its calls run on the worker thread the pool gives it (shared by all models)."""
 
     def __init__(self, name: str, spec: LocalModelSpec, executor: ThreadPoolExecutor) -> None:
         self.name = name

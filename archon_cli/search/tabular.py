@@ -37,9 +37,9 @@ def read_table(path: Path) -> dict[Point, float]:
     table: dict[Point, float] = {}
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            values: list[object] = [row[d] for d in DIMENSIONS]
-            values[4] = str(values[4]).strip().lower() in ("1", "true", "yes")  # critic_ranker
-            table[Point.from_list(values)] = float(row["score"])
+            values: dict[str, object] = {d: row[d] for d in DIMENSIONS}
+            values["critic_ranker"] = row["critic_ranker"].strip().lower() in ("1", "true", "yes")
+            table[Point.from_list(list(values.values()))] = float(row["score"])
     if not table:
         raise ValueError(f"{path}: no rows")
     return table
@@ -71,10 +71,9 @@ def trials_per_algorithm(
     one figure per seed. Every row of the table must be a feasible point of the space (filter it
     first to compare under a budget)."""
     space = TableSpace(feasible, set(table))
-    if len(space.all_points()) != len(table):
-        raise ValueError(
-            f"the table and the space disagree: {len(table)} rows, {len(space.all_points())} feasible points"
-        )
+    feasible_rows = len(space.all_points())
+    if feasible_rows != len(table):
+        raise ValueError(f"the table and the space disagree: {len(table)} rows, {feasible_rows} feasible points")
     seeds = list(seeds)
     return {
         name: [trials_to_reach_best(make_algorithm(name, space, s), table, target=target) for s in seeds]
