@@ -82,7 +82,8 @@ def _engine_settings(
     max_attempts: int = 6,
     retry_wait: float = 0.5,
 ):  # type: ignore[no-untyped-def]
-    from archon_cli.config.budget import Budget, load_budget
+    from archon_cli.config.budget import load_budget
+    from archon_cli.llm.accountant import Budget
     from archon_cli.llm.gateway import RetryPolicy
     from archon_cli.settings import EngineSettings, parse_model_limits
 

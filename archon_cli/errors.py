@@ -6,17 +6,19 @@ Exit codes: 0 success, 1 the run failed (provider errors, failed queries),
 
 from __future__ import annotations
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
+
 
 class ArchonError(Exception):
     """Base class for errors archon reports without a traceback."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class UserError(ArchonError):
     """Something the user can fix: a bad file, option, model name, key or budget."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(UserError):
@@ -26,13 +28,13 @@ class ConfigError(UserError):
 class BudgetExceeded(ArchonError):
     """A budget limit was reached; no further call is sent."""
 
-    exit_code = 3
+    exit_code = EXIT_BUDGET
 
 
 class ProviderError(ArchonError):
     """A model provider failed for good (after retries, or a non-retryable error)."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class TransientProviderError(ProviderError):

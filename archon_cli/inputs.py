@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from archon_cli.config.files import read_text
-from archon_cli.engine.state import Query
 from archon_cli.errors import UserError
+from archon_cli.state import Query
 
 MAX_PROMPT_BYTES = 1_000_000
 

@@ -10,14 +10,13 @@ from pathlib import Path
 from rich.console import Console
 
 from archon_cli.config.architecture import load_architecture
+from archon_cli.config.budget import check_budget
 from archon_cli.engine.batch import answer_to_file, result_record
 from archon_cli.engine.runner import ArchitectureRunner, QueryResult
-from archon_cli.engine.state import Query
-from archon_cli.errors import UserError
+from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK, UserError
 from archon_cli.inputs import prompt_from_file, queries_from_jsonl
-from archon_cli.settings import EngineSettings, check_budget, open_gateway
-
-EXIT_OK, EXIT_FAILED, EXIT_BUDGET = 0, 1, 3
+from archon_cli.settings import EngineSettings, open_gateway
+from archon_cli.state import Query
 
 
 def prepare(architecture_path: Path, settings: EngineSettings, console: Console) -> ArchitectureRunner:

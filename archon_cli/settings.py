@@ -6,10 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archon_cli.config.architecture import Architecture
-from archon_cli.config.budget import Budget
 from archon_cli.errors import UserError
-from archon_cli.llm.accountant import BudgetAccountant
+from archon_cli.llm.accountant import Budget, BudgetAccountant
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import Backend, LLMGateway, RetryPolicy
 
@@ -35,21 +33,6 @@ def parse_model_limits(specs: list[str]) -> dict[str, int]:
             raise UserError(f"--model-limit {spec!r}: expected MODEL=N with N >= 1")
         limits[model] = int(value)
     return limits
-
-
-def check_budget(architecture: Architecture, budget: Budget) -> None:
-    """Refuse, before any call, an architecture whose static cost the budget cannot pay."""
-    cost = architecture.static_calls()
-    if budget.calls_per_query is not None and cost > budget.calls_per_query:
-        raise UserError(
-            f"budget of {budget.calls_per_query} calls per query is below the cost of "
-            f"'{architecture.name}': {cost} calls per query"
-        )
-    if budget.total_calls is not None and cost > budget.total_calls:
-        raise UserError(
-            f"budget of {budget.total_calls} total calls cannot pay for one query of "
-            f"'{architecture.name}' ({cost} calls)"
-        )
 
 
 def open_gateway(settings: EngineSettings, backend: Backend | None = None) -> LLMGateway:

@@ -23,9 +23,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.engine.state import Query
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LOCAL_MODELS, POOL, _threads
+from archon_cli.state import Query
 
 MODEL = "smollm2-135m"
 TOPICS = (

@@ -87,7 +87,7 @@ def run_demo(keep: Path | None) -> dict[str, Any]:
 def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:
     """A gp search on the simulated provider, in-process (like tests/search/test_search_simulated.py)."""
     from archon_cli.benchmarks.tiny_arith import TinyArith
-    from archon_cli.config.budget import Budget
+    from archon_cli.llm.accountant import Budget
     from archon_cli.llm.cache import ResponseCache
     from archon_cli.llm.gateway import LLMGateway
     from archon_cli.search.driver import SearchDriver, SearchSettings

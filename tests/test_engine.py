@@ -9,9 +9,9 @@ import pytest
 
 from archon_cli.config import load_architecture, parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.engine.state import Query
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest
+from archon_cli.state import Query
 from tests.fakes import FakeBackend
 
 ARCH_DIR = Path(__file__).resolve().parent.parent / "architectures"

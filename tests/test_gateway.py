@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archon_cli.config.budget import Budget
 from archon_cli.errors import BudgetExceeded, ProviderError, TransientProviderError
-from archon_cli.llm.accountant import BudgetAccountant, CallStats
+from archon_cli.llm.accountant import Budget, BudgetAccountant, CallStats
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway, RetryPolicy
 from archon_cli.llm.types import CompletionRequest

@@ -15,8 +15,8 @@ import pytest
 
 from archon_cli.config import load_architecture, parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.engine.state import Query
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.state import Query
 from tests.conftest import smollm2_path
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures" / "gen-ranker-fuser.yaml"

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from archon_cli.engine.runner import QueryResult
-from archon_cli.engine.state import Query
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
+from archon_cli.state import Query
 
 Solve = Callable[[Query], Awaitable[QueryResult]]
 

@@ -8,8 +8,8 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archon_cli.engine.state import Candidate, LayerInput, LayerOutput
 from archon_cli.llm.types import Completion, CompletionRequest, Message
+from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 DEFAULT_MODEL = "local/smollm2-135m"
 

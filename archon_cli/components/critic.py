@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from archon_cli.components.base import LLM, Component, LLMComponentConfig, format_candidates
-from archon_cli.engine.state import Candidate, LayerInput, LayerOutput
 from archon_cli.llm.types import Message
+from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 
 class CriticConfig(LLMComponentConfig):

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import Field
 
 from archon_cli.components.base import LLM, Component, LLMComponentConfig, format_candidates
-from archon_cli.engine.state import Candidate, LayerInput, LayerOutput, Query
 from archon_cli.llm.types import Message
+from archon_cli.state import Candidate, LayerInput, LayerOutput, Query
 
 
 class FuserConfig(LLMComponentConfig):

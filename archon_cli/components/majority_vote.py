@@ -7,7 +7,7 @@ from typing import Literal
 
 from archon_cli.answers import extract_answer
 from archon_cli.components.base import LLM, Component, ComponentConfig
-from archon_cli.engine.state import Candidate, LayerInput, LayerOutput
+from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 
 class MajorityVoteConfig(ComponentConfig):

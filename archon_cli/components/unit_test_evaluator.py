@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import Field
 
 from archon_cli.components.base import LLM, Component, LLMComponentConfig
-from archon_cli.engine.state import LayerInput, LayerOutput
 from archon_cli.llm.types import Message
+from archon_cli.state import LayerInput, LayerOutput
 
 
 class UnitTestEvaluatorConfig(LLMComponentConfig):

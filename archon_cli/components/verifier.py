@@ -7,8 +7,8 @@ import re
 from typing import Literal
 
 from archon_cli.components.base import LLM, Component, LLMComponentConfig
-from archon_cli.engine.state import LayerInput, LayerOutput
 from archon_cli.llm.types import Message
+from archon_cli.state import LayerInput, LayerOutput
 
 
 class VerifierConfig(LLMComponentConfig):

@@ -1,38 +1,18 @@
-"""Budgets: limits on calls per query, total calls, tokens and dollars."""
+"""Budget files: a bare integer (calls per query) or a YAML/JSON file of limits, and the check
+that an architecture's static cost fits the budget before any call.
+
+The ``Budget`` type itself belongs to the LLM door (``llm.accountant``), which enforces it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from archon_cli.config.architecture import Architecture
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError, UserError
-
-
-class Budget(BaseModel):
-    """Every limit is optional; None means unlimited."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = "budget"
-    calls_per_query: int | None = Field(default=None, ge=1)
-    total_calls: int | None = Field(default=None, ge=1)
-    total_tokens: int | None = Field(default=None, ge=1)
-    dollars: float | None = Field(default=None, gt=0)
-
-    def describe(self) -> str:
-        parts = [
-            f"{label} {value}"
-            for label, value in (
-                ("calls/query", self.calls_per_query),
-                ("total calls", self.total_calls),
-                ("tokens", self.total_tokens),
-                ("dollars", self.dollars),
-            )
-            if value is not None
-        ]
-        return ", ".join(parts) or "unlimited"
+from archon_cli.llm.accountant import Budget
 
 
 def load_budget(spec: str | Path) -> Budget:
@@ -51,3 +31,18 @@ def load_budget(spec: str | Path) -> Budget:
         return Budget.model_validate({"name": path.stem, **data})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, str(path))) from None
+
+
+def check_budget(architecture: Architecture, budget: Budget) -> None:
+    """Refuse, before any call, an architecture whose static cost the budget cannot pay."""
+    cost = architecture.static_calls()
+    if budget.calls_per_query is not None and cost > budget.calls_per_query:
+        raise UserError(
+            f"budget of {budget.calls_per_query} calls per query is below the cost of "
+            f"'{architecture.name}': {cost} calls per query"
+        )
+    if budget.total_calls is not None and cost > budget.total_calls:
+        raise UserError(
+            f"budget of {budget.total_calls} total calls cannot pay for one query of "
+            f"'{architecture.name}' ({cost} calls)"
+        )

@@ -7,24 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archon_cli.engine.runner import ArchitectureRunner, QueryResult
-from archon_cli.engine.state import Query
 from archon_cli.records import JsonlLog
+from archon_cli.state import Query
 
 
 def result_record(result: QueryResult) -> dict[str, object]:
     """The JSON form of a query's result, as written to answers.jsonl and printed by --json."""
-    s = result.stats
     return {
         "id": result.query.id,
         "answer": result.answer,
         "error": result.error,
-        "calls": s.calls,
-        "cache_hits": s.cache_hits,
-        "retries": s.retries,
-        "prompt_tokens": s.prompt_tokens,
-        "completion_tokens": s.completion_tokens,
-        "cost": round(s.cost, 8),
-        "parse_failures": dict(s.parse_failures),
+        **result.stats.record_fields(),
         "seconds": round(result.seconds, 4),
         "layers": [layer.summary() for layer in result.layers],
     }

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from archon_cli.components import Component, build_component
 from archon_cli.config.architecture import Architecture
-from archon_cli.engine.state import Candidate, LayerInput, Query
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.state import Candidate, LayerInput, Query
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,15 @@ from rich.console import Console
 from archon_cli.benchmarks import get_benchmark, split_questions
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture, load_architecture
+from archon_cli.config.budget import check_budget
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.errors import UserError
+from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK, UserError
 from archon_cli.evaluation.evaluate import EvalOutcome, evaluate
 from archon_cli.evaluation.judge import DEFAULT_JUDGE, GatewayJudge
 from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.records import JsonlLog, write_json
-from archon_cli.settings import EngineSettings, check_budget, open_gateway
-
-EXIT_OK, EXIT_FAILED, EXIT_BUDGET = 0, 1, 3
+from archon_cli.settings import EngineSettings, open_gateway
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,7 @@ def _record(question: Question, stats: CallStats, judge_stats: CallStats | None)
         "score": None,
         "score_details": {},
         "error": None,
-        "calls": stats.calls,
-        "cache_hits": stats.cache_hits,
-        "retries": stats.retries,
-        "prompt_tokens": stats.prompt_tokens,
-        "completion_tokens": stats.completion_tokens,
-        "cost": round(stats.cost, 8),
-        "parse_failures": dict(stats.parse_failures),
+        **stats.record_fields(),
         "judge_calls": judge_stats.calls if judge_stats else 0,
         "latency": 0.0,
     }
@@ -67,7 +61,7 @@ async def evaluate_question(
     try:
         response = await benchmark.respond(question, runner.run_safely)
         for result in response.results:
-            _merge(stats, result.stats)
+            stats.merge(result.stats)
         failed = next((r for r in response.results if r.error), None)
         if failed is not None:
             if failed.budget_stop:
@@ -91,17 +85,6 @@ async def evaluate_question(
         latency=round(time.perf_counter() - started, 4),
     )
     return record
-
-
-def _merge(into: CallStats, other: CallStats) -> None:
-    into.calls += other.calls
-    into.cache_hits += other.cache_hits
-    into.retries += other.retries
-    into.failures += other.failures
-    into.prompt_tokens += other.prompt_tokens
-    into.completion_tokens += other.completion_tokens
-    into.cost += other.cost
-    into.parse_failures.update(other.parse_failures)
 
 
 async def evaluate(

@@ -1,13 +1,40 @@
-"""The budget accountant: counts every call sent, tokens and cost; refuses a call past a limit."""
+"""The budget and its accountant: the limits (calls per query, total calls, tokens, dollars), and the
+counters of every call sent, tokens and cost; a call past a limit is refused."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from archon_cli.config.budget import Budget
+from pydantic import BaseModel, ConfigDict, Field
+
 from archon_cli.errors import BudgetExceeded
 from archon_cli.llm.types import Usage
+
+
+class Budget(BaseModel):
+    """Every limit is optional; None means unlimited. Loaded from files by ``config.budget``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "budget"
+    calls_per_query: int | None = Field(default=None, ge=1)
+    total_calls: int | None = Field(default=None, ge=1)
+    total_tokens: int | None = Field(default=None, ge=1)
+    dollars: float | None = Field(default=None, gt=0)
+
+    def describe(self) -> str:
+        parts = [
+            f"{label} {value}"
+            for label, value in (
+                ("calls/query", self.calls_per_query),
+                ("total calls", self.total_calls),
+                ("tokens", self.total_tokens),
+                ("dollars", self.dollars),
+            )
+            if value is not None
+        ]
+        return ", ".join(parts) or "unlimited"
 
 
 @dataclass
@@ -35,18 +62,32 @@ class CallStats:
         self.completion_tokens += usage.completion_tokens
         self.cost += usage.cost
 
-    def as_dict(self) -> dict[str, object]:
+    def merge(self, other: CallStats) -> None:
+        """Add ``other``'s counts to these (a question's turns, each with its own stats)."""
+        self.calls += other.calls
+        self.cache_hits += other.cache_hits
+        self.retries += other.retries
+        self.failures += other.failures
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cost += other.cost
+        self.parse_failures.update(other.parse_failures)
+
+    def record_fields(self) -> dict[str, object]:
+        """The figures every per-query record carries (answers.jsonl, a run's questions.jsonl)."""
         return {
             "calls": self.calls,
             "cache_hits": self.cache_hits,
             "retries": self.retries,
-            "failures": self.failures,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "tokens": self.tokens,
             "cost": round(self.cost, 8),
             "parse_failures": dict(self.parse_failures),
         }
+
+    def as_dict(self) -> dict[str, object]:
+        """Every counter: the record's figures, the failed calls and the token total."""
+        return {**self.record_fields(), "failures": self.failures, "tokens": self.tokens}
 
 
 class BudgetAccountant:

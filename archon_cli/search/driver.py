@@ -19,13 +19,13 @@ from typing import Any
 
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
-from archon_cli.config.budget import Budget
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import UserError
 from archon_cli.evaluation.command import plan_questions, start_run_dir
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.judge import GatewayJudge
 from archon_cli.evaluation.summary import summarize
+from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.records import JsonlLog, write_json
 from archon_cli.search.algorithms import ALGORITHMS, make_algorithm

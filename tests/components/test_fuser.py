@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from archon_cli.components.fuser import Fuser, FuserConfig, build_messages, word_target
-from archon_cli.engine.state import Candidate, LayerInput, Query
+from archon_cli.state import Candidate, LayerInput, Query
 from tests.fakes import ScriptedLLM
 
 CANDIDATES = (

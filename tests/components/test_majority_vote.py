@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archon_cli.components.majority_vote import MajorityVote, MajorityVoteConfig, majority
-from archon_cli.engine.state import Candidate, LayerInput, Query
+from archon_cli.state import Candidate, LayerInput, Query
 from tests.fakes import ScriptedLLM
 
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from archon_cli.components.ranker import Ranker, RankerConfig, parse_ranking
-from archon_cli.engine.state import Candidate, LayerInput, Query
+from archon_cli.state import Candidate, LayerInput, Query
 from tests.fakes import ScriptedLLM
 
 CANDIDATES = (

@@ -11,8 +11,8 @@ from archon_cli.components.unit_test_evaluator import (
     UnitTestEvaluatorConfig,
     parse_test_results,
 )
-from archon_cli.engine.state import Candidate, LayerInput, Query
 from archon_cli.llm.types import CompletionRequest
+from archon_cli.state import Candidate, LayerInput, Query
 from tests.fakes import ScriptedLLM
 
 CANDIDATES = (

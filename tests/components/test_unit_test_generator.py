@@ -12,7 +12,7 @@ from archon_cli.components.unit_test_generator import (
     UnitTestGeneratorConfig,
     parse_unit_tests,
 )
-from archon_cli.engine.state import Candidate, LayerInput, Query
+from archon_cli.state import Candidate, LayerInput, Query
 from tests.fakes import ScriptedLLM
 
 CANDIDATES = (Candidate(text="a", critique="ca"), Candidate(text="b"))

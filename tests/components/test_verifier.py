@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from archon_cli.components.verifier import Verifier, VerifierConfig, parse_verdict
-from archon_cli.engine.state import Candidate, LayerInput, Query
 from archon_cli.llm.types import CompletionRequest
+from archon_cli.state import Candidate, LayerInput, Query
 from tests.fakes import ScriptedLLM
 
 CANDIDATES = (
