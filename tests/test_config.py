@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from archon_cli.components.base import ComponentConfig
+from archon_cli.components.critic import CriticConfig
+from archon_cli.components.generator import GeneratorConfig
 from archon_cli.config import load_architecture, load_budget, parse_architecture
+from archon_cli.config.architecture import construction_errors
 from archon_cli.config.archon_format import convert_archon_format, is_archon_format
 from archon_cli.errors import ConfigError, UserError
 
@@ -127,6 +131,24 @@ def test_invalid_architectures_name_file_and_field(tmp_path: Path, text: str, me
     assert str(info.value).startswith(f"{path}: ")
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+class _Checker(ComponentConfig):
+    """A component that is not registered, declaring its own layer rules (as a new one would)."""
+
+    type: str = "checker"
+    single_per_layer = True
+    must_follow = "critic"
+
+
+def test_layer_rules_come_from_each_component_declaration() -> None:
+    generator, critic = GeneratorConfig(), CriticConfig()
+    assert construction_errors([[generator], [critic], [_Checker()]]) == []
+    assert construction_errors([[generator], [_Checker()]]) == ["layers[1]: a checker must follow a critic"]
+    assert construction_errors([[generator], [critic], [_Checker(), _Checker()]]) == [
+        "layers[2]: a checker layer holds exactly one component, found 2"
+    ]
+    assert construction_errors([[_Checker()]])[0] == "layers[0]: the first layer must hold generators, found 'checker'"
 
 
 def test_malformed_yaml_and_json(tmp_path: Path) -> None:

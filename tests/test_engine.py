@@ -18,19 +18,20 @@ ARCH_DIR = Path(__file__).resolve().parent.parent / "architectures"
 
 
 def smart_reply(request: CompletionRequest) -> str:
-    """Plausible replies for every component prompt, so the fallbacks are not what is tested here."""
+    """Plausible replies for every component (told by the request's purpose), so the fallbacks are
+    not what is tested here."""
     prompt = request.messages[-1]["content"]
     n = len(re.findall(r"^\[\d+\]", prompt, flags=re.M)) or 1
-    low = prompt.lower()
-    if "verdict" in low:
+    kind = request.purpose.partition(":")[0]
+    if kind == "verifier":
         return "Verdict: correct"
-    if "pass" in low and "fail" in low:
+    if kind == "unit_test_evaluator":
         return "\n".join(f"{k}: PASS" for k in range(1, 6))
-    if "rank" in low:
+    if kind == "ranker":
         return " > ".join(f"[{k}]" for k in range(n, 0, -1))
-    if "strengths" in low:
+    if kind == "critic":
         return "\n".join(f"[{k}] Strengths: clear. Weaknesses: short." for k in range(1, n + 1))
-    if "checkable" in low or "statements" in low or "tests" in low:
+    if kind == "unit_test_generator":
         return "1. mentions Paris\n2. is one word\n3. is a city"
     return f"answer {request.model} #{request.sample_index} t={request.temperature}"
 
@@ -48,6 +49,15 @@ async def test_counted_calls_never_exceed_static_count(name: str) -> None:
     assert result.ok and result.answer
     assert len(backend.sent) == result.stats.calls <= arch.static_calls()
     assert sum(layer.calls for layer in result.layers) == result.stats.calls
+
+
+async def test_every_request_names_the_component_that_asks() -> None:
+    arch, _ = load_architecture(ARCH_DIR / "verifier.yaml")
+    gw, backend = gateway()
+    await ArchitectureRunner(arch, gw).run(Query.from_prompt("What is the capital of France?"))
+    kinds = [c.type for layer in arch.layers for c in layer]
+    purposes = {r.purpose for r in backend.sent}
+    assert purposes == {k for k in kinds if k != "verifier"} | {"verifier:reasoning", "verifier:verdict"}
 
 
 async def test_generator_ranker_fuser_counts_equal_static_count() -> None:

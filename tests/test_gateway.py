@@ -34,8 +34,8 @@ def test_cache_key_separates_samples_and_settings() -> None:
     assert base.cache_key() != req(temperature=0.7).cache_key()
     assert base.cache_key() != req(max_tokens=10).cache_key()
     assert base.cache_key() != req(content="other").cache_key()
-    # Where the key lives and how long we wait do not change the reply: same key.
-    assert base.cache_key() == req(api_key_env="SOME_KEY", timeout=5.0).cache_key()
+    # Where the key lives, how long we wait and who asks do not change the reply: same key.
+    assert base.cache_key() == req(api_key_env="SOME_KEY", timeout=5.0, purpose="ranker").cache_key()
 
 
 async def test_cached_rerun_costs_zero_calls(tmp_path: Path) -> None:

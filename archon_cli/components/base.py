@@ -15,11 +15,24 @@ DEFAULT_MODEL = "local/smollm2-135m"
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's settings. Unknown keys are errors, so typos never pass silently."""
+    """Base of every component's settings. Unknown keys are errors, so typos never pass silently.
+
+    Each component declares its own layer rules here, as class variables; ``config.architecture``
+    applies them to every kind alike, so a new component brings its rules in its own file."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
+
+    # May form the first layer (an architecture opens with candidates from one of these).
+    opens: ClassVar[bool] = False
+    # Allowed in the first layer only.
+    first_layer_only: ClassVar[bool] = False
+    # A layer of this kind holds exactly one component (judges, rankers, filters).
+    single_per_layer: ClassVar[bool] = False
+    # The kind the next layer must hold, and the kind the previous layer must hold.
+    must_precede: ClassVar[str | None] = None
+    must_follow: ClassVar[str | None] = None
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         """Static cost: (LLM calls made, upper bound on candidates passed on) for ``n_in`` inputs."""
@@ -52,8 +65,10 @@ class LLMComponentConfig(ComponentConfig):
         sample_index: int = 0,
         stop: tuple[str, ...] = (),
         max_tokens: int | None = None,
+        step: str | None = None,
     ) -> CompletionRequest:
-        """A request to this component's model with its sampling settings."""
+        """A request to this component's model with its sampling settings. Its ``purpose`` names
+        the component (and the ``step``, for components that make calls of several kinds)."""
         return CompletionRequest(
             model=self.model,
             messages=tuple(dict(m) for m in messages),
@@ -64,6 +79,7 @@ class LLMComponentConfig(ComponentConfig):
             api_base=self.api_base,
             api_key_env=self.api_key_env,
             timeout=self.timeout,
+            purpose=self.type if step is None else f"{self.type}:{step}",
         )
 
 

@@ -17,6 +17,7 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 class CriticConfig(LLMComponentConfig):
     type: Literal["critic"] = "critic"
+    single_per_layer = True
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         return (1 if n_in > 0 else 0), n_in

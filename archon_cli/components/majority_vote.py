@@ -12,6 +12,7 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 class MajorityVoteConfig(ComponentConfig):
     type: Literal["majority_vote"] = "majority_vote"
+    single_per_layer = True
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         return 0, n_in

@@ -15,6 +15,7 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 class RankerConfig(LLMComponentConfig):
     type: Literal["ranker"] = "ranker"
+    single_per_layer = True
     top_k: int = Field(default=1, ge=1)
 
     def call_count(self, n_in: int) -> tuple[int, int]:

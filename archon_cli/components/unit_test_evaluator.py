@@ -16,6 +16,8 @@ from archon_cli.state import LayerInput, LayerOutput
 
 class UnitTestEvaluatorConfig(LLMComponentConfig):
     type: Literal["unit_test_evaluator"] = "unit_test_evaluator"
+    single_per_layer = True
+    must_follow = "unit_test_generator"
     top_k: int = Field(default=1, ge=1)
 
     def call_count(self, n_in: int) -> tuple[int, int]:

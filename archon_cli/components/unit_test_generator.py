@@ -17,6 +17,8 @@ from archon_cli.state import LayerInput, LayerOutput
 
 class UnitTestGeneratorConfig(LLMComponentConfig):
     type: Literal["unit_test_generator"] = "unit_test_generator"
+    single_per_layer = True
+    must_precede = "unit_test_evaluator"
     num_tests: int = Field(default=5, ge=1, le=20)
 
     def call_count(self, n_in: int) -> tuple[int, int]:

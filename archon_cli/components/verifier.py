@@ -13,6 +13,7 @@ from archon_cli.state import LayerInput, LayerOutput
 
 class VerifierConfig(LLMComponentConfig):
     type: Literal["verifier"] = "verifier"
+    single_per_layer = True
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         return 2 * n_in, n_in
@@ -86,8 +87,10 @@ class Verifier(Component[VerifierConfig]):
 
     async def _verify(self, question: str, answer: str, llm: LLM) -> bool | None:
         # The verdict depends on the reasoning, so these two calls run in sequence.
-        reasoning = await llm.complete(self.config.request(reasoning_messages(question, answer)))
-        verdict = await llm.complete(self.config.request(verdict_messages(question, answer, reasoning.text.strip())))
+        reasoning = await llm.complete(self.config.request(reasoning_messages(question, answer), step="reasoning"))
+        verdict = await llm.complete(
+            self.config.request(verdict_messages(question, answer, reasoning.text.strip()), step="verdict")
+        )
         return parse_verdict(verdict.text)
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:

@@ -20,9 +20,6 @@ else:
     _CONFIG_CLASSES = tuple(c.config_class for c in REGISTRY.values())
     ComponentSpec = Annotated[Union[_CONFIG_CLASSES], Field(discriminator="type")]
 
-# Layers of these types hold exactly one component.
-_SINGLE = {"ranker", "critic", "verifier", "unit_test_generator", "unit_test_evaluator", "majority_vote"}
-
 
 class Architecture(BaseModel):
     """An ordered list of layers; each layer a non-empty list of components of one type."""
@@ -73,8 +70,13 @@ class Architecture(BaseModel):
         return [c for layer in self.layers for c in layer]
 
 
-def construction_errors(layers: list[list[Any]]) -> list[str]:
-    """The paper's rules, as messages naming the offending layer (empty list: valid)."""
+def construction_errors(layers: list[list[ComponentConfig]]) -> list[str]:
+    """The paper's construction rules, as messages naming the offending layer (empty list: valid).
+
+    One component type per layer; the rest each component declares on its config class (which
+    kinds may open an architecture, first-layer-only kinds, single-component layers, a kind that
+    must precede or follow another), applied here without naming any kind."""
+    openers = [kind for kind, component in REGISTRY.items() if component.config_class.opens]
     errors: list[str] = []
     for i, layer in enumerate(layers):
         if not layer:
@@ -84,19 +86,22 @@ def construction_errors(layers: list[list[Any]]) -> list[str]:
         if len(types) > 1:
             errors.append(f"layers[{i}]: one component type per layer, found {sorted(types)}")
             continue
-        kind = next(iter(types))
-        if i == 0 and kind != "generator":
-            errors.append(f"layers[0]: the first layer must hold generators, found {kind!r}")
-        if i > 0 and kind == "generator":
-            errors.append(f"layers[{i}]: generators are only allowed in the first layer")
-        if kind in _SINGLE and len(layer) > 1:
+        kind = layer[0].type
+        rules = type(layer[0])
+        if i == 0 and not rules.opens:
+            errors.append(
+                f"layers[0]: the first layer must hold {' or '.join(k + 's' for k in openers)}, found {kind!r}"
+            )
+        if i > 0 and rules.first_layer_only:
+            errors.append(f"layers[{i}]: {kind}s are only allowed in the first layer")
+        if rules.single_per_layer and len(layer) > 1:
             errors.append(f"layers[{i}]: a {kind} layer holds exactly one component, found {len(layer)}")
         next_kind = layers[i + 1][0].type if i + 1 < len(layers) and layers[i + 1] else None
         prev_kind = layers[i - 1][0].type if i > 0 and layers[i - 1] else None
-        if kind == "unit_test_generator" and next_kind != "unit_test_evaluator":
-            errors.append(f"layers[{i}]: a unit_test_generator must be followed by a unit_test_evaluator")
-        if kind == "unit_test_evaluator" and prev_kind != "unit_test_generator":
-            errors.append(f"layers[{i}]: a unit_test_evaluator must follow a unit_test_generator")
+        if rules.must_precede is not None and next_kind != rules.must_precede:
+            errors.append(f"layers[{i}]: a {kind} must be followed by a {rules.must_precede}")
+        if rules.must_follow is not None and prev_kind != rules.must_follow:
+            errors.append(f"layers[{i}]: a {kind} must follow a {rules.must_follow}")
     return errors
 
 

@@ -44,6 +44,7 @@ class GatewayJudge(Judge):
             sample_index=sample_index,
             api_base=self.api_base,
             api_key_env=self.api_key_env,
+            purpose="judge",
         )
         completion = await self.gateway.complete(request, self.stats)
         return completion.text

@@ -15,7 +15,7 @@ from typing import Any
 
 from archon_cli.errors import ProviderError, TransientProviderError, UserError
 from archon_cli.llm.local_models import POOL, PROVIDER, local_name
-from archon_cli.llm.types import CompletionRequest, Usage
+from archon_cli.llm.types import PURPOSE_HEADER, CompletionRequest, Usage
 
 _setup_lock = threading.Lock()
 _litellm: Any = None
@@ -157,6 +157,8 @@ class LiteLLMBackend:
         }
         if request.stop:
             kwargs["stop"] = list(request.stop)
+        if request.purpose:
+            kwargs["extra_headers"] = {PURPOSE_HEADER: request.purpose}
         if local_name(request.model):
             kwargs["seed"] = 1000 + request.sample_index
         if request.api_base:

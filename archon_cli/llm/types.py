@@ -9,6 +9,9 @@ from typing import Any
 
 Message = dict[str, str]  # {"role": "user" | "system" | "assistant", "content": "..."}
 
+# HTTP header that carries a request's ``purpose`` to the server (servers ignore it; test servers read it).
+PURPOSE_HEADER = "X-Archon-Purpose"
+
 
 @dataclass(frozen=True)
 class CompletionRequest:
@@ -16,6 +19,8 @@ class CompletionRequest:
 
     ``sample_index`` tells repeated samples of the same prompt apart: it is part of the
     cache key and seeds local sampling, so sample 3 of a prompt is the same text every run.
+    ``purpose`` says who asks (a component kind such as ``ranker``, ``verifier:verdict``, or
+    ``judge``), for test doubles and logs; it is not part of the cache key and changes no reply.
     """
 
     model: str
@@ -27,9 +32,10 @@ class CompletionRequest:
     api_base: str | None = None
     api_key_env: str | None = None
     timeout: float = 120.0
+    purpose: str = ""
 
     def cache_key(self) -> str:
-        """Stable key over everything that changes the reply (not timeout or key name)."""
+        """Stable key over everything that changes the reply (not timeout, key name or purpose)."""
         payload = {
             "model": self.model,
             "messages": [dict(m) for m in self.messages],

@@ -6,7 +6,9 @@ with the configured probabilities, one fault: HTTP 500, HTTP 429 with ``Retry-Af
 the client's timeout, a 200 whose body is not JSON, or a 200 with no choices. Replies are
 deterministic text derived from the prompt: tiny-arith questions ("What is 3 + 4?") get the right
 number except for a seeded share of wrong ones, so scores mean something; rankers, critics and
-verifiers get replies in the format they parse.
+verifiers get replies in the format they parse. Which component asks is read from the request's
+``X-Archon-Purpose`` header (archon sends the request's ``purpose`` there), never guessed from the
+prompt's wording.
 
 Whether a request faults depends only on the seed, the model, the messages and how many times the
 same messages were seen before, so a run is reproducible whatever the concurrency. The server
@@ -40,6 +42,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
+
+from archon_cli.llm.types import PURPOSE_HEADER
 
 KINDS = ("ok", "error_500", "error_429", "hang", "garbage", "no_choices")
 
@@ -110,8 +114,10 @@ def _first_number(text: str) -> int | None:
     return int(m.group()) if m else None
 
 
-def reply_text(messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: float = 0.2) -> str:
-    """The deterministic reply to ``messages``: a pure function of the prompt and the seed."""
+def reply_text(messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: float = 0.2, purpose: str = "") -> str:
+    """The deterministic reply to ``messages`` from the component ``purpose`` names (``ranker``,
+    ``critic``, ``verifier:reasoning``, ``verifier:verdict``; anything else is answered as a
+    question): a pure function of the purpose, the prompt and the seed."""
     contents = [str(m.get("content") or "") for m in messages]
     last = contents[-1] if contents else ""
     everything = "\n".join(contents)
@@ -121,19 +127,19 @@ def reply_text(messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: fl
     def is_right(text: str) -> bool:
         return right is not None and _first_number(text) == right
 
-    if "candidate answers from best to worst" in last:  # ranker
+    if purpose == "ranker":
         order = [k for k, t in candidates if is_right(t)] + [k for k, t in candidates if not is_right(t)]
         return " > ".join(f"[{k}]" for k in order) or "[1]"
-    if "Strengths: ... Weaknesses: ..." in last:  # critic
+    if purpose == "critic":
         return "\n".join(
             f"[{k}] Strengths: {'correct' if is_right(t) else 'short'}. Weaknesses: {'none' if is_right(t) else 'wrong'}."
             for k, t in candidates
         )
     proposed = re.search(r"Proposed answer:\n(.*)", last)
-    if proposed and "Verdict: correct" in last:  # verifier, second call
-        return f"Verdict: {'correct' if is_right(proposed.group(1)) else 'incorrect'}"
-    if proposed:  # verifier, first call
-        return "The calculation checks out." if is_right(proposed.group(1)) else "The calculation is off."
+    if purpose == "verifier:verdict":
+        return f"Verdict: {'correct' if proposed and is_right(proposed.group(1)) else 'incorrect'}"
+    if purpose == "verifier:reasoning":
+        return "The calculation checks out." if proposed and is_right(proposed.group(1)) else "The calculation is off."
     if right is None:
         return f"Reply {hashlib.sha256(last.encode('utf-8')).hexdigest()[:8]}."
     question = (_ARITH.search(everything) or _LARGER.search(everything)).group(0)  # type: ignore[union-attr]
@@ -337,7 +343,7 @@ class FaultServer:
                 return web.Response(
                     status=200, text="<html>upstream garbage, not JSON", content_type="application/json"
                 )
-            text = reply_text(messages, plan.seed, plan.wrong_rate)
+            text = reply_text(messages, plan.seed, plan.wrong_rate, request.headers.get(PURPOSE_HEADER, ""))
             prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages if isinstance(m, dict))
             completion_tokens = _tokens(text)
             choices = (

@@ -3,8 +3,9 @@
 It answers arithmetic questions ("What is 3 + 4?", "... 9 - 2 ...", "Which is larger, 12 or 40?").
 A generator sample is right when a seeded hash of (model, question, sample) falls under the model's
 accuracy; a wrong sample is one of several wrong numbers, so majority vote over more samples of a
-more accurate model scores higher. The other components are simulated as adding nothing: a fuser
-repeats the first candidate, a ranker keeps the order, a verifier accepts all, unit tests all pass.
+more accurate model scores higher. The other components (told apart by the request's ``purpose``)
+are simulated as adding nothing: a fuser repeats the first candidate, a ranker keeps the order, a
+verifier accepts all, unit tests all pass.
 So the best architecture within a budget is known on paper: majority vote over the most samples
 of the most accurate model.
 """
@@ -57,23 +58,22 @@ class SimulatedBackend:
         return self._reply(request, prompt), Usage(prompt_tokens=len(prompt) // 4, completion_tokens=4)
 
     def _reply(self, request: CompletionRequest, prompt: str) -> str:
-        low = prompt.lower()
-        if "[1]" in prompt:  # a prompt that lists candidates: a judge or fuser
-            if "verdict" in low:
-                return "Verdict: correct"
-            if "pass" in low and "fail" in low:
-                return "\n".join(f"{k}: PASS" for k in range(1, 21))
-            if "rank" in low:
-                n = len(re.findall(r"^\[\d+\]", prompt, re.M))
-                return " > ".join(f"[{k}]" for k in range(1, n + 1))
-            if "strength" in low:
-                return "[1] Strengths: fine. Weaknesses: none."
+        kind = request.purpose.partition(":")[0]
+        if kind == "verifier":
+            return "Verdict: correct"
+        if kind == "unit_test_evaluator":
+            return "\n".join(f"{k}: PASS" for k in range(1, 21))
+        if kind == "unit_test_generator":
+            return "1. The answer is a number."
+        if kind == "ranker":
+            return "[1]"  # the first candidate first; the rest keep their order
+        if kind == "critic":
+            return "[1] Strengths: fine. Weaknesses: none."
+        if kind == "fuser":
             first = _CANDIDATE.search(prompt)
             return first[1].strip() if first else "0"
-        if "verdict" in low:
-            return "Verdict: correct"
         gold = gold_answer(prompt)
-        if gold is None:  # e.g. the unit-test generator's prompt
+        if gold is None:
             return "1. The answer is a number."
         u = _uniform(self.seed, request.model, prompt, request.sample_index)
         if u < self.accuracy[request.model]:

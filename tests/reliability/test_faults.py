@@ -70,7 +70,8 @@ def test_replies_are_deterministic_and_seeded() -> None:
                 "content": "Question:\nWhat is 2 + 2?\n\nCandidate answers:\n\n[1] 5\n\n[2] 4\n\n"
                 "Rank the 2 candidate answers from best to worst. Reply ...",
             }
-        ]
+        ],
+        purpose="ranker",
     )
     assert ranking == "[2] > [1]"
 
