@@ -85,7 +85,7 @@ def _engine_settings(
     from archon_cli.config.budget import load_budget
     from archon_cli.llm.accountant import Budget
     from archon_cli.llm.gateway import RetryPolicy
-    from archon_cli.settings import EngineSettings, parse_model_limits
+    from archon_cli.settings import EngineSettings, local_settings, parse_model_limits
 
     return EngineSettings(
         cache_dir=None if no_cache else cache_dir,
@@ -93,6 +93,7 @@ def _engine_settings(
         concurrency=concurrency,
         model_limits=parse_model_limits(model_limit or []),
         retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
+        local=local_settings(),
     )
 
 

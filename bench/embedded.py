@@ -1,8 +1,8 @@
 """Figure 5: completion tokens per second of the embedded model through the engine, over the
 same model called directly with llama-cpp-python (same GGUF, prompts and settings), in one run.
 
-The engine path is the real one: ArchitectureRunner -> gateway -> LiteLLM (custom provider
-``local``) -> the model's worker thread. The direct path is ``Llama.create_chat_completion`` with
+The engine path is the real one: ArchitectureRunner -> gateway -> backend -> the gateway's pool
+of embedded models (the model's worker thread). The direct path is ``Llama.create_chat_completion`` with
 the settings archon_cli/llm/local_models.py uses (n_ctx, n_threads, seed, temperature,
 max_tokens). Rounds alternate between the two paths so load changes hit both alike.
 
@@ -24,7 +24,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.llm.local_models import LOCAL_MODELS, POOL, _threads
+from archon_cli.llm.local_models import LOCAL_MODELS, LocalModelPool
+from archon_cli.settings import local_settings
 from archon_cli.state import Query
 
 MODEL = "smollm2-135m"
@@ -38,7 +39,9 @@ def prompts(n: int) -> list[str]:
     return [f"Write three sentences about {TOPICS[i % len(TOPICS)]} (note {i})." for i in range(n)]
 
 
-def engine_round(texts: list[str], max_tokens: int, temperature: float, concurrency: int) -> tuple[float, int]:
+def engine_round(
+    pool: LocalModelPool, texts: list[str], max_tokens: int, temperature: float, concurrency: int
+) -> tuple[float, int]:
     """Seconds and completion tokens of one generator call per prompt through the engine."""
     arch = Architecture.model_validate(
         {
@@ -56,7 +59,8 @@ def engine_round(texts: list[str], max_tokens: int, temperature: float, concurre
             ],
         }
     )
-    runner = ArchitectureRunner(arch, LLMGateway(cache=None))
+    # One pool for every round, as one command has: the model is loaded once.
+    runner = ArchitectureRunner(arch, LLMGateway(cache=None, local_models=pool))
     queries = [Query(messages=({"role": "user", "content": t},), id=str(i)) for i, t in enumerate(texts)]
 
     async def go() -> int:
@@ -96,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     from llama_cpp import Llama
 
     spec = LOCAL_MODELS[MODEL]
-    llama = Llama(model_path=str(POOL.get(MODEL).path()), n_ctx=spec.n_ctx, n_threads=_threads(), verbose=False)
+    pool = LocalModelPool(local_settings())
+    threads = pool.settings.threads
+    llama = Llama(model_path=str(pool.get(MODEL).path()), n_ctx=spec.n_ctx, n_threads=threads, verbose=False)
     texts = prompts(args.prompts)
-    # Warm both paths (model load, LiteLLM import) outside the figure.
+    # Warm both paths (model loads) outside the figure.
     direct_round(llama, texts[:1], 8, args.temperature)
-    engine_round(texts[:1], 8, args.temperature, 1)
+    engine_round(pool, texts[:1], 8, args.temperature, 1)
     totals = {"engine": [0.0, 0], "direct": [0.0, 0]}
     ratios = []
     for r in range(args.rounds):
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         rates = {}
         for path in order:
             if path == "engine":
-                seconds, tokens = engine_round(texts, args.max_tokens, args.temperature, args.concurrency)
+                seconds, tokens = engine_round(pool, texts, args.max_tokens, args.temperature, args.concurrency)
             else:
                 seconds, tokens = direct_round(llama, texts, args.max_tokens, args.temperature)
             totals[path][0] += seconds
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "round_ratios": ratios,
         "tokens": {k: v[1] for k, v in totals.items()},
         "seconds": {k: v[0] for k, v in totals.items()},
-        "n_threads": _threads(),
+        "n_threads": threads,
         "n_ctx": spec.n_ctx,
         "load": os.getloadavg()[0],
     }
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"engine {rate['engine']:.1f} tok/s, direct {rate['direct']:.1f} tok/s: median ratio of "
             f"{args.rounds} rounds {result['ratio']:.2f} ({', '.join(f'{x:.2f}' for x in ratios)}) "
-            f"(target >= 0.9; {totals['engine'][1]} vs {totals['direct'][1]} tokens; n_threads {_threads()}, "
+            f"(target >= 0.9; {totals['engine'][1]} vs {totals['direct'][1]} tokens; n_threads {threads}, "
             f"load {result['load']:.2f})"
         )
     return 0

@@ -55,9 +55,9 @@ def short_generator_file(folder: Path, max_tokens: int) -> Path:
 
 
 def smollm2_path() -> Path:
-    from archon_cli.llm.local_models import LOCAL_MODELS
+    from archon_cli.llm.local_models import LOCAL_MODELS, LocalSettings
 
-    return LOCAL_MODELS["smollm2-135m"].locate()
+    return LOCAL_MODELS["smollm2-135m"].locate(LocalSettings())
 
 
 @pytest.fixture(scope="session")

