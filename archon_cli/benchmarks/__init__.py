@@ -20,9 +20,9 @@ _BENCHMARKS: dict[str, str] = {
     "math": "archon_cli.benchmarks.math500:Math500",
     "mixeval": "archon_cli.benchmarks.mixeval:MixEval",
     "mixeval-hard": "archon_cli.benchmarks.mixeval:MixEvalHard",
-    "humaneval": "archon_cli.benchmarks.humaneval:HumanEval",
-    "mbpp": "archon_cli.benchmarks.mbpp:MBPP",
-    "code-contests": "archon_cli.benchmarks.code_contests:CodeContests",
+    "humaneval": "archon_cli.benchmarks.code.humaneval:HumanEval",
+    "mbpp": "archon_cli.benchmarks.code.mbpp:MBPP",
+    "code-contests": "archon_cli.benchmarks.code.code_contests:CodeContests",
 }
 
 

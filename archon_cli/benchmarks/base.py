@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -157,6 +157,13 @@ def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
                 raise UserError(f"{name}: {path} line {number} is not a JSON object")
             rows.append(row)
     return rows
+
+
+def required(row: dict[str, Any], fields: Iterable[str], name: str, where: str) -> None:
+    """A one-line UserError naming the fields a data row lacks."""
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise UserError(f"{name}: {where} has no {', '.join(missing)} field")
 
 
 def split_questions(

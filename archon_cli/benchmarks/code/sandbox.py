@@ -1,4 +1,4 @@
-"""Run model-written Python in a separate, limited process.
+"""Run model-written Python in a separate, limited process (the code benchmarks' sandbox).
 
 The code never runs in the evaluator's process: each run is a child ``sys.executable -I`` in a
 session (process group) of its own, with a fresh temporary directory, and at most ``max_concurrent``
@@ -58,14 +58,16 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from archon_cli.benchmarks.code import sandbox_child
 from archon_cli.errors import UserError
 
 log = logging.getLogger(__name__)
 
 Isolation = Literal["auto", "on", "off"]
 
-# Exit status the bootstrap uses when it could not set the sandbox up (never the code's fault).
-_SETUP_FAILED = 125
+# The child program, run as ``sys.executable -I sandbox_child.py CONFIG_JSON``: it applies the limits
+# (and, isolated, the namespaces and mounts), then execs the code.
+_CHILD = str(Path(sandbox_child.__file__).resolve())
 _PROBE_TIMEOUT = 20.0
 
 
@@ -121,188 +123,6 @@ class SandboxCapabilities:
     @property
     def filesystem_readonly(self) -> bool:
         return self.isolated
-
-
-# The bootstrap runs as ``sys.executable -I -c BOOTSTRAP CONFIG_JSON``: it applies the limits and
-# then execs the code, so nothing of the evaluator's interpreter state reaches the code. Isolated, it
-# runs as root: it unshares namespaces, forks an init (pid 1 of the new PID namespace) that sets up
-# the mounts and forks the code's process, which drops to the sandbox uid before exec.
-_BOOTSTRAP = r"""
-import ctypes, json, os, resource, signal, stat, sys
-
-cfg = json.loads(sys.argv[1])
-SETUP_FAILED = 125
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-
-
-def fail(msg):
-    # The nonce tells a real setup failure from code that prints the same words and exits 125.
-    os.write(2, ("archon-sandbox " + cfg["nonce"] + ": setup failed: " + msg + "\n").encode())
-    os._exit(SETUP_FAILED)
-
-
-def libc():
-    lib = ctypes.CDLL(None, use_errno=True)
-    lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    lib.unshare.argtypes = [ctypes.c_int]
-    lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    return lib
-
-
-def check(rc, what):
-    if rc != 0:
-        err = ctypes.get_errno()
-        fail(what + ": " + os.strerror(err))
-
-
-def mount(lib, src, target, fstype, flags, data=None):
-    enc = lambda s: None if s is None else s.encode()
-    check(lib.mount(enc(src), enc(target), enc(fstype), flags, enc(data)), "mount " + target)
-
-
-def limits(cpu_s, nproc):
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (cfg["memory_mb"] * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["max_file_mb"] * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (cfg["max_open_files"],) * 2)
-    if nproc is not None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-
-
-def run_code():
-    argv = [sys.executable, "-I", cfg["script"]]
-    os.execve(sys.executable, argv, cfg["env"])
-
-
-def unescape(path):
-    # /proc/self/mountinfo escapes space, tab, newline and backslash as octal.
-    out, i = "", 0
-    while i < len(path):
-        if path[i] == "\\" and path[i + 1:i + 4].isdigit():
-            out += chr(int(path[i + 1:i + 4], 8))
-            i += 4
-        else:
-            out += path[i]
-            i += 1
-    return out
-
-
-def expose(lib, paths):
-    # A directory the sandbox uid cannot enter (mode without o+x) that holds the interpreter is
-    # covered with a tmpfs in which only the needed paths are bind-mounted back.
-    blocked = {}
-    for path in paths:
-        parts = path.strip("/").split("/")
-        for n in range(1, len(parts)):
-            ancestor = "/" + "/".join(parts[:n])
-            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-                blocked.setdefault(ancestor, []).append(path)
-                break
-    for ancestor in sorted(blocked, key=len):
-        handles = [(p, os.open(p, os.O_PATH)) for p in sorted(set(blocked[ancestor]))]
-        mount(lib, "tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
-        for path, fd in handles:
-            os.makedirs(path, exist_ok=True)
-            mount(lib, "/proc/self/fd/%d" % fd, path, None, MS_BIND | MS_REC)
-            os.close(fd)
-
-
-def setup_mounts(lib, workdir, uid):
-    mount(lib, None, "/", None, MS_REC | MS_PRIVATE)
-    expose(lib, cfg["expose"])
-    # Keep the prepared files, then put a private size-capped tmpfs on the run's directory.
-    saved = {}
-    for name in os.listdir(workdir):
-        with open(os.path.join(workdir, name), "rb") as fh:
-            saved[name] = fh.read()
-    mount(lib, "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV,
-          "size=%dm,nr_inodes=4096,mode=0700,uid=%d,gid=%d" % (cfg["writable_mb"], uid, uid))
-    for name, data in saved.items():
-        path = os.path.join(workdir, name)
-        with open(path, "wb") as fh:
-            fh.write(data)
-        os.chown(path, uid, uid)
-    mount(lib, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    with open("/proc/self/mountinfo") as fh:
-        entries = [line.split() for line in fh]
-    for entry in entries:
-        target, options = unescape(entry[4]), entry[5].split(",")
-        if target == workdir:
-            continue
-        flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
-        flags |= (MS_NODEV if "nodev" in options else 0) | (MS_NOEXEC if "noexec" in options else 0)
-        mount(lib, None, target, None, flags)
-
-
-def isolated():
-    lib = libc()
-    uid = cfg["uid"]
-    check(lib.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-    init = os.fork()
-    if init:
-        # Outside the PID namespace: relay the init's status. SIGTERM (the evaluator's timeout) kills
-        # the init, and with it the whole namespace; reaping it here leaves no zombie behind.
-        signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
-        while True:
-            try:
-                _, status = os.waitpid(init, 0)
-                break
-            except InterruptedError:
-                continue
-        relay(status)
-    # pid 1 of the new namespace, still root: the evaluator killing our parent kills us.
-    check(lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-    setup_mounts(lib, cfg["workdir"], uid)
-    child = os.fork()
-    if child == 0:
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            check(lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
-            os.chdir(cfg["workdir"])
-            limits(cfg["cpu_s"], cfg["nproc"])
-            run_code()
-        except BaseException as exc:
-            fail(type(exc).__name__ + ": " + str(exc))
-    # As init: reap every orphan until the code's process ends; leaving ends the namespace.
-    while True:
-        pid, status = os.wait()
-        if pid == child:
-            relay(status)
-
-
-def relay(status):
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
-
-
-try:
-    # If the evaluator dies (Ctrl-C, crash), so does the run; the check closes the race with its exit.
-    check(libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-    if os.getppid() != cfg["parent"]:
-        os._exit(1)
-    if cfg["isolated"]:
-        isolated()
-    else:
-        os.chdir(cfg["workdir"])
-        limits(cfg["cpu_s"], cfg["nproc"])
-        run_code()
-except SystemExit:
-    raise
-except BaseException as exc:
-    fail(type(exc).__name__ + ": " + str(exc))
-"""
 
 
 def _user_process_count(uid: int) -> int:
@@ -481,8 +301,7 @@ async def _execute(
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-I",
-                    "-c",
-                    _BOOTSTRAP,
+                    _CHILD,
                     json.dumps(config),
                     stdin=stdin_file,
                     stdout=asyncio.subprocess.PIPE,
@@ -503,7 +322,7 @@ async def _execute(
         except TimeoutError:
             timed_out = True
             if isolated:
-                # The bootstrap kills the namespace's init and reaps it; SIGKILL below is the fallback.
+                # The child program kills the namespace's init and reaps it; SIGKILL below is the fallback.
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGTERM)
                 with contextlib.suppress(TimeoutError):
@@ -521,8 +340,8 @@ async def _execute(
         err, err_cut = readers[1].result() if readers[1] in done else (b"", True)
         stderr = err.decode("utf-8", errors="replace")
         setup_error = None
-        marker = f"archon-sandbox {nonce}: setup failed:"
-        if returncode == _SETUP_FAILED and marker in stderr:
+        marker = sandbox_child.failure_marker(nonce)
+        if returncode == sandbox_child.SETUP_FAILED and marker in stderr:
             setup_error = (stderr.split(marker, 1)[1].strip().splitlines() or ["unknown"])[0]
         return ExecResult(
             returncode=returncode,

@@ -4,27 +4,25 @@ The model sees the function's signature and docstring and is asked for the whole
 program that runs is the prompt (its imports and helper functions), then the model's function (a
 later definition replaces the prompt's docstring-only one), then the upstream ``test`` and
 ``check(entry_point)``. A reply that is only a body (a completion) is appended to the prompt instead.
-The program runs in the sandbox (``archon_cli.sandbox``); score 1 if it exits cleanly, else 0.
+The program runs in the sandbox (``benchmarks/code/sandbox.py``); score 1 if it exits cleanly, else 0.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
-from archon_cli.benchmarks.code_extract import as_function_body, defines, extract_code, keep_definitions
-from archon_cli.errors import ArchonError, UserError
-from archon_cli.sandbox import ExecResult, Sandbox, SandboxLimits
+from archon_cli.benchmarks.base import Judge, Question, Response, Score, required
+from archon_cli.benchmarks.code.base import CodeBenchmark, run_details
+from archon_cli.benchmarks.code.extract import as_function_body, defines, extract_code, keep_definitions
+from archon_cli.errors import UserError
 
 _INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function, signature included, "
     "in a single ```python code block."
 )
-_TAIL_CHARS = 1000
 
 
 def build_program(prompt: str, reply: str, entry_point: str, test: str) -> tuple[str, str]:
@@ -37,21 +35,6 @@ def build_program(prompt: str, reply: str, entry_point: str, test: str) -> tuple
     return f"{prompt}{solution}\n\n{test}\n\ncheck({entry_point})\n", kind
 
 
-def run_details(result: ExecResult) -> dict[str, Any]:
-    """What a code benchmark records about one sandbox run."""
-    if result.setup_error is not None:
-        # Not the model's fault: the record gets an error instead of a score.
-        raise ArchonError(f"code sandbox could not start: {result.setup_error}")
-    return {
-        "passed": result.ok,
-        "timed_out": result.timed_out,
-        "exit_code": result.returncode,
-        "stdout_tail": result.stdout[-_TAIL_CHARS:],
-        "stderr_tail": result.stderr[-_TAIL_CHARS:],
-        "sandbox": "isolated" if result.isolated else "basic",
-    }
-
-
 def read_gzip_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
     """Rows of a gzip-compressed JSONL file; unreadable data is a one-line UserError."""
     try:
@@ -61,22 +44,11 @@ def read_gzip_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
         raise UserError(f"{name}: cannot read {path} ({type(exc).__name__})") from None
 
 
-def required(row: dict[str, Any], fields: Iterable[str], name: str, where: str) -> None:
-    missing = [f for f in fields if f not in row]
-    if missing:
-        raise UserError(f"{name}: {where} has no {', '.join(missing)} field")
-
-
-class HumanEval(Benchmark):
+class HumanEval(CodeBenchmark):
     name = "humaneval"
     description = "HumanEval (164 Python functions), pass@1 by running the upstream tests in a sandbox"
     data_files = ("humaneval/HumanEval.jsonl.gz",)
     hub_id = "openai_humaneval"
-    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=10.0)
-
-    def __init__(self, data_dir: Path | None = None, sandbox: Sandbox | None = None) -> None:
-        super().__init__(data_dir)
-        self.sandbox = sandbox or Sandbox(self.limits)
 
     def load(self) -> list[Question]:
         if self.data_dir is None:

@@ -13,14 +13,13 @@ hub and refuses ``--data-dir``.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, ClassVar
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
-from archon_cli.benchmarks.code_extract import extract_code
-from archon_cli.benchmarks.humaneval import run_details
+from archon_cli.benchmarks.base import Judge, Question, Response, Score
+from archon_cli.benchmarks.code.base import CodeBenchmark, run_details
+from archon_cli.benchmarks.code.extract import extract_code
+from archon_cli.benchmarks.code.sandbox import Sandbox, SandboxLimits
 from archon_cli.errors import UserError
-from archon_cli.sandbox import Sandbox, SandboxLimits
 
 HUB_ID = "deepmind/code_contests"
 _INSTRUCTION = (
@@ -86,7 +85,7 @@ async def run_io_tests(
     return passed > 0, {"passed": passed > 0, "tests_passed": passed, "tests": len(tests), "sandbox": mode}
 
 
-class CodeContests(Benchmark):
+class CodeContests(CodeBenchmark):
     name = "code-contests"
     description = (
         "CodeContests test split (165 problems, stdin/stdout tests in a sandbox); "
@@ -94,10 +93,6 @@ class CodeContests(Benchmark):
     )
     hub_id = HUB_ID
     limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=2.0)
-
-    def __init__(self, data_dir: Path | None = None, sandbox: Sandbox | None = None) -> None:
-        super().__init__(data_dir)
-        self.sandbox = sandbox or Sandbox(self.limits)
 
     def load(self) -> list[Question]:
         if self.data_dir is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from archon_cli.sandbox import ExecResult, Sandbox, SandboxLimits
+from archon_cli.benchmarks.code.sandbox import ExecResult, Sandbox, SandboxLimits
 
 LIMITS = SandboxLimits(timeout_s=2.0, memory_mb=256, max_processes=16, max_output_bytes=4096)
 

@@ -3,22 +3,19 @@
 The prompt gives the task's description and its first test assert, so the model knows the
 function's name and signature (and the ``test_setup_code`` when a task has one). The program that
 runs is the model's code (top-level demo code removed), the setup code, then all ``test_list``
-asserts; it runs in the sandbox (``archon_cli.sandbox``): score 1 if it exits cleanly, else 0.
+asserts; it runs in the sandbox (``benchmarks/code/sandbox.py``): score 1 if it exits cleanly, else 0.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import warnings
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
-from archon_cli.benchmarks.code_extract import extract_code, keep_definitions
-from archon_cli.benchmarks.humaneval import required, run_details
+from archon_cli.benchmarks.base import Judge, Question, Response, Score, read_jsonl, required
+from archon_cli.benchmarks.code.base import CodeBenchmark, run_details
+from archon_cli.benchmarks.code.extract import extract_code, keep_definitions
 from archon_cli.errors import UserError
-from archon_cli.sandbox import Sandbox, SandboxLimits
 
 FIRST_TASK, LAST_TASK = 11, 510
 
@@ -61,31 +58,16 @@ def build_program(reply: str, function: str | None, setup: str, tests: list[str]
     return "\n\n".join([code.rstrip(), setup.strip(), "\n".join(t.strip() for t in tests)]) + "\n"
 
 
-class MBPP(Benchmark):
+class MBPP(CodeBenchmark):
     name = "mbpp"
     description = "MBPP evaluation split (500 Python tasks, ids 11-510), pass@1 by running the asserts in a sandbox"
     data_files = ("mbpp/mbpp.jsonl",)
     hub_id = "mbpp"
-    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=10.0)
-
-    def __init__(self, data_dir: Path | None = None, sandbox: Sandbox | None = None) -> None:
-        super().__init__(data_dir)
-        self.sandbox = sandbox or Sandbox(self.limits)
 
     def _rows(self) -> list[dict[str, Any]]:
         if self.data_dir is None:
             return self.hub_rows("mbpp", "test", "full")  # the hub's test split is task_ids 11-510
-        path = self.data_path("mbpp", "mbpp.jsonl")
-        rows = []
-        with path.open("r", encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise UserError(f"{self.name}: {path} line {number} is not valid JSON") from None
-        return rows
+        return read_jsonl(self.data_path("mbpp", "mbpp.jsonl"), self.name)
 
     def load(self) -> list[Question]:
         questions = []
