@@ -1,6 +1,8 @@
-"""The ``archon`` command line: parse options, call the engine, print. No logic lives here.
+"""The ``archon`` command line: parse the options, call the command (``archon_cli.commands``), exit
+with its code. No logic lives here.
 
-Heavy modules (LiteLLM, llama.cpp, pandas) are imported inside the commands, so ``--help`` is fast.
+Commands are imported inside each function, so ``--help`` imports neither them nor the heavy
+libraries they use (LiteLLM, llama.cpp, numpy).
 """
 
 from __future__ import annotations
@@ -73,30 +75,6 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _engine_settings(
-    budget: str | None,
-    cache_dir: Path,
-    no_cache: bool,
-    concurrency: int,
-    model_limit: list[str] | None,
-    max_attempts: int = 6,
-    retry_wait: float = 0.5,
-):  # type: ignore[no-untyped-def]
-    from archon_cli.config.budget import load_budget
-    from archon_cli.llm.accountant import Budget
-    from archon_cli.llm.gateway import RetryPolicy
-    from archon_cli.settings import EngineSettings, local_settings, parse_model_limits
-
-    return EngineSettings(
-        cache_dir=None if no_cache else cache_dir,
-        budget=load_budget(budget) if budget else Budget(),
-        concurrency=concurrency,
-        model_limits=parse_model_limits(model_limit or []),
-        retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
-        local=local_settings(),
-    )
-
-
 @app.command()
 def run(
     architecture: ArchOption,
@@ -120,17 +98,18 @@ def run(
     retry_wait: RetryWaitOption = 0.5,
 ) -> None:
     """Run an architecture on one query (--prompt / --prompt-file) or a JSONL file of queries (--input)."""
-    from archon_cli import run_command
+    from archon_cli.commands.run import run_file, run_prompt
+    from archon_cli.commands.settings import engine_settings
 
     given = [x for x in (prompt, prompt_file, input) if x is not None]
     if len(given) != 1:
         _fail("give exactly one of --prompt, --prompt-file or --input", 2)
-    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
+    settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     console = _stderr()
     if input is not None:
-        code = run_command.run_file(architecture, input, output, settings, console, json_out)
+        code = run_file(architecture, input, output, settings, console, json_out)
     else:
-        code = run_command.run_prompt(architecture, prompt, prompt_file, settings, console, trace, json_out)
+        code = run_prompt(architecture, prompt, prompt_file, settings, console, trace, json_out)
     raise typer.Exit(code)
 
 
@@ -167,10 +146,14 @@ def eval_(
     ] = 512,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
-    from archon_cli.evaluation.command import EvalOptions, run_eval
+    from archon_cli.commands.eval import run_eval
+    from archon_cli.commands.settings import data_dir_from_env, engine_settings
+    from archon_cli.evaluation.run_folder import EvalOptions
 
-    options = EvalOptions(benchmark, split, limit, seed, judge, data_dir, results_dir, run_id, judge_max_tokens)
-    settings = _engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
+    options = EvalOptions(
+        benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens
+    )
+    settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
 
 
@@ -199,23 +182,23 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
-    from archon_cli.search.command import build_settings, run_search
+    from archon_cli.commands.search import build_settings, run_search
+    from archon_cli.commands.settings import data_dir_from_env, engine_settings
 
     settings = build_settings(
         benchmark, budget, models, pool, space, algorithm, trials, seed, cost_weight, final_k, limit, test_limit,
-        judge, data_dir, concurrency,
+        judge, data_dir_from_env(data_dir), concurrency,
     )  # fmt: skip
-    engine = _engine_settings(None, cache_dir, no_cache, concurrency, model_limit)
+    engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit)
     raise typer.Exit(run_search(settings, engine, results_dir, search_id, _stderr(), json_out))
 
 
 @app.command()
 def benchmarks() -> None:
     """List the benchmarks `eval` and `search` accept."""
-    from archon_cli.benchmarks import benchmark_names, get_benchmark
+    from archon_cli.commands.benchmarks import list_benchmarks
 
-    for name in benchmark_names():
-        print(f"{name:16} {get_benchmark(name).description}")
+    raise typer.Exit(list_benchmarks())
 
 
 @app.command()
@@ -253,12 +236,17 @@ def compare(
     """Compare runs: score with 95% CI, calls, tokens, cost, latency; paired bootstrap verdicts; plots."""
     from rich.console import Console
 
-    from archon_cli.report.compare import CompareOptions, run_compare
+    from archon_cli.commands.compare import CompareOptions, run_compare
+    from archon_cli.commands.settings import data_dir_from_env, engine_settings
+    from archon_cli.evaluation.run_folder import EvalOptions
 
-    options = CompareOptions(
-        benchmark, split, limit, seed, judge, data_dir, results_dir, out, allow_mixed, json_out, markdown
+    evaluation = (
+        EvalOptions(benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir)
+        if benchmark
+        else None
     )
-    settings = _engine_settings(None, cache_dir, False, concurrency, None)
+    options = CompareOptions(results_dir, out, allow_mixed, json_out, markdown, evaluation)
+    settings = engine_settings(None, cache_dir, False, concurrency, None)
     raise typer.Exit(run_compare(runs, options, settings, Console(), _stderr()))
 
 

@@ -21,11 +21,11 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from archon_cli.commands.settings import local_settings
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LOCAL_MODELS, LocalModelPool
-from archon_cli.settings import local_settings
 from archon_cli.state import Query
 
 MODEL = "smollm2-135m"

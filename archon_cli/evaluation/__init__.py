@@ -1,1 +1,2 @@
-"""Evaluate an architecture on a benchmark: answers and scores streamed to disk, resumable."""
+"""Evaluate an architecture on a benchmark: the question loop, the judge, the summary statistics,
+and the run folder (the one owner of its files, written and read)."""

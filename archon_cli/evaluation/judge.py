@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archon_cli.benchmarks.base import Judge
+from archon_cli.benchmarks.base import Benchmark, Judge
 from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest, Message
@@ -51,3 +51,21 @@ class GatewayJudge(Judge):
 
     def check_route(self) -> None:
         self.gateway.check_routes([(self.model, self.api_base, self.api_key_env)])
+
+
+def judge_model_for(benchmark: Benchmark, requested: str | None) -> str | None:
+    """The judge model a benchmark is scored with: the one asked for, else the default; None for
+    benchmarks scored without a judge."""
+    return (requested or DEFAULT_JUDGE) if benchmark.needs_judge else None
+
+
+def make_judge(
+    benchmark: Benchmark, gateway: LLMGateway, requested: str | None, max_tokens: int = 512
+) -> GatewayJudge | None:
+    """The benchmark's judge, its route and key checked before any call (None without a judge)."""
+    model = judge_model_for(benchmark, requested)
+    if model is None:
+        return None
+    judge = GatewayJudge(gateway, model, max_tokens=max_tokens)
+    judge.check_route()
+    return judge

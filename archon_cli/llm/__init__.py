@@ -1,4 +1,4 @@
-"""The single door to language models: cache -> budget accountant -> retry -> LiteLLM."""
+"""The single door to language models: cache -> budget accountant -> retry -> LiteLLM or the embedded models."""
 
 from archon_cli.llm.types import Completion, CompletionRequest, Message, Usage
 

@@ -4,7 +4,7 @@ counters of every call sent, tokens and cost; a call past a limit is refused."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,6 +72,22 @@ class CallStats:
         self.completion_tokens += other.completion_tokens
         self.cost += other.cost
         self.parse_failures.update(other.parse_failures)
+
+    def copy(self) -> CallStats:
+        return replace(self, parse_failures=Counter(self.parse_failures))
+
+    def since(self, earlier: CallStats) -> CallStats:
+        """What was counted after ``earlier`` (a copy of these stats taken before)."""
+        return CallStats(
+            calls=self.calls - earlier.calls,
+            cache_hits=self.cache_hits - earlier.cache_hits,
+            retries=self.retries - earlier.retries,
+            failures=self.failures - earlier.failures,
+            prompt_tokens=self.prompt_tokens - earlier.prompt_tokens,
+            completion_tokens=self.completion_tokens - earlier.completion_tokens,
+            cost=self.cost - earlier.cost,
+            parse_failures=self.parse_failures - earlier.parse_failures,
+        )
 
     def record_fields(self) -> dict[str, object]:
         """The figures every per-query record carries (answers.jsonl, a run's questions.jsonl)."""

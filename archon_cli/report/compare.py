@@ -1,183 +1,31 @@
-"""What `archon compare` does: load result folders (eval runs, search trials), evaluate architecture
-files first if asked, then build the table rows, the paired comparisons, the plots and the report.
+"""Comparing runs (`archon compare`): which runs to compare, their labels, the ranked table
+rows, the paired comparisons on shared questions, and the report files (plots, report.md).
 
-A run is compared on the questions it has: records are read from questions.jsonl (the last
-record per id wins) and summarised again, so an incomplete run is usable and the table agrees
-with the paired comparison. Errored questions score 0, as in `archon eval`.
+A run is compared on the questions it has (``evaluation.run_folder.load_result`` reads it and
+summarises its records again), so an incomplete run is usable and the table agrees with the
+paired comparison. Errored questions score 0, as in `archon eval`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archon_cli.errors import UserError
-from archon_cli.evaluation.summary import summarize
-from archon_cli.records import JsonlLog
+from archon_cli.evaluation.run_folder import RunResult
 from archon_cli.report.stats import paired_bootstrap, pareto_front, points_factor, verdict
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from archon_cli.settings import EngineSettings
 
 ARCHITECTURE_SUFFIXES = (".yaml", ".yml", ".json")
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_RESAMPLES = 10000
 # Every pair is compared when a group has at most this many runs; above it, the best against each other.
 ALL_PAIRS_MAX = 4
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """Options of `archon compare`; the evaluation ones apply only to architecture files."""
-
-    benchmark: str | None = None
-    split: str = "dev"
-    limit: int | None = None
-    seed: int = 0
-    judge: str | None = None
-    data_dir: Path | None = None
-    results_dir: Path = Path("results")
-    out: Path | None = None
-    allow_mixed: bool = False
-    json_out: bool = False
-    markdown: bool = False
-
-
-@dataclass
-class RunResult:
-    """One evaluated run: its run.json, its final record per question, and their summary."""
-
-    path: Path
-    kind: str  # "eval", "trial" (a search's dev trial) or "final" (a search's test evaluation)
-    info: dict[str, Any]
-    records: dict[str, dict[str, Any]]
-    summary: dict[str, Any]
-    expected: int
-    complete: bool
-    search: str | None = None
-    label: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def benchmark(self) -> str:
-        return str(self.info.get("benchmark"))
-
-    @property
-    def split(self) -> str:
-        return str(self.info.get("split") or "?")
-
-    @property
-    def metric(self) -> str:
-        return str(self.info.get("metric") or "score")
-
-    @property
-    def scale(self) -> float:
-        return float(self.info.get("scale") or 1.0)
-
-    @property
-    def architecture(self) -> str:
-        return str(self.info.get("architecture") or self.path.name)
-
-    @property
-    def group(self) -> tuple[str, str]:
-        return (self.benchmark, self.split)
-
-    def score_of(self, question_id: str) -> float:
-        """A question's score; errors and missing scores count as 0, as in the run's own summary."""
-        record = self.records[question_id]
-        if record.get("error") or record.get("score") is None:
-            return 0.0
-        return float(record["score"])
-
-
-# -- loading ------------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return data
-
-
-def load_run(path: Path, info: dict[str, Any], kind: str = "eval", search: str | None = None) -> RunResult:
-    """Read one run folder (an eval run or a search trial: run.json, questions.jsonl, summary.json)."""
-    if not info.get("benchmark"):
-        raise UserError(f"{path / 'run.json'}: names no benchmark; is this a folder made by `archon eval`?")
-    question_ids = [str(q) for q in info.get("question_ids") or []]
-    latest: dict[str, dict[str, Any]] = {}
-    for record in JsonlLog(path / "questions.jsonl").read():
-        if "id" in record:
-            latest[str(record["id"])] = record
-    if question_ids:
-        wanted = set(question_ids)
-        latest = {k: v for k, v in latest.items() if k in wanted}
-    saved = _read_json(path / "summary.json") if (path / "summary.json").exists() else None
-    expected = len(question_ids) or len(latest)
-    complete = saved is not None and saved.get("complete") is not False and len(latest) >= expected
-    return RunResult(
-        path=path,
-        kind=kind,
-        info=info,
-        records=latest,
-        summary=summarize(list(latest.values())),
-        expected=expected,
-        complete=complete,
-        search=search,
-    )
-
-
-def _run_folders(parent: Path) -> list[Path]:
-    if not parent.is_dir():
-        return []
-    return sorted(p for p in parent.iterdir() if p.is_dir() and (p / "run.json").exists())
-
-
-def _expand_search(path: Path) -> list[RunResult]:
-    """A search's test evaluations (final/) if it has them, else its dev trials (trials/)."""
-    finals = _run_folders(path / "final")
-    folders, kind = (finals, "final") if finals else (_run_folders(path / "trials"), "trial")
-    runs = [load_run(p, _read_json(p / "run.json"), kind, search=path.name) for p in folders]
-    evaluated = [r for r in runs if r.records]
-    if not evaluated:
-        raise UserError(f"{path}: the search has no evaluated trials yet (nothing under trials/ or final/)")
-    return evaluated
-
-
-def load_result(path: Path) -> list[RunResult]:
-    """The runs in a result folder: one for an eval run, its evaluated trials for a search."""
-    if path.name in ("run.json", "search.json") and path.is_file():
-        path = path.parent
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder")
-    if not path.is_dir():
-        raise UserError(f"{path} is not a result folder (nor an architecture file: .yaml, .yml or .json)")
-    for name in ("run.json", "search.json"):
-        if (path / name).exists():
-            info = _read_json(path / name)
-            break
-    else:
-        raise UserError(
-            f"{path} is not a result folder (no run.json or search.json): "
-            "give folders made by `archon eval` or `archon search`"
-        )
-    if info.get("kind") == "search":
-        return _expand_search(path)
-    return [load_run(path, info)]
 
 
 def is_architecture_file(path: Path) -> bool:
@@ -228,34 +76,67 @@ def assign_labels(runs: list[RunResult]) -> None:
         run.label = label if seen[label] == 1 else f"{label}#{seen[label]}"
 
 
-# -- evaluating architecture files ---------------------------------------------------------------
+def screen_runs(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
+    """Each run once (by folder); runs without finished questions left out, incomplete ones kept.
+    Returns the runs to compare and a warning for each run left out or incomplete."""
+    unique: dict[Path, RunResult] = {}
+    for run in runs:
+        unique.setdefault(run.path.resolve(), run)
+    warnings: list[str] = []
+    for run in unique.values():
+        if not run.records:
+            warnings.append(f"{run.path} has no finished questions yet ({run.expected} planned); left out")
+        elif not run.complete:
+            warnings.append(
+                f"{run.path} is incomplete: {len(run.records)} of {run.expected} questions; compared on those"
+            )
+    return [r for r in unique.values() if r.records], warnings
 
 
-def evaluate_architecture(path: Path, options: CompareOptions, settings: EngineSettings, console: Console) -> Path:
-    """Evaluate an architecture file the way `archon eval` would (same run id, so it resumes)."""
-    from archon_cli.benchmarks import get_benchmark
-    from archon_cli.config.architecture import load_architecture
-    from archon_cli.evaluation.command import EvalOptions, default_run_id, resolve_data_dir, run_eval
-    from archon_cli.evaluation.judge import DEFAULT_JUDGE
+@dataclass
+class Comparison:
+    """The table rows (ranked), the paired comparisons, and the folder name they go to."""
 
-    assert options.benchmark is not None
-    eval_options = EvalOptions(
-        options.benchmark,
-        options.split,
-        options.limit,
-        options.seed,
-        options.judge,
-        options.data_dir,
-        options.results_dir,
-    )
-    architecture, _ = load_architecture(path)
-    benchmark = get_benchmark(options.benchmark, resolve_data_dir(options.data_dir))
-    judge_model = (options.judge or DEFAULT_JUDGE) if benchmark.needs_judge else None
-    run_id = default_run_id(architecture, eval_options, judge_model)
-    code = run_eval(path, replace(eval_options, run_id=run_id), settings, console, json_out=False)
-    if code != 0:
-        console.print(f"[yellow]warning:[/] evaluating {path} ended with exit code {code}", highlight=False)
-    return options.results_dir / run_id
+    rows: list[dict[str, Any]]
+    pairs: list[dict[str, Any]]
+    compare_id: str
+
+    @property
+    def title(self) -> str:
+        return table_title(self.rows)
+
+
+def compare_runs(runs: list[RunResult]) -> Comparison:
+    """Label, rank and compare runs (see ``screen_runs`` for which)."""
+    assign_labels(runs)
+    ranked = rank_runs(runs)
+    return Comparison(table_rows(ranked), comparisons(ranked), compare_id(ranked))
+
+
+def write_report_files(
+    comparison: Comparison, out_dir: Path, markdown: bool, warnings: list[str]
+) -> tuple[list[Path], Path | None]:
+    """The plots in ``out_dir``, and report.md (with the warnings) when asked for; returns their paths."""
+    from archon_cli.report import markdown as report_md
+    from archon_cli.report import plots
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out_dir}: {exc.strerror}") from None
+    plot_paths = plots.make_plots(comparison.rows, out_dir)
+    report_path = None
+    if markdown:
+        report_path = report_md.write_report(
+            out_dir / "report.md",
+            comparison.title,
+            TABLE_HEADER,
+            [format_row(r) for r in comparison.rows],
+            comparison.pairs,
+            plot_paths,
+            warnings,
+        )
+    return plot_paths, report_path
 
 
 # -- table, comparisons ---------------------------------------------------------------------------
@@ -415,117 +296,12 @@ def table_title(rows: list[dict[str, Any]]) -> str:
     return f"{len(rows)} runs on {len(groups)} benchmark/split groups (--allow-mixed)"
 
 
-def _clean(value: Any) -> Any:
+def clean_json(value: Any) -> Any:
     """JSON has no NaN: replace it with null, recursively."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean_json(v) for v in value]
     return value
-
-
-# -- the command ------------------------------------------------------------------------------------
-
-
-def run_compare(
-    inputs: list[Path], options: CompareOptions, settings: EngineSettings, out: Console, err: Console
-) -> int:
-    """Load (or evaluate) the runs, print the table and comparisons, write plots (and report.md)."""
-    from archon_cli.report import markdown, plots
-
-    if not inputs:
-        raise UserError("give at least one result folder or architecture file")
-    folders: list[Path] = []
-    architectures: list[Path] = []
-    for path in dict.fromkeys(inputs):
-        if is_architecture_file(path):
-            architectures.append(path)
-        else:
-            folders.append(path)
-    if architectures and not options.benchmark:
-        raise UserError(f"{architectures[0]} is an architecture file: pass --benchmark NAME to evaluate it first")
-
-    runs = [run for folder in folders for run in load_result(folder)]
-    pending = [(str(p), str(options.benchmark), options.split) for p in architectures]
-    check_mixed([(r.architecture, r.benchmark, r.split) for r in runs] + pending, options.allow_mixed)
-    for path in architectures:
-        runs.extend(load_result(evaluate_architecture(path, options, settings, err)))
-
-    unique: dict[Path, RunResult] = {}
-    for run in runs:
-        unique.setdefault(run.path.resolve(), run)
-    runs = list(unique.values())
-    warnings: list[str] = []
-    for run in runs:
-        if not run.records:
-            warnings.append(f"{run.path} has no finished questions yet ({run.expected} planned); left out")
-        elif not run.complete:
-            warnings.append(
-                f"{run.path} is incomplete: {len(run.records)} of {run.expected} questions; compared on those"
-            )
-    runs = [r for r in runs if r.records]
-    for warning in warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    if not runs:
-        raise UserError("nothing to compare: no run has finished questions")
-
-    assign_labels(runs)
-    ranked = rank_runs(runs)
-    rows = table_rows(ranked)
-    pairs = comparisons(ranked)
-    out_dir = options.out or options.results_dir / f"compare-{compare_id(ranked)}"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {out_dir}: {exc.strerror}") from None
-    plot_paths = plots.make_plots(rows, out_dir)
-    title = table_title(rows)
-    report_path = None
-    if options.markdown:
-        report_path = markdown.write_report(
-            out_dir / "report.md", title, TABLE_HEADER, [format_row(r) for r in rows], pairs, plot_paths, warnings
-        )
-
-    if options.json_out:
-        data = {
-            "compare_dir": str(out_dir),
-            "runs": rows,
-            "comparisons": pairs,
-            "plots": [str(p) for p in plot_paths],
-            "report": str(report_path) if report_path else None,
-            "warnings": warnings,
-        }
-        print(json.dumps(_clean(data), indent=2))
-        return 0
-    _print_text(rows, pairs, plot_paths, report_path, title, out)
-    return 0
-
-
-def _print_text(
-    rows: list[dict[str, Any]],
-    pairs: list[dict[str, Any]],
-    plot_paths: list[Path],
-    report_path: Path | None,
-    title: str,
-    out: Console,
-) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(title), caption="★ best (highest score)   ◆ on the score/calls Pareto front")
-    for i, name in enumerate(TABLE_HEADER):
-        table.add_column(name, justify="left" if i < 2 else "right", no_wrap=i == 1)
-    for row in rows:
-        cells = format_row(row)
-        table.add_row(*(escape(c) for c in cells), style="bold" if row["best"] else None)
-    out.print(table)
-    if pairs:
-        out.print("paired comparisons on shared questions (95% bootstrap CI):")
-        for pair in pairs:
-            out.print(f"  {escape(pair['verdict'])}  [dim](n={pair['shared_questions']})[/]", highlight=False)
-    for path in plot_paths:
-        out.print(f"plot: {path}", highlight=False, soft_wrap=True)
-    if report_path:
-        out.print(f"report: {report_path}", highlight=False, soft_wrap=True)

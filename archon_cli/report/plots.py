@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from archon_cli.report.stats import pareto_front
 
@@ -52,8 +52,19 @@ def _score_label(rows: Sequence[Row]) -> str:
     return " / ".join(metrics) + " (95% CI)"
 
 
-def plot_score_versus(rows: Sequence[Row], x_key: str, x_label: str, title: str, path: Path) -> Path:
-    """Score against a cost measure (lower is better), with the Pareto front of each benchmark group."""
+def plot_score_versus(
+    rows: Sequence[Row],
+    x_key: str,
+    x_label: str,
+    title: str,
+    path: Path,
+    *,
+    labels: Literal["all", "front"] = "all",
+    series: str = "runs",
+) -> Path:
+    """Score against a cost measure (lower is better), with the Pareto front of each benchmark group.
+    ``labels``: name every point, or only those on the front (a search's many trials); ``series``
+    names the points in the legend when there is one group."""
     fig = _figure()
     ax: Axes = fig.add_subplot()
     groups = _groups(rows)
@@ -64,7 +75,7 @@ def plot_score_versus(rows: Sequence[Row], x_key: str, x_label: str, title: str,
         ys = [float(r["score"]) for r in members]
         lows = [max(0.0, y - (r["ci95"] or [y, y])[0]) for y, r in zip(ys, members, strict=True)]
         highs = [max(0.0, (r["ci95"] or [y, y])[1] - y) for y, r in zip(ys, members, strict=True)]
-        name = f"{benchmark} ({split})" if len(groups) > 1 else "runs"
+        name = f"{benchmark} ({split})" if len(groups) > 1 else series
         ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", color=color, ecolor="0.7", capsize=3, label=name, zorder=3)
         front = sorted(pareto_front(list(zip(xs, ys, strict=True))), key=lambda i: (xs[i], ys[i]))
         ax.plot(
@@ -78,7 +89,9 @@ def plot_score_versus(rows: Sequence[Row], x_key: str, x_label: str, title: str,
             label="Pareto front" if n == 0 else None,
             zorder=2,
         )
-        for x, y, row in zip(xs, ys, members, strict=True):
+        for i, (x, y, row) in enumerate(zip(xs, ys, members, strict=True)):
+            if labels == "front" and i not in front:
+                continue
             text = row["label"] + ("  (best)" if row["best"] else "")
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(7, 5), fontsize=8)
     all_x = [float(r[x_key] or 0.0) for m in groups.values() for r in m]

@@ -1,14 +1,14 @@
 """The search driver: rank the pool (stage 1), search the budget-shaped space (stage 2), evaluate
 the best on the held-out test split, write the leaderboard.
 
-Every evaluation goes through ``evaluation.evaluate`` and the shared response cache, into its own
-run folder, so finished questions and finished trials survive a kill; re-running the same command
-replays the recorded trials into the algorithm (same asks, same tells) and carries on.
+Every evaluation goes through ``evaluate_into_folder`` and the shared response cache, into its own
+run folder in the search folder, so finished questions and finished trials survive a kill;
+re-running the same command replays the recorded trials into the algorithm (same asks, same tells)
+and carries on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -19,18 +19,17 @@ from typing import Any
 
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
-from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.errors import UserError
-from archon_cli.evaluation.command import plan_questions, start_run_dir
-from archon_cli.evaluation.evaluate import evaluate
-from archon_cli.evaluation.judge import GatewayJudge
-from archon_cli.evaluation.summary import summarize
+from archon_cli.errors import BudgetExceeded, UserError
+from archon_cli.evaluation.evaluate import plan_questions
+from archon_cli.evaluation.judge import GatewayJudge, judge_model_for
+from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.records import JsonlLog, write_json
 from archon_cli.search.algorithms import ALGORITHMS, make_algorithm
+from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import PoolModel
 from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id, build_architecture
+from archon_cli.search.trials import SearchResult, Trial, rank_trials
 
 # Asks in a row that only repeat evaluated points before the driver calls the space exhausted.
 _MAX_REPEATS = 200
@@ -82,44 +81,6 @@ class SearchSettings:
         return f"search-{self.benchmark.name}-{self.algorithm}-b{calls}-s{self.seed}-{digest}"
 
 
-@dataclass
-class Trial:
-    """One evaluated architecture (a stage-1 model, a search trial, or a final test run)."""
-
-    trial: int
-    arch_id: str
-    point: dict[str, Any] | None
-    stage: str
-    dev_score: float | None
-    ci95: list[float] | None
-    calls_per_query: float
-    tokens_per_query: float
-    cost_per_query: float
-    errors: int
-    objective: float
-    nominal_calls: int
-    real_calls: int
-    run_dir: str
-    test_score: float | None = None
-    test_ci95: list[float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class SearchResult:
-    search_dir: Path
-    ranking: list[tuple[str, float]]
-    trials: list[Trial]
-    best: Trial | None
-    finals: list[Trial]
-    nominal_calls: int
-    real_calls: int
-    exhausted: bool
-    wall_seconds: float
-
-
 class SearchDriver:
     def __init__(
         self,
@@ -134,17 +95,15 @@ class SearchDriver:
         self.s = settings
         self.gateway = gateway
         self.dir = results_dir / (search_id or settings.search_id())
+        self.folder = SearchFolder(self.dir)
         self.on_trial = on_trial or (lambda _t, _all: None)
         self.on_stage = on_stage or (lambda _m: None)
         self.endpoints = {
             p.model: {k: v for k, v in (("api_base", p.api_base), ("api_key_env", p.api_key_env)) if v}
             for p in settings.pool
         }
-        self.judge = (
-            GatewayJudge(gateway, settings.judge_model or "local/smollm2-135m")
-            if settings.benchmark.needs_judge
-            else None
-        )
+        judge_model = judge_model_for(settings.benchmark, settings.judge_model)
+        self.judge = GatewayJudge(gateway, judge_model) if judge_model else None
 
     # -- evaluation of one architecture --------------------------------------------------------
 
@@ -154,41 +113,21 @@ class SearchDriver:
     async def _evaluate(
         self, architecture: Architecture, questions: list[Question], run_dir: Path, split: str, extra: dict[str, Any]
     ) -> dict[str, Any]:
-        runner = ArchitectureRunner(architecture, self.gateway)
-        start_run_dir(
-            run_dir,
-            architecture,
-            self.s.benchmark,
-            questions,
+        plan = RunPlan(
+            run_dir=run_dir,
+            architecture=architecture,
+            benchmark=self.s.benchmark,
+            questions=questions,
             split=split,
             seed=self.s.seed,
-            limit=None,
             judge=self.judge,
             kind="search-trial",
             extra=extra,
         )
-        log = JsonlLog(run_dir / "questions.jsonl")
-        started = time.perf_counter()
-        outcome = await evaluate(
-            runner, self.s.benchmark, questions, log=log, judge=self.judge, concurrency=self.s.concurrency
-        )
-        summary = {
-            "architecture": architecture.name,
-            "benchmark": self.s.benchmark.name,
-            "metric": self.s.benchmark.metric,
-            "split": split,
-            "seed": self.s.seed,
-            "complete": not outcome.budget_stopped and len(outcome.records) == len(questions),
-            **summarize(outcome.records),
-            "wall_seconds": round(time.perf_counter() - started, 3),
-        }
-        summary.update(self.s.benchmark.aggregate(outcome.records))
-        write_json(run_dir / "summary.json", summary)
+        outcome = await evaluate_into_folder(plan, self.gateway, concurrency=self.s.concurrency)
         if outcome.budget_stopped:
-            from archon_cli.errors import BudgetExceeded
-
             raise BudgetExceeded(outcome.budget_message)
-        return summary
+        return outcome.summary
 
     def _trial(
         self, n: int, arch_id: str, point: Point | None, stage: str, summary: dict[str, Any], run_dir: Path
@@ -215,10 +154,9 @@ class SearchDriver:
 
     async def run(self) -> SearchResult:
         started = time.perf_counter()
-        self.dir.mkdir(parents=True, exist_ok=True)
         dev = plan_questions(self.s.benchmark, "dev", self.s.seed, self.s.dev_limit)
         test = plan_questions(self.s.benchmark, "test", self.s.seed, self.s.test_limit) if self.s.final_k else []
-        self._write_settings(dev, test, started, status="running")
+        self.folder.start(self._settings_info(dev, test))
 
         self._check_budget()
         ranking, stage1 = await self._rank_models(dev)
@@ -226,7 +164,7 @@ class SearchDriver:
         feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
         points = feasible.all_points()
         trials, exhausted = await self._search(feasible, dev, len(points))
-        ranked = sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
+        ranked = rank_trials(trials)
         finals = await self._final(ranked[: self.s.final_k], feasible, test) if test else []
         everything = stage1 + trials + finals
         result = SearchResult(
@@ -240,10 +178,40 @@ class SearchDriver:
             exhausted=exhausted,
             wall_seconds=time.perf_counter() - started,
         )
-        from archon_cli.search.outputs import write_outputs
-
-        write_outputs(self, result, feasible, dev, test)
+        self._finish(result, feasible, dev, test)
         return result
+
+    def _finish(self, result: SearchResult, feasible: FeasibleSpace, dev: list[Question], test: list[Question]) -> None:
+        best = None
+        if result.best is not None and result.best.point is not None:
+            best = feasible.architecture(Point(**result.best.point)).model_copy(
+                update={
+                    "name": result.best.arch_id,
+                    "description": f"best of {self.s.algorithm} search {self.dir.name} on {self.s.benchmark.name} "
+                    f"(dev {self.s.benchmark.metric} {result.best.dev_score:.4f}, "
+                    f"{result.best.calls_per_query:.1f} calls/query)",
+                }
+            )
+        self.folder.finish(
+            result.trials,
+            best,
+            self.s.benchmark.metric,
+            {
+                "dev_questions": len(dev),
+                "test_questions": len(test),
+                "model_ranking": [{"model": m, "dev_score": s} for m, s in result.ranking],
+                "feasible_architectures": len(feasible.all_points()),
+                "trials_done": len(result.trials),
+                "space_exhausted": result.exhausted,
+                "best": result.best.to_dict() if result.best else None,
+                "finals": [t.to_dict() for t in result.finals],
+                "nominal_calls": result.nominal_calls,
+                "real_calls": result.real_calls,
+                "reuse_ratio": round(result.real_calls / result.nominal_calls, 4) if result.nominal_calls else None,
+                "calls_sent_this_run": self.gateway.stats.calls,
+                "wall_seconds": round(result.wall_seconds, 2),
+            },
+        )
 
     def _check_budget(self) -> None:
         """Before any call: the budget must pay for at least one architecture of the space.
@@ -272,7 +240,7 @@ class SearchDriver:
                 name=f"single-{model}",
                 endpoints=self.endpoints,
             )
-            run_dir = self.dir / "stage1" / model.replace("/", "_")
+            run_dir = self.folder.stage1_dir(model)
             summary = await self._evaluate(arch, dev, run_dir, "dev", {"stage": "stage1", "model": model})
             trial = self._trial(-(i + 1), f"single-{model.replace('/', '_')}", None, "stage1", summary, run_dir)
             trials.append(trial)
@@ -284,8 +252,7 @@ class SearchDriver:
     async def _search(self, feasible: FeasibleSpace, dev: list[Question], space_size: int) -> tuple[list[Trial], bool]:
         """Stage 2. Recorded trials are replayed into the algorithm first (a resume)."""
         self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget")
-        log = JsonlLog(self.dir / "trials.jsonl")
-        recorded = {r["arch_id"]: r for r in log.read() if r.get("stage") == "search"}
+        recorded = self.folder.recorded_trials()
         algorithm = make_algorithm(self.s.algorithm, feasible, self.s.seed)
         trials: list[Trial] = []
         values: dict[Point, float] = {}
@@ -305,12 +272,12 @@ class SearchDriver:
                 trial.trial = len(trials) + 1
             else:
                 architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
-                run_dir = self.dir / "trials" / arch_id
+                run_dir = self.folder.trial_dir(arch_id)
                 summary = await self._evaluate(
                     architecture, dev, run_dir, "dev", {"stage": "search", "point": point.to_dict()}
                 )
                 trial = self._trial(len(trials) + 1, arch_id, point, "search", summary, run_dir)
-                log.append({**trial.to_dict()})
+                self.folder.record_trial(trial)
             trials.append(trial)
             values[point] = trial.objective
             algorithm.tell(point, trial.objective)
@@ -325,7 +292,7 @@ class SearchDriver:
             assert trial.point is not None
             point = Point(**trial.point)
             architecture = feasible.architecture(point).model_copy(update={"name": trial.arch_id})
-            run_dir = self.dir / "final" / trial.arch_id
+            run_dir = self.folder.final_dir(trial.arch_id)
             summary = await self._evaluate(
                 architecture, test, run_dir, "test", {"stage": "final", "point": trial.point}
             )
@@ -336,31 +303,21 @@ class SearchDriver:
             self.on_stage(f"  {trial.arch_id}: test {summary['score']:.4f}")
         return finals
 
-    def _write_settings(self, dev: list[Question], test: list[Question], started: float, status: str) -> None:
-        write_json(
-            self.dir / "search.json",
-            {
-                "kind": "search",
-                "search_id": self.dir.name,
-                "status": status,
-                "benchmark": self.s.benchmark.name,
-                "metric": self.s.benchmark.metric,
-                "scale": self.s.benchmark.scale,
-                "split": "dev",
-                "algorithm": self.s.algorithm,
-                "trials": self.s.trials,
-                "seed": self.s.seed,
-                "budget": self.s.budget.model_dump(),
-                "cost_weight": self.s.cost_weight,
-                "final_k": self.s.final_k,
-                "pool": [p.model_dump() for p in self.s.pool],
-                "space": self.s.space.model_dump(),
-                "dev_questions": len(dev),
-                "test_questions": len(test),
-                "judge": self.judge.model if self.judge else None,
-            },
-        )
-
-
-def run_search_sync(driver: SearchDriver) -> SearchResult:
-    return asyncio.run(driver.run())
+    def _settings_info(self, dev: list[Question], test: list[Question]) -> dict[str, Any]:
+        return {
+            "benchmark": self.s.benchmark.name,
+            "metric": self.s.benchmark.metric,
+            "scale": self.s.benchmark.scale,
+            "split": "dev",
+            "algorithm": self.s.algorithm,
+            "trials": self.s.trials,
+            "seed": self.s.seed,
+            "budget": self.s.budget.model_dump(),
+            "cost_weight": self.s.cost_weight,
+            "final_k": self.s.final_k,
+            "pool": [p.model_dump() for p in self.s.pool],
+            "space": self.s.space.model_dump(),
+            "dev_questions": len(dev),
+            "test_questions": len(test),
+            "judge": self.judge.model if self.judge else None,
+        }

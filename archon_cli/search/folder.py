@@ -1,21 +1,29 @@
-"""Files a search leaves in results/<search-id>/: leaderboard.csv, best.yaml, pareto.csv/.png,
-search.json. Trial architectures are in trials/<id>/architecture.yaml (each trial's run folder)."""
+"""The search folder, ``results/<search-id>/``: the one owner of its files.
+
+    search.json       the settings (status "running"), then the outcome (status "complete")
+    trials.jsonl      each finished trial, appended as it finishes (a re-run replays them)
+    leaderboard.csv   every trial, best first; best.yaml, the best architecture (runs with eval)
+    pareto.csv/.png   the trials no other beats on both score and calls per query
+
+Each evaluation is a run folder (``evaluation.run_folder``) under stage1/, trials/ and final/.
+Everything here is written from plain data: trials, an architecture, a few figures.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import yaml
 
-from archon_cli.records import write_json
+from archon_cli.config.architecture import Architecture
+from archon_cli.evaluation.run_folder import FINAL_RUNS, SEARCH_INFO, STAGE1_RUNS, TRIAL_RUNS
+from archon_cli.records import JsonlLog, write_json
+from archon_cli.report.plots import plot_score_versus
 from archon_cli.report.stats import pareto_front
-from archon_cli.search.space import FeasibleSpace, Point
-
-if TYPE_CHECKING:
-    from archon_cli.benchmarks.base import Question
-    from archon_cli.search.driver import SearchDriver, SearchResult, Trial
+from archon_cli.search.trials import Trial, rank_trials
 
 LEADERBOARD_FIELDS = [
     "rank", "arch_id", "dev_score", "dev_ci_low", "dev_ci_high", "test_score", "test_ci_low", "test_ci_high",
@@ -28,9 +36,8 @@ def _fmt(value: float | None) -> str:
 
 
 def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
-    ranked = sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
     rows = []
-    for rank, t in enumerate(ranked, start=1):
+    for rank, t in enumerate(rank_trials(trials), start=1):
         rows.append(
             {
                 "rank": rank,
@@ -53,73 +60,86 @@ def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_outputs(
-    driver: SearchDriver, result: SearchResult, feasible: FeasibleSpace, dev: list[Question], test: list[Question]
-) -> None:
-    out = result.search_dir
-    rows = leaderboard_rows(result.trials)
-    with (out / "leaderboard.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=LEADERBOARD_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+class SearchFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.leaderboard = path / "leaderboard.csv"
+        self.best = path / "best.yaml"
+        self._trials = JsonlLog(path / "trials.jsonl")
 
-    if result.best is not None and result.best.point is not None:
-        best_arch = feasible.architecture(Point(**result.best.point)).model_copy(
-            update={
-                "name": result.best.arch_id,
-                "description": f"best of {driver.s.algorithm} search {out.name} on {driver.s.benchmark.name} "
-                f"(dev {driver.s.benchmark.metric} {result.best.dev_score:.4f}, {result.best.calls_per_query:.1f} calls/query)",
-            }
-        )
-        (out / "best.yaml").write_text(
-            yaml.safe_dump(best_arch.model_dump(exclude_none=True), sort_keys=False),
-            encoding="utf-8",
-        )
+    # -- run folders of the evaluations
 
-    front_idx = pareto_front([(t.calls_per_query, t.dev_score) for t in result.trials])
-    front = sorted((result.trials[i] for i in front_idx), key=lambda t: t.calls_per_query)
-    with (out / "pareto.csv").open("w", newline="", encoding="utf-8") as f:
-        pareto = csv.writer(f)
-        pareto.writerow(["arch_id", "calls_per_query", "dev_score"])
-        for t in front:
-            pareto.writerow([t.arch_id, f"{t.calls_per_query:.2f}", _fmt(t.dev_score)])
-    _plot_pareto(result.trials, front, out / "pareto.png", driver.s.benchmark.metric)
+    def stage1_dir(self, model: str) -> Path:
+        return self.path / STAGE1_RUNS / model.replace("/", "_")
 
-    write_json(
-        out / "search.json",
+    def trial_dir(self, arch_id: str) -> Path:
+        return self.path / TRIAL_RUNS / arch_id
+
+    def final_dir(self, arch_id: str) -> Path:
+        return self.path / FINAL_RUNS / arch_id
+
+    # -- search.json and trials.jsonl
+
+    def start(self, info: dict[str, Any]) -> None:
+        """Write the settings (``kind`` search, status running) before the first evaluation."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / SEARCH_INFO, {"kind": "search", "search_id": self.path.name, "status": "running", **info})
+
+    def info(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.path / SEARCH_INFO).read_text(encoding="utf-8"))
+        return data
+
+    def recorded_trials(self) -> dict[str, dict[str, Any]]:
+        """The search trials finished by an earlier run, by architecture id."""
+        return {r["arch_id"]: r for r in self._trials.read() if r.get("stage") == "search"}
+
+    def record_trial(self, trial: Trial) -> None:
+        self._trials.append(trial.to_dict())
+
+    # -- the outcome
+
+    def finish(
+        self, trials: list[Trial], best: Architecture | None, metric: str, outcome: dict[str, Any]
+    ) -> None:
+        """Write the leaderboard, best.yaml, the Pareto front (CSV and plot) and the outcome in search.json."""
+        with self.leaderboard.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=LEADERBOARD_FIELDS)
+            writer.writeheader()
+            writer.writerows(leaderboard_rows(trials))
+
+        if best is not None:
+            self.best.write_text(
+                yaml.safe_dump(best.model_dump(exclude_none=True), sort_keys=False), encoding="utf-8"
+            )
+
+        front_idx = pareto_front([(t.calls_per_query, t.dev_score) for t in trials])
+        front = sorted((trials[i] for i in front_idx), key=lambda t: t.calls_per_query)
+        with (self.path / "pareto.csv").open("w", newline="", encoding="utf-8") as f:
+            pareto = csv.writer(f)
+            pareto.writerow(["arch_id", "calls_per_query", "dev_score"])
+            for t in front:
+                pareto.writerow([t.arch_id, f"{t.calls_per_query:.2f}", _fmt(t.dev_score)])
+        _plot_pareto(trials, metric, self.path / "pareto.png")
+
+        write_json(self.path / SEARCH_INFO, {**self.info(), "status": "complete", **outcome})
+
+
+def _plot_pareto(trials: list[Trial], metric: str, path: Path) -> None:
+    """Score against calls per query, drawn as `archon compare` draws it; the front is labelled."""
+    ranked = rank_trials(trials)
+    rows = [
         {
-            **json.loads((out / "search.json").read_text(encoding="utf-8")),
-            "status": "complete",
-            "dev_questions": len(dev),
-            "test_questions": len(test),
-            "model_ranking": [{"model": m, "dev_score": s} for m, s in result.ranking],
-            "feasible_architectures": len(feasible.all_points()),
-            "trials_done": len(result.trials),
-            "space_exhausted": result.exhausted,
-            "best": result.best.to_dict() if result.best else None,
-            "finals": [t.to_dict() for t in result.finals],
-            "nominal_calls": result.nominal_calls,
-            "real_calls": result.real_calls,
-            "reuse_ratio": round(result.real_calls / result.nominal_calls, 4) if result.nominal_calls else None,
-            "calls_sent_this_run": driver.gateway.stats.calls,
-            "wall_seconds": round(result.wall_seconds, 2),
-        },
+            "label": t.arch_id,
+            "best": t is ranked[0],
+            "benchmark": "",
+            "split": "dev",
+            "metric": f"dev {metric}",
+            "score": t.dev_score,
+            "ci95": t.ci95,
+            "calls_per_query": t.calls_per_query,
+        }
+        for t in trials
+    ]
+    plot_score_versus(
+        rows, "calls_per_query", "calls per query", "Score vs calls per query", path, labels="front", series="trials"
     )
-
-
-def _plot_pareto(trials: list[Trial], front: list[Trial], path: Any, metric: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    ax.scatter([t.calls_per_query for t in trials], [t.dev_score or 0.0 for t in trials], alpha=0.6, label="trials")
-    ax.plot([t.calls_per_query for t in front], [t.dev_score or 0.0 for t in front], "r-o", label="Pareto front")
-    ax.set_xlabel("calls per query")
-    ax.set_ylabel(f"dev {metric}")
-    ax.set_title("score versus calls per query")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -242,7 +242,8 @@ def test_search_folder_expands_into_trials_or_final_evaluations(tmp_path: Path) 
 
 
 def test_labels_are_unique_when_architectures_repeat(tmp_path: Path) -> None:
-    from archon_cli.report.compare import assign_labels, load_result
+    from archon_cli.evaluation.run_folder import load_result
+    from archon_cli.report.compare import assign_labels
 
     a = make_run(tmp_path / "x", "run-1", base_scores(4))
     b = make_run(tmp_path / "y", "run-1", base_scores(4))

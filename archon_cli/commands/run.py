@@ -1,4 +1,4 @@
-"""What ``archon run`` does: load, check, run, report. Printing helpers live in ``report_run``."""
+"""What ``archon run`` does: load, check, run one query or a file of queries, print the answer."""
 
 from __future__ import annotations
 
@@ -9,22 +9,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from archon_cli.config.architecture import load_architecture
-from archon_cli.config.budget import check_budget
+from archon_cli.commands.common import load_checked
+from archon_cli.commands.progress import progress_bar
+from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.engine.batch import answer_to_file, result_record
 from archon_cli.engine.runner import ArchitectureRunner, QueryResult
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK, UserError
 from archon_cli.inputs import prompt_from_file, queries_from_jsonl
-from archon_cli.settings import EngineSettings, open_gateway
 from archon_cli.state import Query
 
 
 def prepare(architecture_path: Path, settings: EngineSettings, console: Console) -> ArchitectureRunner:
     """Load and validate the architecture, check the budget, routes and keys: all before any call."""
-    architecture, warnings = load_architecture(architecture_path)
-    for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    check_budget(architecture, settings.budget)
+    architecture = load_checked(architecture_path, settings, console)
     runner = ArchitectureRunner(architecture, open_gateway(settings), settings.budget.calls_per_query)
     runner.check_routes()
     return runner
@@ -93,8 +90,6 @@ def run_file(
     console: Console,
     json_out: bool,
 ) -> int:
-    from archon_cli.progress import progress_bar
-
     queries = queries_from_jsonl(input_path)
     if not queries:
         raise UserError(f"{input_path}: no queries in the file")

@@ -1,5 +1,5 @@
-"""Engine settings shared by every command, the environment they read (once, here), and the
-gateway built from them."""
+"""What every command shares below the printing: the engine settings (from the options), the
+environment (read here, once), and the one gateway a command opens."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archon_cli.config.budget import load_budget
 from archon_cli.errors import UserError
 from archon_cli.llm.accountant import Budget, BudgetAccountant
 from archon_cli.llm.cache import ResponseCache
@@ -16,6 +17,14 @@ from archon_cli.llm.gateway import Backend, LLMGateway, RetryPolicy
 from archon_cli.llm.local_models import LocalModelPool, LocalSettings
 
 DEFAULT_RESULTS_DIR = Path("results")
+
+
+def data_dir_from_env(given: Path | None, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """``--data-dir``, else ARCHON_DATA_DIR (an empty variable counts as unset)."""
+    if given is not None:
+        return given
+    env = environ.get("ARCHON_DATA_DIR")
+    return Path(env) if env else None
 
 
 def local_settings(environ: Mapping[str, str] = os.environ) -> LocalSettings:
@@ -52,6 +61,26 @@ def parse_model_limits(specs: list[str]) -> dict[str, int]:
             raise UserError(f"--model-limit {spec!r}: expected MODEL=N with N >= 1")
         limits[model] = int(value)
     return limits
+
+
+def engine_settings(
+    budget: str | None,
+    cache_dir: Path,
+    no_cache: bool,
+    concurrency: int,
+    model_limit: list[str] | None,
+    max_attempts: int = 6,
+    retry_wait: float = 0.5,
+) -> EngineSettings:
+    """The settings of the engine options every command takes (and the embedded models' environment)."""
+    return EngineSettings(
+        cache_dir=None if no_cache else cache_dir,
+        budget=load_budget(budget) if budget else Budget(),
+        concurrency=concurrency,
+        model_limits=parse_model_limits(model_limit or []),
+        retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
+        local=local_settings(),
+    )
 
 
 def open_gateway(settings: EngineSettings, backend: Backend | None = None) -> LLMGateway:

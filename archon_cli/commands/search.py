@@ -11,13 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from archon_cli.benchmarks import get_benchmark
+from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.config.budget import load_budget
-from archon_cli.errors import UserError
-from archon_cli.evaluation.command import resolve_data_dir
-from archon_cli.search.driver import SearchDriver, SearchResult, SearchSettings, Trial
+from archon_cli.errors import EXIT_OK, UserError
+from archon_cli.evaluation.judge import judge_model_for
+from archon_cli.search.driver import SearchDriver, SearchSettings
+from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import parse_pool
 from archon_cli.search.space import SearchSpace, load_space
-from archon_cli.settings import EngineSettings, open_gateway
+from archon_cli.search.trials import SearchResult, Trial, rank_trials
 
 
 def build_settings(
@@ -41,7 +43,7 @@ def build_settings(
         raise UserError(f"--limit {dev_limit}: must be at least 1")
     parsed_budget = load_budget(budget)
     settings = SearchSettings(
-        benchmark=get_benchmark(benchmark, resolve_data_dir(data_dir)),
+        benchmark=get_benchmark(benchmark, data_dir),
         pool=parse_pool(models, pool_file),
         budget=parsed_budget,
         space=load_space(space_file) if space_file else SearchSpace(),
@@ -63,8 +65,7 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
     table = Table(title=title)
     for col in ("rank", "architecture", f"dev {metric}", "95% CI", "test", "calls/query", "objective"):
         table.add_column(col, justify="left" if col == "architecture" else "right")
-    ranked = sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
-    for rank, t in enumerate(ranked[:limit], start=1):
+    for rank, t in enumerate(rank_trials(trials)[:limit], start=1):
         ci = f"{t.ci95[0]:.3f}-{t.ci95[1]:.3f}" if t.ci95 else "-"
         table.add_row(
             str(rank),
@@ -91,8 +92,9 @@ def run_search(
 
     gateway = open_gateway(engine)
     gateway.check_routes([(p.model, p.api_base, p.api_key_env) for p in settings.pool])
-    if settings.benchmark.needs_judge:
-        gateway.check_routes([(settings.judge_model or "local/smollm2-135m", None, None)])
+    judge_model = judge_model_for(settings.benchmark, settings.judge_model)
+    if judge_model is not None:
+        gateway.check_routes([(judge_model, None, None)])
     metric = settings.benchmark.metric
     live = Live(console=console, transient=json_out, refresh_per_second=4)
 
@@ -111,14 +113,15 @@ def run_search(
         print(json.dumps(_json_summary(result)))
     else:
         _print_result(result, console)
-    return 0
+    return EXIT_OK
 
 
 def _json_summary(result: SearchResult) -> dict[str, Any]:
-    return json.loads((result.search_dir / "search.json").read_text(encoding="utf-8")) | {
+    folder = SearchFolder(result.search_dir)
+    return folder.info() | {
         "search_dir": str(result.search_dir),
-        "leaderboard": str(result.search_dir / "leaderboard.csv"),
-        "best_yaml": str(result.search_dir / "best.yaml"),
+        "leaderboard": str(folder.leaderboard),
+        "best_yaml": str(folder.best),
     }
 
 
@@ -131,4 +134,4 @@ def _print_result(result: SearchResult, console: Console) -> None:
     )
     console.print(f"results: {result.search_dir}  (leaderboard.csv, best.yaml, pareto.csv, pareto.png, search.json)")
     if result.best:
-        console.print(f"best: {result.search_dir / 'best.yaml'}")
+        console.print(f"best: {SearchFolder(result.search_dir).best}")

@@ -1,0 +1,12 @@
+"""What `archon benchmarks` does: list the benchmarks `eval` and `search` accept."""
+
+from __future__ import annotations
+
+from archon_cli.benchmarks import benchmark_names, get_benchmark
+from archon_cli.errors import EXIT_OK
+
+
+def list_benchmarks() -> int:
+    for name in benchmark_names():
+        print(f"{name:16} {get_benchmark(name).description}")
+    return EXIT_OK

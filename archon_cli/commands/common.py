@@ -1,0 +1,25 @@
+"""What every command shares: warnings on the terminal, and the checks of an architecture file
+before any call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from archon_cli.commands.settings import EngineSettings
+from archon_cli.config.architecture import Architecture, load_architecture
+from archon_cli.config.budget import check_budget
+
+
+def print_warnings(console: Console, warnings: list[str]) -> None:
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+def load_checked(path: Path, settings: EngineSettings, console: Console) -> Architecture:
+    """Load and validate an architecture file (warnings printed) and check its cost against the budget."""
+    architecture, warnings = load_architecture(path)
+    print_warnings(console, warnings)
+    check_budget(architecture, settings.budget)
+    return architecture

@@ -1,0 +1,133 @@
+"""What `archon compare` does: read result folders (eval runs, search trials), evaluate architecture
+files first if asked, then print the table and the paired comparisons and write the plots (and
+report.md) to results/compare-<id>/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from archon_cli.commands.common import print_warnings
+from archon_cli.commands.evaluating import eval_exit_code, evaluate_with_progress, plan_eval, print_summary
+from archon_cli.commands.settings import EngineSettings
+from archon_cli.errors import EXIT_OK, UserError
+from archon_cli.evaluation.run_folder import EvalOptions, RunResult, load_result
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.report.compare import (
+    TABLE_HEADER,
+    check_mixed,
+    clean_json,
+    compare_runs,
+    format_row,
+    is_architecture_file,
+    screen_runs,
+    write_report_files,
+)
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Options of `archon compare`. ``evaluation`` (given with --benchmark) is how architecture
+    files are evaluated first, as `archon eval` would (same run folder, so it resumes)."""
+
+    results_dir: Path = Path("results")
+    out: Path | None = None
+    allow_mixed: bool = False
+    json_out: bool = False
+    markdown: bool = False
+    evaluation: EvalOptions | None = None
+
+
+def run_compare(
+    inputs: list[Path], options: CompareOptions, settings: EngineSettings, out: Console, err: Console
+) -> int:
+    """Load (or evaluate) the runs, print the table and comparisons, write plots (and report.md)."""
+    if not inputs:
+        raise UserError("give at least one result folder or architecture file")
+    folders: list[Path] = []
+    architectures: list[Path] = []
+    for path in dict.fromkeys(inputs):
+        if is_architecture_file(path):
+            architectures.append(path)
+        else:
+            folders.append(path)
+    evaluation = options.evaluation
+    if architectures and evaluation is None:
+        raise UserError(f"{architectures[0]} is an architecture file: pass --benchmark NAME to evaluate it first")
+
+    runs = [run for folder in folders for run in load_result(folder)]
+    pending = [(str(p), evaluation.benchmark, evaluation.split) for p in architectures] if evaluation else []
+    check_mixed([(r.architecture, r.benchmark, r.split) for r in runs] + pending, options.allow_mixed)
+    if evaluation is not None and architectures:
+        runs.extend(_evaluate_files(architectures, evaluation, settings, err))
+
+    runs, warnings = screen_runs(runs)
+    print_warnings(err, warnings)
+    if not runs:
+        raise UserError("nothing to compare: no run has finished questions")
+
+    comparison = compare_runs(runs)
+    out_dir = options.out or options.results_dir / f"compare-{comparison.compare_id}"
+    plot_paths, report_path = write_report_files(comparison, out_dir, options.markdown, warnings)
+    if options.json_out:
+        data = {
+            "compare_dir": str(out_dir),
+            "runs": comparison.rows,
+            "comparisons": comparison.pairs,
+            "plots": [str(p) for p in plot_paths],
+            "report": str(report_path) if report_path else None,
+            "warnings": warnings,
+        }
+        print(json.dumps(clean_json(data), indent=2))
+        return EXIT_OK
+    _print_text(comparison.rows, comparison.pairs, plot_paths, report_path, comparison.title, out)
+    return EXIT_OK
+
+
+def _evaluate_files(
+    paths: list[Path], options: EvalOptions, settings: EngineSettings, console: Console
+) -> list[RunResult]:
+    """Each architecture file evaluated into its run folder (one gateway for all), then read back."""
+    runs: list[RunResult] = []
+    gateway: LLMGateway | None = None
+    for path in paths:
+        plan, gateway = plan_eval(path, options, settings, console, gateway)
+        outcome = evaluate_with_progress(plan, gateway, settings, console, quiet=False)
+        print_summary(outcome.summary, outcome.run_dir, console)
+        code = eval_exit_code(outcome, console)
+        if code != EXIT_OK:
+            console.print(f"[yellow]warning:[/] evaluating {path} ended with exit code {code}", highlight=False)
+        runs.extend(load_result(outcome.run_dir))
+    return runs
+
+
+def _print_text(
+    rows: list[dict[str, Any]],
+    pairs: list[dict[str, Any]],
+    plot_paths: list[Path],
+    report_path: Path | None,
+    title: str,
+    out: Console,
+) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title), caption="★ best (highest score)   ◆ on the score/calls Pareto front")
+    for i, name in enumerate(TABLE_HEADER):
+        table.add_column(name, justify="left" if i < 2 else "right", no_wrap=i == 1)
+    for row in rows:
+        cells = format_row(row)
+        table.add_row(*(escape(c) for c in cells), style="bold" if row["best"] else None)
+    out.print(table)
+    if pairs:
+        out.print("paired comparisons on shared questions (95% bootstrap CI):")
+        for pair in pairs:
+            out.print(f"  {escape(pair['verdict'])}  [dim](n={pair['shared_questions']})[/]", highlight=False)
+    for path in plot_paths:
+        out.print(f"plot: {path}", highlight=False, soft_wrap=True)
+    if report_path:
+        out.print(f"report: {report_path}", highlight=False, soft_wrap=True)

@@ -1,0 +1,118 @@
+"""Evaluating an architecture file into its run folder, as ``eval`` does for one file and
+``compare`` for each architecture file it is given: the checks, the progress bar, the summary table
+and the exit code."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from archon_cli.benchmarks import get_benchmark
+from archon_cli.commands.common import load_checked
+from archon_cli.commands.progress import progress_bar
+from archon_cli.commands.settings import EngineSettings, open_gateway
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
+from archon_cli.evaluation.evaluate import plan_questions
+from archon_cli.evaluation.judge import make_judge
+from archon_cli.evaluation.run_folder import EvalOptions, RunOutcome, RunPlan, default_run_id, evaluate_into_folder
+from archon_cli.llm.gateway import LLMGateway
+
+
+def plan_eval(
+    architecture_path: Path,
+    options: EvalOptions,
+    settings: EngineSettings,
+    console: Console,
+    gateway: LLMGateway | None = None,
+) -> tuple[RunPlan, LLMGateway]:
+    """Everything checked before the first call: the architecture and budget, the benchmark's data,
+    then (through ``gateway``, opened here if not given) every model route and key and the judge;
+    and the run folder the evaluation goes to."""
+    architecture = load_checked(architecture_path, settings, console)
+    benchmark = get_benchmark(options.benchmark, options.data_dir)
+    questions = plan_questions(benchmark, options.split, options.seed, options.limit)
+    gateway = gateway or open_gateway(settings)
+    ArchitectureRunner(architecture, gateway).check_routes()
+    judge = make_judge(benchmark, gateway, options.judge, options.judge_max_tokens)
+    run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
+    plan = RunPlan(
+        run_dir=options.results_dir / run_id,
+        architecture=architecture,
+        benchmark=benchmark,
+        questions=questions,
+        split=options.split,
+        seed=options.seed,
+        limit=options.limit,
+        judge=judge,
+        extra={"architecture_file": str(architecture_path)},
+    )
+    return plan, gateway
+
+
+def evaluate_with_progress(
+    plan: RunPlan, gateway: LLMGateway, settings: EngineSettings, console: Console, quiet: bool
+) -> RunOutcome:
+    """Evaluate the plan into its folder, with a progress bar showing the running score."""
+    from rich.progress import TextColumn
+
+    scores: list[float] = []
+    progress = progress_bar(console, quiet, TextColumn("score {task.fields[score]}"))
+    with progress:
+        task = progress.add_task(
+            f"{plan.architecture.name} on {plan.benchmark.name}",
+            total=len(plan.questions),
+            completed=plan.finished(),
+            score="-",
+        )
+
+        def on_record(record: dict[str, Any]) -> None:
+            scores.append(float(record["score"]) if record.get("score") is not None else 0.0)
+            progress.update(task, advance=1, score=f"{sum(scores) / len(scores):.3f}")
+
+        return asyncio.run(
+            evaluate_into_folder(
+                plan,
+                gateway,
+                concurrency=settings.concurrency,
+                calls_limit=settings.budget.calls_per_query,
+                on_record=on_record,
+            )
+        )
+
+
+def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary['architecture']} on {summary['benchmark']} ({summary['split']})", show_header=False)
+    score = summary["score"]
+    ci = summary["ci95"]
+    table.add_row(summary["metric"], "-" if score is None else f"{score:.4f}  (95% CI {ci[0]:.4f}-{ci[1]:.4f})")
+    table.add_row("questions", f"{summary['answered']} answered, {summary['errors']} errors of {summary['questions']}")
+    table.add_row("calls per query", f"{summary['calls_per_query']:.2f}")
+    table.add_row("tokens per query", f"{summary['tokens_per_query']:.0f}")
+    table.add_row("cost", f"${summary['cost']:.4f}")
+    table.add_row(
+        "this run",
+        f"{summary['this_run']['calls']} calls sent, {summary['this_run']['cache_hits']} cache hits, {summary['resumed']} questions resumed",
+    )
+    table.add_row("wall time", f"{summary['wall_seconds']:.1f}s")
+    for name, cat in summary["per_category"].items():
+        table.add_row(f"  {name}", f"{cat['score']:.4f} (n={cat['n']})")
+    console.print(table)
+    console.print(f"results: {run_dir}")
+
+
+def eval_exit_code(outcome: RunOutcome, console: Console) -> int:
+    """A budget stop is exit 3 and every question failing exit 1, each said in one line."""
+    summary = outcome.summary
+    if outcome.budget_stopped:
+        console.print(f"[yellow]{outcome.budget_message}[/]: finished questions are saved; re-run to resume")
+        return EXIT_BUDGET
+    if summary["questions"] and summary["errors"] == summary["questions"]:
+        console.print("[bold red]error:[/] every question failed; see error_reasons in summary.json")
+        return EXIT_FAILED
+    return EXIT_OK

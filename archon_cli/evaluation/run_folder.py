@@ -1,0 +1,298 @@
+"""The run folder, ``results/<run-id>/``: the one owner of its files, written and read here.
+
+    architecture.yaml   the architecture evaluated
+    run.json            what is evaluated: kind, architecture, benchmark, metric, scale, split,
+                        seed, limit, judge, question ids (and extras: the file, a search stage)
+    questions.jsonl     one record per finished question, appended as it finishes
+    summary.json        figures over the final record of each question, written at the end
+
+``evaluate_into_folder`` is the one way an architecture is evaluated into a folder (by ``eval``,
+by ``search`` for every trial, by ``compare`` for architecture files); the same plan again
+resumes, skipping finished questions. ``load_result`` reads folders back: a run folder, or a
+folder of run folders (a search keeps its evaluations under ``final/`` and ``trials/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archon_cli.benchmarks.base import Benchmark, Question
+from archon_cli.config.architecture import Architecture
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import UserError
+from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.evaluation.judge import GatewayJudge
+from archon_cli.evaluation.summary import latest_by_id, summarize
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.records import JsonlLog, write_json
+
+ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY = "architecture.yaml", "run.json", "questions.jsonl", "summary.json"
+# A folder of run folders (a search's) is marked by SEARCH_INFO with "kind": "search". It keeps its
+# test evaluations under FINAL_RUNS and its dev trials under TRIAL_RUNS (read in that order: the
+# first that has runs is what the folder is read as), and the stage-1 runs under STAGE1_RUNS.
+SEARCH_INFO = "search.json"
+FINAL_RUNS, TRIAL_RUNS, STAGE1_RUNS = "final", "trials", "stage1"
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What to evaluate an architecture on, and where the run folder goes (``eval``, and
+    ``compare`` for architecture files)."""
+
+    benchmark: str
+    split: str = "dev"
+    limit: int | None = None
+    seed: int = 0
+    judge: str | None = None
+    data_dir: Path | None = None
+    results_dir: Path = Path("results")
+    run_id: str | None = None
+    judge_max_tokens: int = 512
+
+
+def architecture_digest(architecture: Architecture) -> str:
+    return hashlib.sha256(json.dumps(architecture.model_dump(), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def default_run_id(architecture: Architecture, options: EvalOptions, judge_model: str | None) -> str:
+    """Same command, same id: that is what makes a re-run resume."""
+    parts = [f"eval-{architecture.name}", options.benchmark, options.split, f"s{options.seed}"]
+    if options.limit is not None:
+        parts.append(f"n{options.limit}")
+    digest = hashlib.sha256(f"{architecture_digest(architecture)}:{judge_model}".encode()).hexdigest()[:6]
+    return "-".join([*parts, digest]).replace("/", "_")
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunPlan:
+    """An evaluation, checked before any call: the architecture, the questions, and the folder."""
+
+    run_dir: Path
+    architecture: Architecture
+    benchmark: Benchmark
+    questions: list[Question]
+    split: str
+    seed: int
+    limit: int | None = None
+    judge: GatewayJudge | None = None
+    kind: str = "eval"  # "eval" or "search-trial"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def finished(self) -> int:
+        """Questions of the plan already finished in the folder (a re-run skips them)."""
+        wanted = {q.id for q in self.questions}
+        records = latest_by_id(JsonlLog(self.run_dir / QUESTIONS).read())
+        return sum(1 for k, r in records.items() if k in wanted and not r.get("error"))
+
+
+@dataclass
+class RunOutcome:
+    """The folder's summary, and whether a budget limit stopped the evaluation short."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    budget_stopped: bool = False
+    budget_message: str = ""
+
+
+def _start(plan: RunPlan) -> dict[str, Any]:
+    """Create the folder with architecture.yaml and run.json (what ``load_run`` reads)."""
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    (plan.run_dir / ARCHITECTURE).write_text(
+        yaml.safe_dump(plan.architecture.model_dump(), sort_keys=False), encoding="utf-8"
+    )
+    run_info = {
+        "kind": plan.kind,
+        "run_id": plan.run_dir.name,
+        "architecture": plan.architecture.name,
+        "static_calls": plan.architecture.static_calls(),
+        "benchmark": plan.benchmark.name,
+        "metric": plan.benchmark.metric,
+        "scale": plan.benchmark.scale,
+        "split": plan.split,
+        "seed": plan.seed,
+        "limit": plan.limit,
+        "judge": plan.judge.model if plan.judge else None,
+        "question_ids": [q.id for q in plan.questions],
+        **plan.extra,
+    }
+    write_json(plan.run_dir / RUN_INFO, run_info)
+    return run_info
+
+
+async def evaluate_into_folder(
+    plan: RunPlan,
+    gateway: LLMGateway,
+    *,
+    concurrency: int = 8,
+    calls_limit: int | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> RunOutcome:
+    """Evaluate the plan into its folder and write the summary. Finished questions are skipped;
+    ``this_run`` in the summary is what the gateway did while this evaluation ran."""
+    run_info = _start(plan)
+    runner = ArchitectureRunner(plan.architecture, gateway, calls_limit)
+    before = gateway.stats.copy()
+    started = time.perf_counter()
+    outcome = await evaluate(
+        runner,
+        plan.benchmark,
+        plan.questions,
+        log=JsonlLog(plan.run_dir / QUESTIONS),
+        judge=plan.judge,
+        concurrency=concurrency,
+        on_record=on_record,
+    )
+    summary = {
+        "run_id": run_info["run_id"],
+        "architecture": run_info["architecture"],
+        "benchmark": plan.benchmark.name,
+        "metric": plan.benchmark.metric,
+        "split": plan.split,
+        "seed": plan.seed,
+        "complete": not outcome.budget_stopped and len(outcome.records) == len(plan.questions),
+        **summarize(outcome.records),
+        "resumed": outcome.resumed,
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "this_run": gateway.stats.since(before).as_dict(),
+    }
+    summary.update(plan.benchmark.aggregate(outcome.records))
+    write_json(plan.run_dir / SUMMARY, summary)
+    return RunOutcome(plan.run_dir, summary, outcome.budget_stopped, outcome.budget_message)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """One evaluated run read back: its run.json, its final record per question, and their summary
+    (made again from the records, so an incomplete run is usable)."""
+
+    path: Path
+    kind: str  # "eval", "trial" (a search's dev trial) or "final" (a search's test evaluation)
+    info: dict[str, Any]
+    records: dict[str, dict[str, Any]]
+    summary: dict[str, Any]
+    expected: int
+    complete: bool
+    search: str | None = None
+    label: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def benchmark(self) -> str:
+        return str(self.info.get("benchmark"))
+
+    @property
+    def split(self) -> str:
+        return str(self.info.get("split") or "?")
+
+    @property
+    def metric(self) -> str:
+        return str(self.info.get("metric") or "score")
+
+    @property
+    def scale(self) -> float:
+        return float(self.info.get("scale") or 1.0)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.info.get("architecture") or self.path.name)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        return (self.benchmark, self.split)
+
+    def score_of(self, question_id: str) -> float:
+        """A question's score; errors and missing scores count as 0, as in the run's own summary."""
+        record = self.records[question_id]
+        if record.get("error") or record.get("score") is None:
+            return 0.0
+        return float(record["score"])
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_run(path: Path, info: dict[str, Any], kind: str = "eval", search: str | None = None) -> RunResult:
+    """Read one run folder (an eval run or a search trial: run.json, questions.jsonl, summary.json)."""
+    if not info.get("benchmark"):
+        raise UserError(f"{path / RUN_INFO}: names no benchmark; is this a folder made by `archon eval`?")
+    question_ids = [str(q) for q in info.get("question_ids") or []]
+    latest = latest_by_id([r for r in JsonlLog(path / QUESTIONS).read() if "id" in r])
+    if question_ids:
+        wanted = set(question_ids)
+        latest = {k: v for k, v in latest.items() if k in wanted}
+    saved = _read_json(path / SUMMARY) if (path / SUMMARY).exists() else None
+    expected = len(question_ids) or len(latest)
+    complete = saved is not None and saved.get("complete") is not False and len(latest) >= expected
+    return RunResult(
+        path=path,
+        kind=kind,
+        info=info,
+        records=latest,
+        summary=summarize(list(latest.values())),
+        expected=expected,
+        complete=complete,
+        search=search,
+    )
+
+
+def _run_folders(parent: Path) -> list[Path]:
+    if not parent.is_dir():
+        return []
+    return sorted(p for p in parent.iterdir() if p.is_dir() and (p / RUN_INFO).exists())
+
+
+def _expand_search(path: Path) -> list[RunResult]:
+    """A search's test evaluations (final/) if it has them, else its dev trials (trials/)."""
+    finals = _run_folders(path / FINAL_RUNS)
+    folders, kind = (finals, "final") if finals else (_run_folders(path / TRIAL_RUNS), "trial")
+    runs = [load_run(p, _read_json(p / RUN_INFO), kind, search=path.name) for p in folders]
+    evaluated = [r for r in runs if r.records]
+    if not evaluated:
+        raise UserError(f"{path}: the search has no evaluated trials yet (nothing under trials/ or final/)")
+    return evaluated
+
+
+def load_result(path: Path) -> list[RunResult]:
+    """The runs in a result folder: one for an eval run, its evaluated trials for a search."""
+    if path.name in (RUN_INFO, SEARCH_INFO) and path.is_file():
+        path = path.parent
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        raise UserError(f"{path} is not a result folder (nor an architecture file: .yaml, .yml or .json)")
+    for name in (RUN_INFO, SEARCH_INFO):
+        if (path / name).exists():
+            info = _read_json(path / name)
+            break
+    else:
+        raise UserError(
+            f"{path} is not a result folder (no run.json or search.json): "
+            "give folders made by `archon eval` or `archon search`"
+        )
+    if info.get("kind") == "search":
+        return _expand_search(path)
+    return [load_run(path, info)]
