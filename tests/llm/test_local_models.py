@@ -1,5 +1,7 @@
-"""generator (4 samples) -> ranker (top 2) -> fuser on the embedded model, in-process and through
-llama-cpp-python's OpenAI-compatible server over HTTP: the calls counted equal the static count."""
+"""Embedded models: the pool (one worker for every model, settings from the command line), the
+completion prompt of base models; and, on the embedded model, generator (4 samples) -> ranker
+(top 2) -> fuser in-process and through llama-cpp-python's OpenAI-compatible server over HTTP: the
+calls counted equal the static count."""
 
 from __future__ import annotations
 
@@ -15,14 +17,31 @@ import pytest
 
 from archon_cli.config import load_architecture, parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import UserError
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.local_models import LocalModelPool, LocalSettings, completion_prompt, local_name
 from archon_cli.state import Query
-from tests.conftest import smollm2_path
+from tests.conftest import ROOT, smollm2_path
 
-ARCH = Path(__file__).resolve().parent.parent / "architectures" / "gen-ranker-fuser.yaml"
+ARCH = ROOT / "architectures" / "gen-ranker-fuser.yaml"
 QUERY = Query.from_prompt("Name one colour of the rainbow.")
 
-pytestmark = pytest.mark.local_model
+
+def test_every_model_of_a_pool_shares_one_worker_and_its_settings(tmp_path: Path) -> None:
+    settings = LocalSettings(threads=3, model_dir=tmp_path)
+    pool = LocalModelPool(settings)
+    smol, gemma = pool.get("smollm2-135m"), pool.get("gemma-3-270m")
+    assert pool.get("smollm2-135m") is smol
+    assert smol._executor is gemma._executor and smol._executor._max_workers == 1
+    assert smol.settings == gemma.settings == settings
+    with pytest.raises(UserError, match="unknown local model 'local/gpt-5'"):
+        pool.get("gpt-5")
+
+
+def test_local_names_and_the_completion_prompt() -> None:
+    assert local_name("local/smollm2-135m") == "smollm2-135m" and local_name("openai/gpt-4o") is None
+    prompt = completion_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " 2 + 2? "}])
+    assert prompt == "Be brief.\nQ: 2 + 2?\nA:"
 
 
 def _free_port() -> int:
@@ -62,6 +81,7 @@ def llama_server() -> Iterator[str]:
             proc.kill()
 
 
+@pytest.mark.local_model
 async def test_in_process(local_model_available: None) -> None:
     arch, _ = load_architecture(ARCH)
     runner = ArchitectureRunner(arch, LLMGateway())
@@ -73,6 +93,7 @@ async def test_in_process(local_model_available: None) -> None:
     assert result.stats.prompt_tokens > 0 and result.stats.completion_tokens > 0
 
 
+@pytest.mark.local_model
 async def test_over_http_through_litellm(local_model_available: None, llama_server: str) -> None:
     arch, _ = load_architecture(ARCH)
     data = arch.model_dump()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,10 @@ from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest
 from archon_cli.state import Query
+from tests.conftest import ROOT
 from tests.fakes import FakeBackend
 
-ARCH_DIR = Path(__file__).resolve().parent.parent / "architectures"
+ARCH_DIR = ROOT / "architectures"
 
 
 def smart_reply(request: CompletionRequest) -> str:

@@ -1,0 +1,42 @@
+"""The response cache: shared by connections and processes; a re-run costs no call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archon_cli.llm.accountant import CallStats
+from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.types import Completion
+from tests.fakes import FakeBackend
+from tests.llm import req
+
+
+def test_cache_is_shared_across_connections(tmp_path: Path) -> None:
+    a = ResponseCache(tmp_path / "shared.sqlite")
+    b = ResponseCache(tmp_path / "shared.sqlite")
+
+    a.put(req(0), Completion(text="from a"))
+    hit = b.get(req(0))
+    assert hit is not None and hit.text == "from a" and hit.cached
+    assert b.get(req(1)) is None
+    assert len(a) == 1
+
+
+async def test_cached_rerun_costs_zero_calls(tmp_path: Path) -> None:
+    backend = FakeBackend(reply=lambda r: f"reply {r.sample_index}")
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    gw = LLMGateway(backend=backend, cache=cache)
+    stats = CallStats()
+    first = [await gw.complete(req(i), stats) for i in range(3)]
+    assert [c.text for c in first] == ["reply 0", "reply 1", "reply 2"]
+    assert len(backend.sent) == 3 and stats.calls == 3 and stats.cache_hits == 0
+    # A new gateway on the same cache file (a new process, in effect) sends nothing.
+    gw2 = LLMGateway(backend=backend, cache=ResponseCache(tmp_path / "c.sqlite"))
+    stats2 = CallStats()
+    again = [await gw2.complete(req(i), stats2) for i in range(3)]
+    assert [c.text for c in again] == ["reply 0", "reply 1", "reply 2"]
+    assert all(c.cached for c in again)
+    assert len(backend.sent) == 3 and stats2.calls == 0 and stats2.cache_hits == 3
+    # The query's figures keep the architecture's usage; the run spent nothing.
+    assert stats2.tokens == 3 * 10 and gw2.stats.tokens == 0 and gw2.stats.cost == 0.0

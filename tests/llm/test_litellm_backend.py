@@ -1,0 +1,85 @@
+"""The LiteLLM backend: routes and keys checked without touching the environment, embedded models
+answered from the backend's own pool, the request's purpose sent as a header."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from archon_cli.errors import TransientProviderError, UserError
+from archon_cli.llm.litellm_backend import LiteLLMBackend
+from archon_cli.llm.local_models import LocalModelPool, LocalReply
+from archon_cli.llm.types import CompletionRequest
+from archon_cli.testing import FaultPlan, FaultServer
+
+
+def test_a_blank_key_is_missing_and_the_environment_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-1234")
+    LiteLLMBackend().check_route("openai/gpt-4o")  # (LiteLLM sets its own variables once, on import)
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    before = dict(os.environ)
+    with pytest.raises(UserError, match="missing API key for 'openai/gpt-4o': set OPENAI_API_KEY"):
+        LiteLLMBackend().check_route("openai/gpt-4o")
+    assert dict(os.environ) == before
+
+
+def test_unroutable_model_and_named_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UserError, match="cannot be routed"):
+        LiteLLMBackend().check_route("nosuchprovider-model")
+    monkeypatch.delenv("ARCHON_TEST_KEY", raising=False)
+    with pytest.raises(UserError, match="set ARCHON_TEST_KEY"):
+        LiteLLMBackend().check_route("openai/gpt-4o", api_key_env="ARCHON_TEST_KEY")
+
+
+@dataclass
+class _Model:
+    reply: str | Exception
+
+    async def complete(self, request: CompletionRequest) -> LocalReply:
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return LocalReply(text=f"{self.reply} #{request.sample_index}", prompt_tokens=5, completion_tokens=2)
+
+
+class _Pool(LocalModelPool):
+    def __init__(self, model: _Model) -> None:
+        super().__init__()
+        self.model = model
+        self.asked: list[str] = []
+
+    def get(self, name: str) -> _Model:  # type: ignore[override]
+        self.asked.append(name)
+        return self.model
+
+
+async def test_embedded_models_are_answered_from_the_backends_pool() -> None:
+    pool = _Pool(_Model("seven"))
+    backend = LiteLLMBackend(pool)
+    text, usage = await backend.complete(
+        CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "3 + 4?"},), sample_index=2)
+    )
+    assert (text, usage.prompt_tokens, usage.completion_tokens, usage.cost) == ("seven #2", 5, 2, 0.0)
+    assert pool.asked == ["smollm2-135m"]
+
+
+async def test_a_llama_failure_is_transient() -> None:
+    backend = LiteLLMBackend(_Pool(_Model(ValueError("Requested tokens (9000) exceed context window of 8192"))))
+    request = CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "x"},))
+    with pytest.raises(TransientProviderError, match="local/smollm2-135m: ValueError: Requested tokens"):
+        await backend.complete(request)
+
+
+async def test_the_purpose_reaches_the_server_as_a_header() -> None:
+    messages = ({"role": "user", "content": "Question:\nWhat is 2 + 2?\n\nCandidate answers:\n\n[1] 5\n\n[2] 4\n"},)
+    with FaultServer(FaultPlan(wrong_rate=0.0)) as server:
+        backend = LiteLLMBackend()
+        ranked, _ = await backend.complete(
+            CompletionRequest(model="openai/fake-model", messages=messages, api_base=server.api_base, purpose="ranker")
+        )
+        plain, _ = await backend.complete(
+            CompletionRequest(model="openai/fake-model", messages=messages, api_base=server.api_base)
+        )
+    assert ranked == "[2] > [1]"  # the fault server ranks only when told a ranker asks
+    assert plain == "4"
