@@ -13,6 +13,8 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from archon_cli.errors import EXIT_USAGE
+
 app = typer.Typer(
     name="archon",
     help="Build LLM systems from inference-time techniques and search for the best one under a call budget.",
@@ -103,7 +105,7 @@ def run(
 
     given = [x for x in (prompt, prompt_file, input) if x is not None]
     if len(given) != 1:
-        _fail("give exactly one of --prompt, --prompt-file or --input", 2)
+        _fail("give exactly one of --prompt, --prompt-file or --input", EXIT_USAGE)
     settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     console = _stderr()
     if input is not None:
@@ -257,7 +259,7 @@ def main() -> None:
     except ImportError:  # older Typer uses click itself
         from click.exceptions import ClickException  # type: ignore[assignment]
 
-    from archon_cli.errors import ArchonError
+    from archon_cli.errors import EXIT_FAILED, EXIT_OK, ArchonError
 
     try:
         # Not standalone, so option errors come here and are printed as one line like all others.
@@ -271,14 +273,14 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         _stderr().print("aborted")
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     except ArchonError as exc:
         _stderr().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _stderr().print("interrupted: finished results are saved")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":
