@@ -75,9 +75,11 @@ def main() -> None:
     names = list(builds)
     for model in figures[names[0]]:
         medians = {n: statistics.median(figures[n][model]) for n in names}
-        ratio = medians[names[0]] / medians[names[1]] if len(names) > 1 else 1.0
-        print(f"  {model}: " + ", ".join(f"{n} {v:.1f}" for n, v in medians.items()) + f"  ({names[0]}/{names[-1]} {ratio:.2f})")
-
+        line = f"  {model}: " + ", ".join(f"{n} {v:.1f}" for n, v in medians.items())
+        if len(names) > 1:  # per-round ratios: both builds ran back to back, so load drift cancels
+            ratios = [a / b for a, b in zip(figures[names[0]][model], figures[names[1]][model], strict=True)]
+            line += f"  (median per-round ratio {names[0]}/{names[1]} {statistics.median(ratios):.2f})"
+        print(line)
 
 if __name__ == "__main__":
     main()
