@@ -22,7 +22,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.evaluation.evaluate import evaluate, plan_questions
+from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.evaluation.run_folder import plan_questions
 from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway

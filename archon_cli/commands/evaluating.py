@@ -16,9 +16,15 @@ from archon_cli.commands.progress import progress_bar
 from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
-from archon_cli.evaluation.evaluate import plan_questions
 from archon_cli.evaluation.judge import make_judge
-from archon_cli.evaluation.run_folder import EvalOptions, RunOutcome, RunPlan, default_run_id, evaluate_into_folder
+from archon_cli.evaluation.run_folder import (
+    EvalOptions,
+    RunOutcome,
+    RunPlan,
+    default_run_id,
+    evaluate_into_folder,
+    plan_questions,
+)
 from archon_cli.llm.gateway import LLMGateway
 
 

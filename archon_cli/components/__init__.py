@@ -1,7 +1,7 @@
 """Inference-time components, registered by the name used in architecture files.
 
-Adding a component: write one module with its config, prompt, parser and ``Component``
-subclass, then add it to ``_COMPONENTS`` below.
+Adding a component: write one module with its config (declaring its layer rules), prompt,
+parser and ``Component`` subclass, then add it to ``_COMPONENTS`` below.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The evaluation loop: the questions of a split, answered and scored, one record each.
+"""The evaluation loop: questions answered and scored, one record each.
 
 Each question: the architecture responds (every turn), the benchmark scores the response (with
 the judge if it needs one), and one record is appended to the run's JSONL as soon as the question
@@ -13,24 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archon_cli.benchmarks.base import Benchmark, Question, split_questions
+from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import GatewayJudge
 from archon_cli.evaluation.summary import latest_by_id
 from archon_cli.llm.accountant import CallStats
 from archon_cli.records import JsonlLog
-
-
-def plan_questions(benchmark: Benchmark, split: str, seed: int, limit: int | None) -> list[Question]:
-    """The questions an evaluation runs: the split, then the first ``limit`` of it."""
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit {limit}: must be at least 1")
-    questions = benchmark.load()
-    if not questions:
-        raise UserError(f"{benchmark.name}: the data has no questions")
-    chosen = split_questions(questions, split, seed, benchmark.name)
-    return chosen[:limit] if limit is not None else chosen
 
 
 @dataclass

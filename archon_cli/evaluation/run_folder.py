@@ -6,7 +6,8 @@
     questions.jsonl     one record per finished question, appended as it finishes
     summary.json        figures over the final record of each question, written at the end
 
-``evaluate_into_folder`` is the one way an architecture is evaluated into a folder (by ``eval``,
+``plan_questions`` picks a run's questions; ``evaluate_into_folder`` is the one way an
+architecture is evaluated into a folder (by ``eval``,
 by ``search`` for every trial, by ``compare`` for architecture files); the same plan again
 resumes, skipping finished questions. ``load_result`` reads folders back: a run folder, or a
 folder of run folders (a search keeps its evaluations under ``final/`` and ``trials/``).
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from archon_cli.benchmarks.base import Benchmark, Question
+from archon_cli.benchmarks.base import Benchmark, Question, split_questions
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import UserError
@@ -72,6 +73,17 @@ def default_run_id(architecture: Architecture, options: EvalOptions, judge_model
 
 
 # -- writing -------------------------------------------------------------------------------------
+
+
+def plan_questions(benchmark: Benchmark, split: str, seed: int, limit: int | None) -> list[Question]:
+    """The questions an evaluation runs: the split, then the first ``limit`` of it."""
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit}: must be at least 1")
+    questions = benchmark.load()
+    if not questions:
+        raise UserError(f"{benchmark.name}: the data has no questions")
+    chosen = split_questions(questions, split, seed, benchmark.name)
+    return chosen[:limit] if limit is not None else chosen
 
 
 @dataclass

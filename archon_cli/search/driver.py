@@ -20,9 +20,8 @@ from typing import Any
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import BudgetExceeded, UserError
-from archon_cli.evaluation.evaluate import plan_questions
 from archon_cli.evaluation.judge import GatewayJudge, judge_model_for
-from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder
+from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder, plan_questions
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.algorithms import ALGORITHMS, make_algorithm

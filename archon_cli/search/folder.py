@@ -83,7 +83,9 @@ class SearchFolder:
     def start(self, info: dict[str, Any]) -> None:
         """Write the settings (``kind`` search, status running) before the first evaluation."""
         self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.path / SEARCH_INFO, {"kind": "search", "search_id": self.path.name, "status": "running", **info})
+        write_json(
+            self.path / SEARCH_INFO, {"kind": "search", "search_id": self.path.name, "status": "running", **info}
+        )
 
     def info(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.path / SEARCH_INFO).read_text(encoding="utf-8"))
@@ -98,9 +100,7 @@ class SearchFolder:
 
     # -- the outcome
 
-    def finish(
-        self, trials: list[Trial], best: Architecture | None, metric: str, outcome: dict[str, Any]
-    ) -> None:
+    def finish(self, trials: list[Trial], best: Architecture | None, metric: str, outcome: dict[str, Any]) -> None:
         """Write the leaderboard, best.yaml, the Pareto front (CSV and plot) and the outcome in search.json."""
         with self.leaderboard.open("w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=LEADERBOARD_FIELDS)
@@ -108,9 +108,7 @@ class SearchFolder:
             writer.writerows(leaderboard_rows(trials))
 
         if best is not None:
-            self.best.write_text(
-                yaml.safe_dump(best.model_dump(exclude_none=True), sort_keys=False), encoding="utf-8"
-            )
+            self.best.write_text(yaml.safe_dump(best.model_dump(exclude_none=True), sort_keys=False), encoding="utf-8")
 
         front_idx = pareto_front([(t.calls_per_query, t.dev_score) for t in trials])
         front = sorted((trials[i] for i in front_idx), key=lambda t: t.calls_per_query)

@@ -11,13 +11,13 @@ import pytest
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.config import parse_architecture
 from archon_cli.errors import UserError
-from archon_cli.evaluation.evaluate import plan_questions
 from archon_cli.evaluation.run_folder import (
     EvalOptions,
     RunPlan,
     default_run_id,
     evaluate_into_folder,
     load_result,
+    plan_questions,
 )
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.testing.simulated import SimulatedBackend

@@ -18,7 +18,8 @@ import yaml
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.config import load_architecture
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.evaluation.evaluate import evaluate, plan_questions
+from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.evaluation.run_folder import plan_questions
 from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.cache import ResponseCache
