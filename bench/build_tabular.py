@@ -21,12 +21,14 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from archon_cli.benchmarks.tiny_arith import TinyArith
+from archon_cli.commands.settings import local_settings
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.run_folder import plan_questions
 from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.local_models import LocalModelPool
 from archon_cli.search.space import FeasibleSpace, load_space
 from archon_cli.search.tabular import write_table
 
@@ -39,7 +41,10 @@ async def build(limit: int | None, seed: int, space_file: Path, out: Path, cache
     points = feasible.all_points()
     benchmark = TinyArith()
     questions = plan_questions(benchmark, "dev", seed, limit)
-    gateway = LLMGateway(cache=ResponseCache(cache_dir / "responses.sqlite"))
+    # The embedded models run as `archon` runs them (ARCHON_LOCAL_THREADS, ARCHON_MODEL_DIR).
+    gateway = LLMGateway(
+        cache=ResponseCache(cache_dir / "responses.sqlite"), local_models=LocalModelPool(local_settings())
+    )
     rows = []
     started = time.perf_counter()
     for i, point in enumerate(points, start=1):
