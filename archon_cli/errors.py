@@ -21,6 +21,14 @@ class UserError(ArchonError):
     exit_code = EXIT_USAGE
 
 
+class EmbeddedModelCrashed(UserError):
+    """llama.cpp died of a signal. Every later call would crash the same way, so the command stops
+    (exit 1) with one line saying what to try; like a UserError it is never retried or recorded as
+    one question's failure."""
+
+    exit_code = EXIT_FAILED
+
+
 class ConfigError(UserError):
     """An architecture, budget or search-space file is invalid."""
 

@@ -1,17 +1,22 @@
-"""Embedded models run in-process by llama-cpp-python (no network, no key).
+"""Embedded models run by llama-cpp-python on this machine (no network, no key).
 
-A ``llama_cpp.Llama`` instance is not thread-safe, so calls are queued on a worker thread and run
-one at a time while the event loop stays free. All the models of a pool share that one worker: each
-call already uses every core (``threads``), and two models decoding at once on the same cores made
-llama.cpp's spinning threads collapse to a fraction of the throughput. A command opens one gateway,
-which owns one pool, so a process has one llama.cpp worker.
+llama.cpp runs in a child process (``local_worker.py``), so a build that crashes on this CPU ends
+in one line naming the crash instead of killing the command without a word. A ``Llama`` instance
+is not thread-safe and two models decoding at once on the same cores collapse llama.cpp's spinning
+threads, so all the models of a pool share that one worker, asked by one thread, one call at a
+time, while the event loop stays free. A command opens one gateway, which owns one pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archon_cli.errors import UserError
+from archon_cli.errors import EmbeddedModelCrashed, UserError
 from archon_cli.llm.types import CompletionRequest, Message
 
 PROVIDER = "local"
@@ -101,86 +106,160 @@ class LocalReply:
     completion_tokens: int
 
 
-class LocalModel:
-    """One loaded GGUF; its calls run on the worker thread the pool gives it (shared by all models)."""
+_SIGNAL_NAMES = {
+    signal.SIGSEGV: "a segmentation fault",
+    signal.SIGILL: "an illegal instruction",
+    signal.SIGBUS: "a bus error",
+    signal.SIGABRT: "an abort",
+    signal.SIGFPE: "a floating-point exception",
+}
 
-    def __init__(self, name: str, spec: LocalModelSpec, executor: ThreadPoolExecutor, settings: LocalSettings) -> None:
+
+def crash_message(model: str, returncode: int | None) -> str:
+    """One line: what died, how, what is kept, and what to try."""
+    if returncode is None:
+        how = "the llama.cpp worker stopped answering"
+    elif returncode >= 0:
+        how = f"the llama.cpp worker exited with status {returncode}"
+    else:
+        try:
+            sig = signal.Signals(-returncode)
+        except ValueError:
+            how = f"llama.cpp died of signal {-returncode}"
+        else:
+            how = f"llama.cpp died of {sig.name}" + (f", {_SIGNAL_NAMES[sig]}" if sig in _SIGNAL_NAMES else "")
+    return (
+        f"the embedded model {model} crashed ({how}); finished results are saved and re-running the command "
+        "resumes. Try `make rebuild-llama` (a portable build); if it still crashes, set ARCHON_LOCAL_THREADS=1 "
+        "or report `lscpu`"
+    )
+
+
+class _Worker:
+    """The llama.cpp child process (``llm/local_worker.py``): started on the first call, one request at a time."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+
+    def ask(self, request: dict[str, Any], model: str) -> dict[str, Any]:
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request, ensure_ascii=False) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:  # the child is gone: it died in the middle of this request
+            self._proc = None
+            try:
+                code = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = None
+            raise EmbeddedModelCrashed(crash_message(model, code))
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "archon_cli.llm.local_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                start_new_session=True,  # a Ctrl-C reaches the parent, which stops the work in order
+            )
+        return self._proc
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class LocalModel:
+    """One embedded model; its calls go to the pool's llama.cpp worker process, one at a time."""
+
+    def __init__(self, name: str, spec: LocalModelSpec, pool: LocalModelPool) -> None:
         self.name = name
         self.spec = spec
-        self.settings = settings
-        self._llama: Any = None
+        self.settings = pool.settings
+        self._pool = pool
         self._path: Path | None = None
-        self._executor = executor
 
     def path(self) -> Path:
         if self._path is None:
+            if importlib.util.find_spec("llama_cpp") is None:
+                raise UserError("local models need llama-cpp-python: run `make install`")
             self._path = self.spec.locate(self.settings)
         return self._path
 
-    def _load(self) -> Any:
-        if self._llama is None:
-            try:
-                from llama_cpp import Llama
-            except ModuleNotFoundError:
-                raise UserError("local models need llama-cpp-python: run `make install`") from None
-            # llama.cpp writes notes straight to fd 2 while it builds the context; keep them off
-            # the user's terminal (verbose=False only silences its Python-side logging).
-            from llama_cpp._utils import suppress_stdout_stderr
-
-            with suppress_stdout_stderr(disable=False):
-                self._llama = Llama(
-                    model_path=str(self.path()),
-                    n_ctx=self.spec.n_ctx,
-                    n_threads=self.settings.threads,
-                    verbose=False,
-                )
-        return self._llama
-
-    def _complete_sync(self, request: CompletionRequest) -> LocalReply:
-        llama = self._load()
+    def worker_request(self, request: CompletionRequest) -> dict[str, Any]:
+        """What the worker needs to answer ``request`` as llama-cpp-python would be called here."""
         params: dict[str, Any] = {
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "seed": 1_000 + request.sample_index,
         }
+        body: dict[str, Any] = {
+            "path": str(self.path()),
+            "chat": self.spec.chat,
+            "n_ctx": self.spec.n_ctx,
+            "threads": self.settings.threads,
+        }
         if self.spec.chat:
-            result = llama.create_chat_completion(
-                messages=[dict(m) for m in request.messages],
-                stop=list(request.stop) or None,
-                **params,
-            )
-            text = result["choices"][0]["message"]["content"] or ""
+            body["messages"] = [dict(m) for m in request.messages]
+            params["stop"] = list(request.stop) or None
         else:
-            result = llama.create_completion(
-                prompt=completion_prompt(request.messages),
-                stop=list(request.stop) + list(_TRANSCRIPT_STOPS),
-                **params,
-            )
-            text = result["choices"][0]["text"] or ""
-        usage = result.get("usage") or {}
-        return LocalReply(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-        )
+            body["prompt"] = completion_prompt(request.messages)
+            params["stop"] = list(request.stop) + list(_TRANSCRIPT_STOPS)
+        body["params"] = params
+        return body
+
+    def _complete_sync(self, request: CompletionRequest) -> LocalReply:
+        reply = self._pool.worker.ask(self.worker_request(request), f"{PROVIDER}/{self.name}")
+        if "error" in reply:
+            raise LocalModelError(str(reply["error"]))
+        return LocalReply(str(reply["text"]), int(reply["prompt_tokens"]), int(reply["completion_tokens"]))
 
     def complete_sync(self, request: CompletionRequest) -> LocalReply:
-        """Blocking call, still serialised through the model's worker thread."""
-        return self._executor.submit(self._complete_sync, request).result()
+        """Blocking call, still serialised through the pool's worker thread."""
+        return self._pool.executor.submit(self._complete_sync, request).result()
 
     async def complete(self, request: CompletionRequest) -> LocalReply:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._complete_sync, request)
+        return await loop.run_in_executor(self._pool.executor, self._complete_sync, request)
+
+
+class LocalModelError(Exception):
+    """llama.cpp raised an error for one request (the worker itself is fine)."""
 
 
 class LocalModelPool:
-    """Loads each embedded model once, on first use; every model's calls share one worker thread."""
+    """Every embedded model of a command, served by one llama.cpp worker process that loads each
+    model once, on first use. One thread talks to it, so calls run one at a time."""
 
     def __init__(self, settings: LocalSettings | None = None) -> None:
         self.settings = settings or LocalSettings()
         self._models: dict[str, LocalModel] = {}
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self.worker = _Worker()
 
     def check(self, name: str) -> None:
         """Raise UserError unless the model is known and its weights can be found."""
@@ -193,8 +272,12 @@ class LocalModelPool:
                 if spec is None:
                     known = ", ".join(f"{PROVIDER}/{n}" for n in LOCAL_MODELS)
                     raise UserError(f"unknown local model '{PROVIDER}/{name}' (known: {known})")
-                self._models[name] = LocalModel(name, spec, self._executor, self.settings)
+                self._models[name] = LocalModel(name, spec, self)
             return self._models[name]
+
+    def close(self) -> None:
+        """Stop the worker process (it also stops by itself when this process ends)."""
+        self.worker.close()
 
 
 def local_name(model: str) -> str | None:

@@ -5,6 +5,9 @@ calls counted equal the static count."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,11 +20,12 @@ import pytest
 
 from archon_cli.config import load_architecture, parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.errors import UserError
+from archon_cli.errors import EmbeddedModelCrashed, UserError
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.llm.local_models import LocalModelPool, LocalSettings, completion_prompt, local_name
+from archon_cli.llm.local_models import LocalModelPool, LocalSettings, completion_prompt, crash_message, local_name
+from archon_cli.llm.types import CompletionRequest
 from archon_cli.state import Query
-from tests.conftest import ROOT, smollm2_path
+from tests.conftest import ROOT, run_cli, short_generator_file, smollm2_path
 
 ARCH = ROOT / "architectures" / "gen-ranker-fuser.yaml"
 QUERY = Query.from_prompt("Name one colour of the rainbow.")
@@ -32,7 +36,7 @@ def test_every_model_of_a_pool_shares_one_worker_and_its_settings(tmp_path: Path
     pool = LocalModelPool(settings)
     smol, gemma = pool.get("smollm2-135m"), pool.get("gemma-3-270m")
     assert pool.get("smollm2-135m") is smol
-    assert smol._executor is gemma._executor and smol._executor._max_workers == 1
+    assert smol._pool is gemma._pool and pool.executor._max_workers == 1
     assert smol.settings == gemma.settings == settings
     with pytest.raises(UserError, match="unknown local model 'local/gpt-5'"):
         pool.get("gpt-5")
@@ -110,3 +114,74 @@ async def test_over_http_through_litellm(local_model_available: None, llama_serv
     assert result.stats.calls == http_arch.static_calls() == 6
     assert gateway.stats.calls == 6 and gateway.stats.retries == 0
     assert result.stats.completion_tokens > 0
+
+
+def test_a_crash_message_names_the_signal_what_is_kept_and_what_to_try() -> None:
+    message = crash_message("local/smollm2-135m", -signal.SIGSEGV)
+    assert message.startswith("the embedded model local/smollm2-135m crashed (llama.cpp died of SIGSEGV, a segmentation fault)")
+    assert "finished results are saved" in message and "make rebuild-llama" in message and "\n" not in message
+    assert "died of SIGILL, an illegal instruction" in crash_message("m", -signal.SIGILL)
+    assert "exited with status 3" in crash_message("m", 3)
+
+
+@pytest.mark.local_model
+def test_a_worker_that_dies_of_a_signal_is_reported_as_a_crash_and_the_next_call_starts_a_new_one(
+    local_model_available: None,
+) -> None:
+    pool = LocalModelPool(LocalSettings(threads=2))
+    smol = pool.get("smollm2-135m")
+    request = CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "Hi"},), max_tokens=4)
+    assert smol.complete_sync(request).completion_tokens >= 1
+    pid = pool.worker.pid
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGSEGV)  # what a llama.cpp build that does not suit the CPU does to itself
+    with pytest.raises(EmbeddedModelCrashed, match=r"died of SIGSEGV, a segmentation fault"):
+        smol.complete_sync(request)
+    assert smol.complete_sync(request).completion_tokens >= 1  # a fresh worker
+    assert pool.worker.pid not in (None, pid)
+    pool.close()
+
+
+def _worker_of(parent: int) -> int | None:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"archon_cli.llm.local_worker" in cmdline:
+            return int(entry)
+    return None
+
+
+@pytest.mark.local_model
+def test_a_crash_during_eval_is_one_line_keeps_finished_questions_and_the_rerun_resumes(
+    local_model_available: None, tmp_path: Path
+) -> None:
+    arch = short_generator_file(tmp_path, max_tokens=8)
+    args = ["eval", str(arch), "-b", "tiny-arith", "--split", "all", "--limit", "12", "--concurrency", "1",
+            "--results-dir", str(tmp_path / "results"), "--run-id", "crash", "--no-cache"]  # fmt: skip
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "archon_cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    log = tmp_path / "results" / "crash" / "questions.jsonl"
+    deadline = time.monotonic() + 240
+    while not (log.exists() and len(log.read_text().splitlines()) >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, "eval ended before the crash"
+        time.sleep(0.05)
+    worker = _worker_of(proc.pid)
+    assert worker is not None
+    os.kill(worker, signal.SIGSEGV)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error: the embedded model local/smollm2-135m crashed (llama.cpp died of SIGSEGV")
+    assert "Traceback" not in stderr and "Segmentation fault" not in stderr
+    kept = [json.loads(line) for line in log.read_text().splitlines()]
+    assert 2 <= len(kept) < 12 and all(r["error"] is None for r in kept)
+    again = run_cli(*args, "--json")
+    assert again.code == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["questions"] == 12 and summary["errors"] == 0 and summary["resumed"] == len(kept)
