@@ -115,6 +115,11 @@ class Benchmark(ABC):
         """Extra benchmark-wide figures for the summary (e.g. a length-controlled win rate)."""
         return {}
 
+    def preflight(self, allow_unsandboxed: bool = False) -> dict[str, Any]:
+        """Checks before the first question beyond the data (the code benchmarks' sandbox); a
+        problem is a one-line UserError. Returns a description of the set-up for the run folder."""
+        return {}
+
     # -- data helpers -------------------------------------------------------------------------
 
     def data_path(self, *parts: str) -> Path:
