@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -178,8 +179,8 @@ def test_writes_outside_its_directory_do_not_reach_the_host(sandbox: Sandbox, tm
 
 
 class Listener:
-    """Servers on the host (a Unix socket at a path anyone may use, an abstract Unix socket and TCP
-    on 127.0.0.1) recording every byte any client sends."""
+    """Servers on the host (a Unix socket at a path anyone may use, in a folder anyone may enter, an
+    abstract Unix socket and TCP on 127.0.0.1) recording every byte any client sends."""
 
     def __init__(self, folder: Path) -> None:
         self.path = str(folder / "host.sock")
@@ -242,10 +243,12 @@ class Listener:
 
 
 @pytest.fixture
-def listener(tmp_path: Path) -> Iterator[Listener]:
-    server = Listener(tmp_path)
+def listener() -> Iterator[Listener]:
+    folder = Path(tempfile.mkdtemp(prefix="archon-test-sockets-"))  # under /tmp: reachable by any uid
+    server = Listener(folder)
     yield server
     server.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @needs("network_blocked")
@@ -431,7 +434,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
     os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON),
     reason="needs root (to become an unprivileged user), setpriv and a system Python",
 )
-def test_without_root_a_user_namespace_isolates(tmp_path: Path) -> None:
+def test_without_root_a_user_namespace_isolates() -> None:
     """The non-root path for real: the child program runs as `nobody` with the system's Python (the
     project's interpreter lives in a folder `nobody` cannot enter), in an unprivileged user
     namespace. The code is uid 1000 there, sees no host file, no network, and not the init's
@@ -449,9 +452,17 @@ def test_without_root_a_user_namespace_isolates(tmp_path: Path) -> None:
         "except OSError as exc:\n"
         "    out['init_environ'] = type(exc).__name__\n"
         "out['env'] = sorted(os.environ)\n"
+        "try:\n"
+        "    open(HOST_FILE, 'w').write('escaped')\n"
+        "    out['write'] = 'written'\n"
+        "except OSError as exc:\n"
+        "    out['write'] = type(exc).__name__\n"
         "print(json.dumps(out))\n"
     )
-    base = prepare_base(probe, None)
+    host_folder = Path(tempfile.mkdtemp(prefix="archon-test-open-"))
+    os.chmod(host_folder, 0o777)  # nobody may write here on the host
+    host_file = host_folder / "escaped.txt"
+    base = prepare_base(f"HOST_FILE = {str(host_file)!r}\n" + probe, None)
     try:
         config = child_config(LIMITS, isolated=True, base=base, python=SYSTEM_PYTHON, nonce="test")
         config.update(user="userns", uid=None, nproc=None, parent=None)
@@ -468,6 +479,8 @@ def test_without_root_a_user_namespace_isolates(tmp_path: Path) -> None:
         )  # fmt: skip
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        written = host_file.exists()
+        shutil.rmtree(host_folder, ignore_errors=True)
     if proc.returncode == sandbox_child.SETUP_FAILED:
         pytest.skip(f"unprivileged user namespaces are refused here: {proc.stderr.strip()[-200:]}")
     assert proc.returncode == 0, proc.stderr
@@ -476,6 +489,7 @@ def test_without_root_a_user_namespace_isolates(tmp_path: Path) -> None:
     assert seen["passwd"] is False and seen["net"] in ("OSError", "ConnectionRefusedError")
     assert seen["init_environ"] == "PermissionError"
     assert "ARCHON_PLANTED_KEY" not in seen["env"]
+    assert seen["write"] == "FileNotFoundError" and not written
 
 
 # -- concurrency ------------------------------------------------------------------------------------
