@@ -171,6 +171,23 @@ class RunGroups:
                     time.sleep(0.02)
 
 
+def remove_stale(support: CgroupSupport) -> None:
+    """Remove the groups of evaluators that died without removing theirs (killed mid-run); a group
+    with processes left in it cannot be removed and stays."""
+    for parent in (support.memory_parent, support.pids_parent):
+        if parent is None:
+            continue
+        try:
+            entries = list(parent.glob("archon-sandbox-*"))
+        except OSError:
+            continue
+        for entry in entries:
+            pid = entry.name.split("-")[2]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(OSError):
+                    entry.rmdir()
+
+
 def make_run_groups(support: CgroupSupport, memory_mb: int, max_processes: int) -> RunGroups:
     """Groups for one run, capped at ``memory_mb`` (no swap) and ``max_processes`` tasks. Raises
     OSError when they cannot be made."""

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from archon_cli.benchmarks.code import sandbox_child
-from archon_cli.benchmarks.code.cgroups import CgroupSupport, RunGroups, find_cgroups, make_run_groups
+from archon_cli.benchmarks.code.cgroups import CgroupSupport, RunGroups, find_cgroups, make_run_groups, remove_stale
 from archon_cli.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -338,7 +338,10 @@ def _cgroup_support() -> CgroupSupport | None:
         own = Path("/proc/self/cgroup").read_text()
     except OSError:
         return None
-    return find_cgroups(mountinfo, own)
+    support = find_cgroups(mountinfo, own)
+    if support is not None:
+        remove_stale(support)
+    return support
 
 
 def child_config(
