@@ -250,6 +250,7 @@ class AlpacaEval(Benchmark):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._instructions: list[str] = []
+        self._difficulty: tuple[dict[int, float] | None, GamedRows | None, str] | None = None
 
     def official_judge(self) -> OfficialJudge:
         model, config = self.annotator
@@ -303,7 +304,12 @@ class AlpacaEval(Benchmark):
 
     def difficulty_inputs(self) -> tuple[dict[int, float] | None, GamedRows | None, str]:
         """The per-instruction difficulty and gamed rows from the data directory or the hub, and
-        where they came from (or why they were left out)."""
+        where they came from (or why they were left out). Looked up once per benchmark object."""
+        if self._difficulty is None:
+            self._difficulty = self._find_difficulty()
+        return self._difficulty
+
+    def _find_difficulty(self) -> tuple[dict[int, float] | None, GamedRows | None, str]:
         for name in ("df_gamed.csv", "instruction_difficulty.csv"):
             try:
                 path = optional_data_file(self, ("alpaca_eval", name), _HUB_DATASET, name)
