@@ -60,6 +60,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 MaxAttemptsOption = Annotated[
     int, typer.Option("--max-attempts", min=1, help="Sends per model call, retries included (429, 5xx, timeouts).")
 ]
+AllowUnsandboxedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsandboxed",
+        help="Run model-written code (humaneval, mbpp, code-contests) even where it cannot be isolated.",
+    ),
+]
 RetryWaitOption = Annotated[
     float,
     typer.Option("--retry-wait", min=0.0, help="First retry wait in seconds, doubling each time (Retry-After wins)."),
@@ -144,8 +151,10 @@ def eval_(
     max_attempts: MaxAttemptsOption = 6,
     retry_wait: RetryWaitOption = 0.5,
     judge_max_tokens: Annotated[
-        int, typer.Option("--judge-max-tokens", min=1, help="Longest judgment the judge may write.")
-    ] = 512,
+        Optional[int],
+        typer.Option("--judge-max-tokens", min=1, help="Longest judgment the judge may write (default: official)."),
+    ] = None,
+    allow_unsandboxed: AllowUnsandboxedOption = False,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
     from archon_cli.commands.eval import run_eval
@@ -153,8 +162,9 @@ def eval_(
     from archon_cli.evaluation.run_folder import EvalOptions
 
     options = EvalOptions(
-        benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens
-    )
+        benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens,
+        allow_unsandboxed,
+    )  # fmt: skip
     settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
 
@@ -182,16 +192,20 @@ def search(
     concurrency: ConcurrencyOption = 8,
     model_limit: ModelLimitOption = None,
     json_out: JsonOption = False,
+    allow_unsandboxed: AllowUnsandboxedOption = False,
+    allow_weak_judge: Annotated[
+        bool, typer.Option("--allow-weak-judge", help="Search even with a judge whose verdicts are mostly unreadable.")
+    ] = False,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
     from archon_cli.commands.search import build_settings, run_search
     from archon_cli.commands.settings import data_dir_from_env, engine_settings
 
+    engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit)
     settings = build_settings(
         benchmark, budget, models, pool, space, algorithm, trials, seed, cost_weight, final_k, limit, test_limit,
-        judge, data_dir_from_env(data_dir), concurrency,
+        judge, data_dir_from_env(data_dir), concurrency, allow_unsandboxed, allow_weak_judge, engine.provider_keys,
     )  # fmt: skip
-    engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit)
     raise typer.Exit(run_search(settings, engine, results_dir, search_id, _stderr(), json_out))
 
 
@@ -234,6 +248,7 @@ def compare(
     ] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Also write report.md (table and plots).")] = False,
     json_out: JsonOption = False,
+    allow_unsandboxed: AllowUnsandboxedOption = False,
 ) -> None:
     """Compare runs: score with 95% CI, calls, tokens, cost, latency; paired bootstrap verdicts; plots."""
     from rich.console import Console
@@ -243,7 +258,16 @@ def compare(
     from archon_cli.evaluation.run_folder import EvalOptions
 
     evaluation = (
-        EvalOptions(benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir)
+        EvalOptions(
+            benchmark,
+            split,
+            limit,
+            seed,
+            judge,
+            data_dir_from_env(data_dir),
+            results_dir,
+            allow_unsandboxed=allow_unsandboxed,
+        )
         if benchmark
         else None
     )

@@ -5,38 +5,51 @@ prompts (coding, math) against o3-mini. Its 250 creative-writing prompts are gra
 against Gemini-2.0-Flash, whose answers are not in the offline data, so they are loaded only when a
 ``model_answer/gemini-2.0-flash-001.jsonl`` exists next to the questions.
 
-The judge answers the prompt itself first, then compares both answers and ends with one label of
-``[[A>>B]]``, ``[[A>B]]``, ``[[A=B]]``, ``[[B>A]]``, ``[[B>>A]]``. It is asked in both orders (model
-as A, sample 0; model as B, sample 1). Each judgment is a win (1), tie (0.5) or loss (0) for the
-model, and a decisive verdict (``>>``) counts three times, as upstream weighs it. A question's score
-is the weighted mean of its judgments; a judgment with no verdict is left out, and a question where
-neither judgment has one is an error. ``aggregate`` gives the weighted win rate over all judgments
-(what upstream's Bradley-Terry fit reduces to with one model against one baseline) with a seeded
-bootstrap 95% interval over questions.
+Judged and scored as lmarena/arena-hard-auto does (``gen_judgment.py``: ``judgment``,
+``pairwise_judgment``, ``get_score``; ``show_result.py``: ``load_judgments``):
+
+- the official settings of each version, read from ``arena_hard/judge/`` under the data directory
+  (judge model, temperature, max_tokens, verdict regexes, prompt template, and the system prompt
+  and baseline of each question category); without them, a paraphrase of the prompt and the
+  documented model and regexes, said in the summary (``judge_prompt``);
+- two games per question: the baseline as A (sample 0), then the model as A (sample 1);
+- a verdict is the last match of ``[[...]]`` in the uppercased judgment, else of ``[...]``; of the
+  labels that can match, ``A>>B``, ``A>B``, ``A=B``, ``A<B``, ``A<<B`` and their ``B`` mirrors count
+  (a decisive one three times); anything else is unparsed;
+- a question counts only when both games have a verdict; its score is the mean of its votes from
+  the model's side (win 1, tie 0.5, loss 0), weighted by their number, so the headline score is the
+  pooled vote mean over all counted questions: the win rate against the baseline, which the
+  official Bradley-Terry fit of one model against its baseline reduces to.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from typing import Any, ClassVar
 
-import numpy as np
+import yaml
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, read_jsonl
-from archon_cli.benchmarks.judging import (
-    Game,
-    data_file,
-    field,
-    judge_both_orders,
-    optional_data_file,
-    parse_arena_verdict,
-)
-from archon_cli.errors import ArchonError, UserError
+from archon_cli.benchmarks.base import Benchmark, Judge, OfficialJudge, Question, Response, Score, read_jsonl
+from archon_cli.benchmarks.judging import data_file, field, optional_data_file
+from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
 
 _HUB_DATASET = "lmarena-ai/arena-hard-auto"
-STRONG_WEIGHT = 3  # a decisive verdict counts as three games
 
-JUDGE_SYSTEM = (
+# show_result.py load_judgments(weight=3): each label as A's votes.
+LABEL_VOTES: dict[str, list[float]] = {
+    "A>B": [1.0], "A>>B": [1.0] * 3, "A=B": [0.5], "A<<B": [0.0] * 3, "A<B": [0.0],
+    "B>A": [0.0], "B>>A": [0.0] * 3, "B=A": [0.5], "B<<A": [1.0] * 3, "B<A": [1.0],
+}  # fmt: skip
+# The official regexes (both versions' configs), used when the settings files are absent.
+OFFICIAL_PATTERNS = (r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]")
+# Judge model and max_tokens of config/arena-hard-v0.1.yaml and arena-hard-v2.0.yaml.
+_DOCUMENTED_JUDGES = {"v0.1": ("gpt-4-1106-preview", 4096), "v2.0": ("gpt-4.1", 16000)}
+
+# Used only when the official settings are not in the data directory (a paraphrase of their task).
+FALLBACK_SYSTEM = (
     "You judge two AI assistants' answers to the same user prompt.\n"
     "1. First write your own short answer to the prompt, so you know what a good answer needs.\n"
     "2. Then assess each assistant's answer against yours: name any mistakes or inaccurate statements, "
@@ -51,62 +64,30 @@ JUDGE_SYSTEM = (
     "[[B>>A]] when Assistant B is significantly better.\n"
     'Write it as: "My final verdict: [[A>B]]" (with your own label).'
 )
+FALLBACK_TEMPLATE = (
+    "[User prompt]\n{QUESTION}\n[End of user prompt]\n\n"
+    "[Assistant A's answer]\n{ANSWER_A}\n[End of Assistant A's answer]\n\n"
+    "[Assistant B's answer]\n{ANSWER_B}\n[End of Assistant B's answer]"
+)
 
 
-def judge_messages(prompt: str, answer_a: str, answer_b: str) -> list[Message]:
-    """The pairwise judgment of answers A and B to ``prompt``."""
-    user = (
-        f"[User prompt]\n{prompt}\n[End of user prompt]\n\n"
-        f"[Assistant A's answer]\n{answer_a}\n[End of Assistant A's answer]\n\n"
-        f"[Assistant B's answer]\n{answer_b}\n[End of Assistant B's answer]"
-    )
-    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+def parse_label(text: str, patterns: tuple[str, ...] = OFFICIAL_PATTERNS) -> str | None:
+    """``get_score``: for each pattern in turn, the last non-empty match in the uppercased text; a
+    label that is not one of the scored ones is no verdict."""
+    for pattern in patterns:
+        matches = [m for m in re.findall(pattern, text.upper()) if m != ""]
+        if matches:
+            label = str(matches[-1]).strip("\n")
+            return label if label in LABEL_VOTES else None
+    return None
 
 
-def game_outcome(advantage: int) -> tuple[float, int]:
-    """The model's result (1 win, 0.5 tie, 0 loss) and the judgment's weight."""
-    result = 1.0 if advantage > 0 else 0.0 if advantage < 0 else 0.5
-    return result, STRONG_WEIGHT if abs(advantage) >= 2 else 1
-
-
-def weighted_win_rate(games: list[list[dict[str, Any]]]) -> float:
-    """Weighted win rate over all parsed judgments; ``games`` holds each question's judgments."""
-    total = weight = 0.0
-    for question_games in games:
-        for game in question_games:
-            if game.get("advantage") is None:
-                continue
-            result, w = game_outcome(int(game["advantage"]))
-            total += result * w
-            weight += w
-    return total / weight if weight else float("nan")
-
-
-def bootstrap_win_rate(
-    games: list[list[dict[str, Any]]], resamples: int = 1000, seed: int = 0, confidence: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``weighted_win_rate``, resampling questions (both of a
-    question's judgments stay together)."""
-    if not games:
-        return (float("nan"), float("nan"))
-    # Per question: weighted wins and total weight, so a resample is two sums.
-    wins = np.zeros(len(games))
-    weights = np.zeros(len(games))
-    for i, question_games in enumerate(games):
-        for game in question_games:
-            if game.get("advantage") is not None:
-                result, w = game_outcome(int(game["advantage"]))
-                wins[i] += result * w
-                weights[i] += w
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(games), size=(resamples, len(games)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rates = wins[picks].sum(axis=1) / weights[picks].sum(axis=1)
-    rates = rates[~np.isnan(rates)]
-    if not len(rates):
-        return (float("nan"), float("nan"))
-    alpha = (1 - confidence) / 2
-    return (float(np.quantile(rates, alpha)), float(np.quantile(rates, 1 - alpha)))
+def model_votes(baseline_first: str | None, model_first: str | None) -> list[float] | None:
+    """The model's votes from the two games (baseline as A, then model as A); None unless both
+    games have a verdict (the whole question is then dropped, as load_judgments does)."""
+    if baseline_first is None or model_first is None:
+        return None
+    return LABEL_VOTES[model_first] + [1.0 - v for v in LABEL_VOTES[baseline_first]]
 
 
 def answer_text(row: dict[str, Any]) -> str | None:
@@ -127,7 +108,7 @@ def answer_text(row: dict[str, Any]) -> str | None:
 
 class ArenaHard(Benchmark):
     name = "arena-hard"
-    description = "Arena-Hard-Auto v0.1 (500 hard prompts), pairwise vs GPT-4-0314 on A>>B..B>>A"
+    description = "Arena-Hard-Auto v0.1 (500 hard prompts), pairwise vs GPT-4-0314, official judge settings"
     metric = "win rate vs baseline (0-1)"
     scale = 1.0
     needs_judge = True
@@ -142,9 +123,67 @@ class ArenaHard(Benchmark):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._used_baselines: list[str] = []
+        self._settings: dict[str, Any] | None = None
 
     def _hub_path(self, *parts: str) -> str:
         return "/".join(("data", f"arena-hard-{self.version}", *parts))
+
+    # -- the official judge settings ---------------------------------------------------------------
+
+    def judge_settings(self) -> dict[str, Any]:
+        """The version's config (judge_model, temperature, max_tokens, regex_patterns,
+        prompt_template) and the per-category system prompts, from ``arena_hard/judge/``; the
+        documented judge with a paraphrased prompt when the files are absent (``official`` False)."""
+        if self._settings is None:
+            folder = self.data_dir / "arena_hard" / "judge" if self.data_dir else None
+            config_path = folder / f"arena-hard-{self.version}.yaml" if folder else None
+            categories_path = folder / "judge_settings.json" if folder else None
+            if config_path and categories_path and config_path.exists() and categories_path.exists():
+                try:
+                    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+                    categories = json.loads(categories_path.read_text(encoding="utf-8"))
+                    self._settings = {
+                        "official": True,
+                        "judge_model": str(config["judge_model"]),
+                        "temperature": float(config["temperature"]),
+                        "max_tokens": int(config["max_tokens"]),
+                        "patterns": tuple(str(p) for p in config["regex_patterns"]),
+                        "template": str(config["prompt_template"]),
+                        "system": {k: str(v["system_prompt"]) for k, v in categories.items()},
+                    }
+                except (yaml.YAMLError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                    raise UserError(f"{self.name}: cannot read the judge settings in {folder} ({exc})") from None
+            else:
+                model, max_tokens = _DOCUMENTED_JUDGES[self.version]
+                self._settings = {
+                    "official": False,
+                    "judge_model": model,
+                    "temperature": 0.0,
+                    "max_tokens": max_tokens,
+                    "patterns": OFFICIAL_PATTERNS,
+                    "template": FALLBACK_TEMPLATE,
+                    "system": {},
+                }
+        return self._settings
+
+    def official_judge(self) -> OfficialJudge:
+        settings = self.judge_settings()
+        return OfficialJudge(
+            f"openai/{settings['judge_model']}",
+            "OPENAI_API_KEY",
+            settings["max_tokens"],
+            settings["temperature"],
+            f"arena-hard-auto config/arena-hard-{self.version}.yaml",
+        )
+
+    def judge_messages(self, question: Question, answer_a: str, answer_b: str) -> list[Message]:
+        """The judgment of answers A and B with the question category's official system prompt."""
+        settings = self.judge_settings()
+        system = settings["system"].get(question.meta.get("judge_category", ""), FALLBACK_SYSTEM)
+        user = settings["template"].format(QUESTION=question.turns[0], ANSWER_A=answer_a, ANSWER_B=answer_b)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    # -- data ----------------------------------------------------------------------------------------
 
     def load(self) -> list[Question]:
         questions_path = data_file(
@@ -185,64 +224,76 @@ class ArenaHard(Benchmark):
                     turns=(str(prompt),),
                     reference=baseline,
                     category=str(row.get("subcategory") or category),
-                    meta={"baseline": self.baselines[category], "cluster": str(row.get("cluster") or "")},
+                    meta={
+                        "baseline": self.baselines[category],
+                        "judge_category": category,
+                        "cluster": str(row.get("cluster") or ""),
+                    },
                 )
             )
         if missing:
             raise UserError(f"{self.name}: the baseline answers lack {len(missing)} question(s), e.g. uid {missing[0]}")
         return questions
 
+    # -- scoring ---------------------------------------------------------------------------------------
+
     async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
         if judge is None:
             raise UserError(f"{self.name} needs a judge model (--judge)")
-        prompt, baseline = question.turns[0], str(question.reference)
-        games: list[Game] = await judge_both_orders(
-            judge, lambda a, b: judge_messages(prompt, a, b), response.answer, baseline, parse_arena_verdict
+        baseline, answer = str(question.reference), response.answer
+        patterns = self.judge_settings()["patterns"]
+        baseline_first, model_first = await asyncio.gather(
+            judge.ask(self.judge_messages(question, baseline, answer), sample_index=0),
+            judge.ask(self.judge_messages(question, answer, baseline), sample_index=1),
         )
-        parsed = [game_outcome(g.advantage) for g in games if g.advantage is not None]
-        if not parsed:
-            raise ArchonError(f"{self.name} question {question.id}: no verdict in either judgment")
+        labels = [parse_label(baseline_first, patterns), parse_label(model_first, patterns)]
+        votes = model_votes(labels[0], labels[1])
         return Score(
-            sum(result * w for result, w in parsed) / sum(w for _, w in parsed),
+            sum(votes) / len(votes) if votes else None,
             {
-                "games": [g.as_dict() for g in games],
-                "parse_failures": sum(g.advantage is None for g in games),
-                "model_length": len(response.answer),
+                "labels": labels,  # game 1: baseline as A; game 2: the model as A
+                "weight": len(votes) if votes else 0,
+                "judge_asked": 2,
+                "judge_parsed": sum(label is not None for label in labels),
+                "model_length": len(answer),
                 "baseline_length": len(baseline),
-                "judgments": [g.judgment for g in games],
+                "judgments": [baseline_first, model_first],
             },
         )
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """The weighted win rate vs the baseline with its bootstrap 95% interval."""
-        games = [
-            list((r.get("score_details") or {}).get("games") or [])
-            for r in records
-            if not r.get("error") and r.get("score") is not None
-        ]
-        if not games:
-            return {}
+        """How the verdicts fell (labels from the model's side), questions dropped for an
+        unparsed game, the baseline and where the judge prompt came from."""
         counts = {"strong_wins": 0, "wins": 0, "ties": 0, "losses": 0, "strong_losses": 0, "unparsed": 0}
-        names = {2: "strong_wins", 1: "wins", 0: "ties", -1: "losses", -2: "strong_losses"}
-        for question_games in games:
-            for game in question_games:
-                advantage = game.get("advantage")
-                counts["unparsed" if advantage is None else names[int(advantage)]] += 1
-        low, high = bootstrap_win_rate(games)
+        dropped = 0
+        for record in records:
+            details = record.get("score_details") or {}
+            labels = details.get("labels")
+            if record.get("error") or not labels:
+                continue
+            dropped += record.get("score") is None
+            for game, label in enumerate(labels):
+                if label is None:
+                    counts["unparsed"] += 1
+                    continue
+                votes = LABEL_VOTES[label] if game == 1 else [1.0 - v for v in LABEL_VOTES[label]]
+                kind = "wins" if votes[0] == 1.0 else "losses" if votes[0] == 0.0 else "ties"
+                counts[f"strong_{kind}" if len(votes) == 3 else kind] += 1
+        settings = self.judge_settings()
         return {
-            "win_rate": weighted_win_rate(games),
-            "win_rate_ci95": [low, high],
-            "win_rate_questions": len(games),
             "baseline": ", ".join(self._used_baselines or sorted(self.baselines.values())),
             "verdicts": counts,
+            "questions_dropped": dropped,
+            "judge_prompt": "official (arena_hard/judge/)" if settings["official"] else "archon paraphrase "
+            "(the official settings are not under the data directory)",
         }
 
 
 class ArenaHardV2(ArenaHard):
     name = "arena-hard-v2"
     description = (
-        "Arena-Hard-Auto v2.0 (500 hard prompts), pairwise vs o3-mini; its 250 creative-writing "
-        "prompts are skipped (their Gemini baseline is not offline)"
+        "Arena-Hard-Auto v2.0 (500 hard prompts), pairwise vs o3-mini, official judge settings; its 250 "
+        "creative-writing prompts are skipped (their Gemini baseline is not offline)"
     )
     version = "v2.0"
     baselines: ClassVar[dict[str, str]] = {

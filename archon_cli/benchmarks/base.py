@@ -60,10 +60,28 @@ class Response:
 
 @dataclass(frozen=True)
 class Score:
-    """``value`` in the benchmark's unit; ``details`` explain it (extracted answer, verdicts, ...)."""
+    """``value`` in the benchmark's unit; ``details`` explain it (extracted answer, verdicts, ...).
 
-    value: float
+    ``value`` None: no judgment gave a readable verdict; the question is left out of the score (as
+    the official scorers drop it) and counted as unscored. Judge-based benchmarks put
+    ``judge_asked`` and ``judge_parsed`` (judgments asked, verdicts read) in ``details``, and
+    ``weight`` where the official score pools finer units than questions (see evaluation/summary.py).
+    """
+
+    value: float | None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OfficialJudge:
+    """The judge a benchmark's official scorer uses: its LiteLLM route, the provider key it needs,
+    its settings, and where they come from."""
+
+    model: str
+    key_env: str
+    max_tokens: int
+    temperature: float = 0.0
+    source: str = ""
 
 
 class Judge(ABC):
@@ -82,6 +100,8 @@ class Benchmark(ABC):
     metric: ClassVar[str] = "accuracy"
     scale: ClassVar[float] = 1.0
     needs_judge: ClassVar[bool] = False
+    # A benchmark scored without a judge that can use one when asked (MixEval's model parser).
+    judge_optional: ClassVar[bool] = False
     # Where the data lives under --data-dir (for messages), and the hub id used without one.
     data_files: ClassVar[tuple[str, ...]] = ()
     hub_id: ClassVar[str | None] = None
@@ -113,6 +133,15 @@ class Benchmark(ABC):
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Extra benchmark-wide figures for the summary (e.g. a length-controlled win rate)."""
+        return {}
+
+    def official_judge(self) -> OfficialJudge | None:
+        """The official scorer's judge (None for benchmarks scored without one)."""
+        return None
+
+    def preflight(self, allow_unsandboxed: bool = False) -> dict[str, Any]:
+        """Checks before the first question beyond the data (the code benchmarks' sandbox); a
+        problem is a one-line UserError. Returns a description of the set-up for the run folder."""
         return {}
 
     # -- data helpers -------------------------------------------------------------------------

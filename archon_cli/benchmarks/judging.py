@@ -1,7 +1,7 @@
 """Shared pieces of the judge-based benchmarks (MT-Bench, AlpacaEval, Arena-Hard).
 
-Pure verdict parsers (a 1-10 rating, a pairwise ``[[A]]``/``[[B]]``/``[[C]]`` choice, the Arena-Hard
-``[[A>>B]]`` scale), pairwise judging in both orders, and the data-file lookup: a file under
+Pure verdict parsers (a rating as FastChat reads it, a pairwise ``[[A]]``/``[[B]]``/``[[C]]``
+choice), pairwise judging in both orders, and the data-file lookup: a file under
 ``--data-dir``, or the same file downloaded from the Hugging Face hub when no directory is given.
 """
 
@@ -85,20 +85,16 @@ def field(row: dict[str, Any], key: str, name: str, where: str) -> Any:
 
 # -- verdict parsers ----------------------------------------------------------------------------
 
-_DOUBLE_BRACKET = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
-_RATING_WORD = re.compile(r"rating\s*(?:is|of)?\s*[:=]?\s*\**\s*\[?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
-_OUT_OF_TEN = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:/|out of)\s*10\b", re.IGNORECASE)
+# FastChat's patterns (fastchat/llm_judge/common.py: one_score_pattern, one_score_pattern_backup).
+_DOUBLE_BRACKET = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_SINGLE_BRACKET = re.compile(r"\[(\d+\.?\d*)\]")
 
 
-def parse_rating(text: str, low: float = 1.0, high: float = 10.0) -> float | None:
-    """The 1-10 rating in a judgment: ``[[8]]``, else ``Rating: 8``, else ``8/10``; the last one
-    wins (judges restate the format before their verdict). Out-of-range numbers do not count."""
-    for pattern in (_DOUBLE_BRACKET, _RATING_WORD, _OUT_OF_TEN):
-        values = [float(m) for m in pattern.findall(text)]
-        values = [v for v in values if low <= v <= high]
-        if values:
-            return values[-1]
-    return None
+def parse_rating(text: str) -> float | None:
+    """The rating in a judgment, as FastChat's ``run_judge_single`` reads it: the first ``[[n]]``,
+    else the first ``[n]``; any number counts (no range check); None where FastChat gives -1."""
+    match = _DOUBLE_BRACKET.search(text) or _SINGLE_BRACKET.search(text)
+    return float(match.group(1)) if match else None
 
 
 Choice = Literal["A", "B", "tie"]
@@ -113,22 +109,6 @@ def parse_choice(text: str) -> Choice | None:
         return None
     value = found.pop()
     return "tie" if value in ("C", "TIE") else value  # type: ignore[return-value]
-
-
-# Arena-Hard's five-point scale as the strength of A over B.
-ARENA_VERDICTS: dict[str, int] = {"A>>B": 2, "A>B": 1, "A=B": 0, "B=A": 0, "B>A": -1, "B>>A": -2}
-_ARENA = re.compile(r"\[\[\s*([AB])\s*(>>|>|=)\s*([AB])\s*\]\]")
-
-
-def parse_arena_verdict(text: str) -> int | None:
-    """The Arena-Hard verdict as A's advantage over B: +2 (``[[A>>B]]``) ... -2 (``[[B>>A]]``).
-    Several different verdicts, or none, are no verdict."""
-    found = set()
-    for left, op, right in _ARENA.findall(text.upper()):
-        label = f"{left}{op}{right}"
-        if label in ARENA_VERDICTS:
-            found.add(ARENA_VERDICTS[label])
-    return found.pop() if len(found) == 1 else None
 
 
 # -- pairwise judging ---------------------------------------------------------------------------

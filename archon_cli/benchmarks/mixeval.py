@@ -5,33 +5,41 @@ directory (the layout of the upstream repository), JSON objects keyed by id. The
 (2024-08-11) is the default. Prompts follow the official ones ("Answer with the option letter from
 the given choices directly.", "Answer the question shortly.", step by step for BBH, GSM8K, MATH).
 
-Scoring differs from the official MixEval, which asks a model (GPT-3.5) to parse each reply:
+Replies are parsed as Psycoy/MixEval does (``mix_eval/utils/metric_utils.py``). Its default parser
+is a model (GPT-3.5-Turbo-0125); its rule parser is the alternative, and the offline default here:
 
-- multiple-choice: the option letter from ``answers.extract_choice`` (found inside prose too), or,
-  when the reply names no letter, the one option whose text the reply states; it must be the gold one.
-- free-form: offline, without a parser model, a reply is right when, after lowercasing and removing
-  punctuation and articles, it equals one of the targets, states the same number, or (both short)
-  contains a short target as whole words. Yes/no targets take the reply's first yes/no word, option
-  targets like ``(B)`` its option letter. This heuristic is stricter than the official parser: a
-  right answer phrased differently from every target scores 0, so scores here run below the
-  leaderboard's.
+- multiple choice (``parse_multi_choice_response_rule``): the first occurrence in the reply of a
+  letter in one of 13 literal forms (" B ", "(B)", "**B. ", ...), else, in replies longer than five
+  words, the first occurrence of an option's text; when nothing matches, a random letter (seeded by
+  the question, so a rerun agrees), recorded as ``parsed_by: "random"``;
+- free form (``parse_freeform_response_rule``, ``eval_freeform_rule``): the reply's key phrases
+  (the shortest tail after "so ", "is ", "answer ", ... on each line) and the numbers in them,
+  lowercased; right when a target is a substring of a phrase, or a number equals a target number
+  (to two decimals). No word boundaries: "Either Zambia or Malawi" contains "zambia".
+
+With ``--judge MODEL`` the model parser is used instead, as officially: the judge names the chosen
+letter as ``[[X]]``, or grades a free-form reply against the targets from 0.0 to 1.0 as
+``[[score]]`` (so a free-form score can be fractional); a judgment without one falls back to a
+random letter or a random grade, as officially after its retries. (The prompts are archon's,
+asking for the same outputs.) The official final score is the mean of the free-form and the
+multiple-choice means (``official_score``); the headline is the mean over all questions, the same
+within a fraction of a point when both halves are evaluated.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import string
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from archon_cli.answers import extract_answer, extract_choice, last_boxed, normalize_number
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score
-from archon_cli.benchmarks.gsm8k import as_number
+from archon_cli.benchmarks.base import Benchmark, Judge, OfficialJudge, Question, Response, Score
 from archon_cli.errors import UserError
+from archon_cli.llm.types import Message
 
 LATEST_RELEASE = "2024-08-11"
 FILES = {"free-form": "free-form.json", "multiple-choice": "multiple-choice.json"}
@@ -39,26 +47,9 @@ _ID_PREFIX = {"free-form": "ff", "multiple-choice": "mc"}
 
 MULTIPLE_CHOICE_INSTRUCTION = "Answer with the option letter from the given choices directly."
 FREE_FORM_INSTRUCTION = "Answer the question shortly."
-# The official prompt for these sources asks for reasoning; our offline scorer needs a marked answer.
+# The official prompt for these sources asks for reasoning; the rule parser needs a marked answer ("is ...").
 STEP_BY_STEP_INSTRUCTION = 'Answer the question. \nLet\'s think step by step, then end with "The answer is: ...".'
 _STEP_BY_STEP_SOURCES = {"BBH", "GSM8k", "MATH"}
-
-# How short a reply and a target must be for "the reply contains the target" to count.
-SHORT_REPLY_WORDS = 30
-SHORT_TARGET_WORDS = 6
-
-_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-_PUNCTUATION = str.maketrans(dict.fromkeys(string.punctuation + "‘’“”", " "))
-_LABELS = ("yes", "no", "true", "false", "valid", "invalid")
-_LABEL_WORD = re.compile(r"\b(" + "|".join(_LABELS) + r")\b")
-_OPTION_TARGET = re.compile(r"^\(?([A-Z])\)?$")
-_ANSWER_TAIL = re.compile(r"\banswer\b[^\n.:]{0,20}?(?:\bis\b\s*:?|:)\s*(.+)", re.I | re.S)
-
-
-def normalize_text(text: str) -> str:
-    """Lowercase, punctuation and articles removed, whitespace collapsed (SQuAD-style)."""
-    text = text.lower().translate(_PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def option_letters(count: int) -> str:
@@ -88,104 +79,147 @@ def build_prompt(item: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-# -- multiple choice ----------------------------------------------------------------------------
+# -- the official rule parsers (metric_utils.py) --------------------------------------------------
+
+_STRIPPED = (",", ".", "!", "?", ";", ":", "'")
+# The 13 literal forms of a letter, in the official order.
+_LETTER_FORMS = (
+    " {} ", " {}\n", "\n{} ", "\n{}\n", " {}. ", " {}.\n", "\n{}. ", "\n{}.\n",
+    "({})", "**{} ", " {}**", "**{}. ", " {}.**",
+)  # fmt: skip
 
 
-def choose_option(reply: str, options: list[str]) -> str | None:
-    """The option letter the reply picks: a letter it names, else the one option it states."""
+def _occurrences(text: str, part: str) -> list[int]:
+    """Start of each non-overlapping occurrence of ``part`` (find_all_sub)."""
+    return [m.start() for m in re.finditer(re.escape(part), text)]
+
+
+def parse_choice_rule(reply: str, options: list[str], rng: random.Random) -> tuple[str, str]:
+    """``parse_multi_choice_response_rule``: the chosen letter and how it was found ("rule",
+    "option text" or "random")."""
     letters = option_letters(len(options))
-    letter = extract_choice(reply, letters)
-    if letter is not None:
-        return letter
-    said = normalize_text(reply)
-    if not said:
+    for char in _STRIPPED:
+        reply = reply.strip(char)
+    padded = f" {reply} "
+    found = [(i, letter) for letter in letters for form in _LETTER_FORMS for i in _occurrences(padded, form.format(letter))]
+    how = "rule"
+    if not found and len(padded.split()) > 5:
+        lowered = padded.lower()
+        found = [(i, letter) for letter, text in zip(letters, options, strict=True) for i in _occurrences(lowered, text.lower())]
+        how = "option text"
+    if not found:
+        return rng.choice(letters), "random"
+    first = min(i for i, _ in found)
+    return next(letter for i, letter in found if i == first), how
+
+
+_KEY_INDICATORS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answer ", "result ")
+_TRIVIAL = {":", ",", ".", "!", "?", ";", "'"}
+_NUMBER_COMMAS = re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b")
+_NUMBER_SCIENTIFIC = re.compile(r"-?\d+(?:\.\d+)?[eE][+-]?\d+")
+_NUMBER_SIMPLE = re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])")
+
+
+def key_phrases(reply: str) -> list[str]:
+    """``get_key_subresponses``: per line, the shortest tail after a key indicator ("=" counts on the
+    last line only); the whole (lowercased) reply when no line has one."""
+    text = reply.strip().strip(".").lower()
+    pieces = re.split(r"\.\s(?=[A-Z])|\n", text)
+    keys = []
+    for index, piece in enumerate(pieces):
+        indicators = (*_KEY_INDICATORS, "=") if index == len(pieces) - 1 else _KEY_INDICATORS
+        shortest: str | None = None
+        for indicator in indicators:
+            if indicator in piece:
+                tail = piece.split(indicator)[-1].strip()
+                if not shortest or len(tail) < len(shortest):
+                    shortest = tail
+        if shortest and shortest.strip() not in _TRIVIAL:
+            keys.append(shortest)
+    return keys or [text]
+
+
+def numbers_in(text: str) -> list[str]:
+    """``extract_numbers``: comma-grouped, scientific, then plain numbers."""
+    return _NUMBER_COMMAS.findall(text) + _NUMBER_SCIENTIFIC.findall(text) + _NUMBER_SIMPLE.findall(text)
+
+
+def normalize_answer(text: str) -> list[str | float]:
+    """``normalize_str``: a number (commas dropped) rounded to 2 decimals; else lowercased text, a
+    single character padded with a space on either side."""
+    text = text.strip()
+    try:
+        return [round(float(text.replace(",", "")), 2)]
+    except ValueError:
+        pass
+    text = text.lower()
+    return [" " + text, text + " "] if len(text) == 1 else [text]
+
+
+def free_form_predictions(reply: str) -> list[str | float]:
+    """``parse_freeform_response_rule``: the normalised key phrases and the numbers in them."""
+    keys = key_phrases(reply)
+    found = keys + [n for key in keys for n in numbers_in(key)]
+    predictions: list[str | float] = []
+    for item in found:
+        for value in normalize_answer(item):
+            if value not in predictions:
+                predictions.append(value)
+    return predictions
+
+
+def free_form_correct(targets: list[str], predictions: list[str | float]) -> bool:
+    """``eval_freeform_rule``: a text target inside a text prediction, or equal numbers."""
+    golds = [g for target in targets for g in normalize_answer(target)]
+    for prediction in predictions:
+        if isinstance(prediction, str):
+            if any(isinstance(g, str) and g in prediction for g in golds):
+                return True
+        elif prediction in golds:
+            return True
+    return False
+
+
+# -- the model parser (--judge) ----------------------------------------------------------------------
+
+_CHOICE_SYSTEM = "You read a model's answer to a multiple-choice question and report which option it chose."
+_GRADE_SYSTEM = "You grade a model's short answer to a question against the correct answers."
+_DOUBLE_LETTER, _SINGLE_LETTER = re.compile(r"\[\[([A-Z])\]\]"), re.compile(r"\[([A-Z])\]")
+_DOUBLE_SCORE, _SINGLE_SCORE = re.compile(r"\[\[(\d+(?:\.\d+)?)\]\]"), re.compile(r"\[(\d+(?:\.\d+)?)\]")
+
+
+def choice_messages(prompt: str, options: list[str], reply: str) -> list[Message]:
+    user = (
+        f"Question: {prompt}\nOptions:\n{format_options(options)}\nModel's answer: {reply}\n\n"
+        "Which option does the model's answer choose? Reply with its letter in double brackets, "
+        "for example [[B]]."
+    )
+    return [{"role": "system", "content": _CHOICE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def grade_messages(prompt: str, targets: list[str], reply: str) -> list[Message]:
+    answers = "; ".join(f"<answer {i + 1}> {t}" for i, t in enumerate(targets))
+    user = (
+        f"Question: {prompt}\nCorrect answers: {answers}\nModel's answer: {reply}\n\n"
+        "How correct is the model's answer? Give a score from 0.0 (wrong) to 1.0 (right), in steps "
+        "of 0.1, in double brackets, for example [[0.7]]."
+    )
+    return [{"role": "system", "content": _GRADE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def judged_letter(judgment: str) -> str | None:
+    """``get_option_from_judge``: the first [[X]], else the first [X]."""
+    match = _DOUBLE_LETTER.search(judgment) or _SINGLE_LETTER.search(judgment)
+    return match.group(1) if match else None
+
+
+def judged_grade(judgment: str) -> float | None:
+    """``get_score_from_judge``: the first [[n]], else the first [n], kept when within [0, 1]."""
+    match = _DOUBLE_SCORE.search(judgment) or _SINGLE_SCORE.search(judgment)
+    if not match:
         return None
-    texts = [normalize_text(o) for o in options]
-    exact = [i for i, t in enumerate(texts) if t and t == said]
-    if len(exact) == 1:
-        return letters[exact[0]]
-    contained = [i for i, t in enumerate(texts) if t and re.search(rf"\b{re.escape(t)}\b", said)]
-    # Keep only the longest matches: "red" inside "dark red" is not a second choice.
-    contained = [i for i in contained if not any(i != j and texts[i] in texts[j] for j in contained)]
-    return letters[contained[0]] if len(contained) == 1 else None
-
-
-def score_multiple_choice(reply: str, options: list[str], gold_index: int) -> tuple[bool, str | None]:
-    chosen = choose_option(reply, options)
-    return chosen is not None and chosen == option_letters(len(options))[gold_index], chosen
-
-
-# -- free form ----------------------------------------------------------------------------------
-
-
-def clean_target(target: str) -> str:
-    """A GSM8K target carries its whole solution: the answer is what follows ``####``."""
-    _, sep, tail = target.rpartition("####")
-    return tail.strip() if sep else target.strip()
-
-
-def _reply_candidates(reply: str) -> list[str]:
-    """The whole reply, its last boxed expression, and what follows its last "the answer is"."""
-    candidates = [reply]
-    boxed = last_boxed(reply)
-    if boxed:
-        candidates.append(boxed)
-    tails = list(_ANSWER_TAIL.finditer(reply))
-    if tails:
-        tail = tails[-1].group(1).strip()
-        candidates.append(re.split(r"\n|\.(?:\s|$)", tail, maxsplit=1)[0])
-    return candidates
-
-
-def _number(text: str) -> Any:
-    value = normalize_number(text)
-    return as_number(value) if value is not None else None
-
-
-def _first_label(text: str) -> str | None:
-    m = _LABEL_WORD.search(normalize_text(text))
-    return m.group(1) if m else None
-
-
-def match_free_form(reply: str, targets: Iterable[str]) -> tuple[bool, str | None]:
-    """Whether the reply states one of ``targets``; also the target it matched."""
-    cleaned = list(dict.fromkeys(clean_target(str(t)) for t in targets if str(t).strip()))
-    candidates = _reply_candidates(reply)
-    said = [normalize_text(c) for c in candidates]
-    final = extract_answer(reply)
-    final_number = as_number(final) if final is not None else None
-    for target in cleaned:
-        option = _OPTION_TARGET.match(target)
-        if option and len(target) > 1:  # "(B)": a lettered option inside a free-form question
-            if extract_choice(reply, string.ascii_uppercase[:18]) == option.group(1):
-                return True, target
-            continue
-        norm = normalize_text(target)
-        if not norm:  # all punctuation (BBH bracket completion: "} ]"): compare the raw symbols
-            raw = " ".join(target.split())
-            if any(" ".join(c.split()) == raw for c in candidates):
-                return True, target
-            continue
-        if norm in _LABELS:
-            # "No, ... yes ..." must not count for both: the marked answer's first yes/no word
-            # decides, else the reply's first one.
-            labels = [label for c in candidates[1:] if (label := _first_label(c))]
-            if (labels[-1] if labels else _first_label(reply)) == norm:
-                return True, target
-            continue
-        if norm in said:
-            return True, target
-        number = _number(target)
-        if number is not None:
-            if number == final_number or any(_number(c) == number for c in candidates[1:]):
-                return True, target
-            continue  # a number must be stated as the answer, not just appear somewhere
-        if len(norm.split()) <= SHORT_TARGET_WORDS:
-            pattern = re.compile(rf"(?<!\w){re.escape(norm)}(?!\w)")
-            for text in said:
-                if len(text.split()) <= SHORT_REPLY_WORDS and pattern.search(text):
-                    return True, target
-    return False, None
+    value = float(match.group(1))
+    return value if 0.0 <= value <= 1.0 else None
 
 
 # -- the benchmark ------------------------------------------------------------------------------
@@ -194,8 +228,8 @@ def match_free_form(reply: str, targets: Iterable[str]) -> tuple[bool, str | Non
 class MixEval(Benchmark):
     name = "mixeval"
     description = (
-        "MixEval 2024-08-11 (2000 free-form + 1995 multiple-choice); free-form by an offline match, "
-        "stricter than the official model parser"
+        "MixEval 2024-08-11 (2000 free-form + 1995 multiple-choice); the official rule parser "
+        "offline, its model parser with --judge"
     )
     split_folder: ClassVar[str] = "mixeval"
     hub_config: ClassVar[str] = "MixEval"
@@ -204,10 +238,16 @@ class MixEval(Benchmark):
         f"mixeval/{LATEST_RELEASE}/mixeval/multiple-choice.json",
     )
     hub_id = "MixEval/MixEval"
+    judge_optional = True
 
     def __init__(self, data_dir: Path | None = None, release: str = LATEST_RELEASE) -> None:
         super().__init__(data_dir)
         self.release = release
+
+    def official_judge(self) -> OfficialJudge:
+        return OfficialJudge(
+            "openai/gpt-3.5-turbo-0125", "OPENAI_API_KEY", 999, 0.0, "MixEval compute_metrics.py (model parser)"
+        )
 
     def _items(self, problem_type: str) -> list[tuple[str, dict[str, Any]]]:
         """(upstream id, item) pairs of one file, in id order."""
@@ -246,6 +286,7 @@ class MixEval(Benchmark):
             else:
                 reference = [str(t) for t in (targets if isinstance(targets, list) else [targets])]
                 meta = {}
+            meta["prompt"] = str(item["prompt"])  # the model parser sees the prompt alone
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise UserError(f"{self.name}: {problem_type} item {key} is malformed ({exc})") from None
         meta.update(problem_type=problem_type, source=str(item.get("benchmark_name") or ""))
@@ -258,35 +299,65 @@ class MixEval(Benchmark):
         )
 
     async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
-        details: dict[str, Any] = {"source": question.meta.get("source", "")}
+        """The official rule parser, or the model parser when a judge is given (see the module docstring)."""
+        rng = random.Random(f"mixeval:{question.id}")  # the fallback: random, and the same on a rerun
+        reply = response.answer
+        details: dict[str, Any] = {"source": question.meta.get("source", ""), "problem_type": question.category}
+        prompt = str(question.meta.get("prompt") or question.turns[0])
         if question.meta.get("problem_type") == "multiple-choice":
             options = question.meta["options"]
-            correct, chosen = score_multiple_choice(response.answer, options, int(question.reference))
-            details.update(extracted=chosen, reference=option_letters(len(options))[int(question.reference)])
-        else:
-            correct, matched = match_free_form(response.answer, question.reference)
-            details.update(matched=matched)
-        return Score(1.0 if correct else 0.0, details)
+            gold = option_letters(len(options))[int(question.reference)]
+            if judge is None:
+                letter, how = parse_choice_rule(reply, options, rng)
+            else:
+                judgment = await judge.ask(choice_messages(prompt, options, reply))
+                found = judged_letter(judgment)
+                letter, how = (found, "model") if found else (rng.choice(option_letters(len(options))), "random")
+                details.update(judge_asked=1, judge_parsed=int(found is not None), judgment=judgment)
+            details.update(extracted=letter, reference=gold, parsed_by=how)
+            return Score(1.0 if letter == gold else 0.0, details)
+        targets = list(question.reference)
+        if judge is None:
+            predictions = free_form_predictions(reply)
+            details.update(predictions=[str(p) for p in predictions][:20], parsed_by="rule")
+            return Score(1.0 if free_form_correct(targets, predictions) else 0.0, details)
+        judgment = await judge.ask(grade_messages(prompt, targets, reply))
+        grade = judged_grade(judgment)
+        details.update(judge_asked=1, judge_parsed=int(grade is not None), judgment=judgment)
+        details["parsed_by"] = "model" if grade is not None else "random"
+        return Score(grade if grade is not None else round(rng.random(), 1), details)
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """Accuracy per upstream source benchmark (TriviaQA, MMLU, ...), over answered questions."""
+        """Accuracy per upstream source benchmark (TriviaQA, MMLU, ...) and per problem type over
+        answered questions, the official final score (the mean of the two type means), the parser,
+        and how many replies only a random pick scored."""
         by_source: dict[str, list[float]] = {}
+        by_type: dict[str, list[float]] = {}
+        random_picks = 0
         for r in records:
             if r.get("error") or r.get("score") is None:
                 continue
-            source = str((r.get("score_details") or {}).get("source") or "unknown")
-            by_source.setdefault(source, []).append(float(r["score"]))
+            details = r.get("score_details") or {}
+            by_source.setdefault(str(details.get("source") or "unknown"), []).append(float(r["score"]))
+            by_type.setdefault(str(details.get("problem_type") or r.get("category") or "?"), []).append(float(r["score"]))
+            random_picks += details.get("parsed_by") == "random"
+        type_means = {k: float(np.mean(v)) for k, v in sorted(by_type.items())}
         return {
             "release": self.release,
             "per_source": {k: {"n": len(v), "score": float(np.mean(v))} for k, v in sorted(by_source.items())},
+            "per_problem_type": type_means,
+            "official_score": float(np.mean(list(type_means.values()))) if type_means else None,
+            "parser": "model (--judge)" if any("judge_asked" in (r.get("score_details") or {}) for r in records)
+            else "rule (offline; the official default is a GPT-3.5 model parser)",
+            "random_picks": random_picks,
         }
 
 
 class MixEvalHard(MixEval):
     name = "mixeval-hard"
     description = (
-        "MixEval-Hard 2024-08-11 (500 free-form + 500 multiple-choice); free-form by an offline match, "
-        "stricter than the official model parser"
+        "MixEval-Hard 2024-08-11 (500 free-form + 500 multiple-choice); the official rule parser "
+        "offline, its model parser with --judge"
     )
     split_folder = "mixeval-hard"
     hub_config = "MixEval_Hard"

@@ -6,8 +6,12 @@ the whole conversation and grades the second answer). Math, reasoning and coding
 reference-guided ``single-math-v1`` variants with the GPT-4 reference answers
 (``reference_answer/gpt-4.jsonl``, else the question's inline ``reference``).
 
-A judgment without a parseable rating is asked once more (sample 1); the question's score is the
-mean of the turns that got a rating, and a question with no rating at all is an error, never a score.
+Scored as FastChat scores it (``fastchat/llm_judge``): each turn is judged once (``common.py``
+``run_judge_single``; the rating is the first ``[[n]]``, else the first ``[n]``), a turn without a
+rating is dropped, and the score is the mean of all rated turns (``show_result.py``
+``display_result_single``): a question's score is the mean of its rated turns, weighted by their
+number; a question with none is left out (unscored), never counted as 0. The official judge is
+GPT-4 at temperature 0 with up to 2048 tokens (``gen_judgment.py``, ``run_judge_single``).
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, read_jsonl
+from archon_cli.benchmarks.base import Benchmark, Judge, OfficialJudge, Question, Response, Score, read_jsonl
 from archon_cli.benchmarks.judging import data_file, field, parse_rating
-from archon_cli.errors import ArchonError, UserError
+from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
 
 # Categories graded against a reference answer (as upstream does).
@@ -44,6 +48,11 @@ class MTBench(Benchmark):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prompts: dict[str, dict[str, str]] | None = None
+
+    def official_judge(self) -> OfficialJudge:
+        return OfficialJudge(
+            "openai/gpt-4", "OPENAI_API_KEY", 2048, 0.0, "FastChat gen_judgment.py --judge-model gpt-4, run_judge_single"
+        )
 
     def _file(self, *parts: str, hub_path: str) -> Path:
         return data_file(self, ("mt_bench", *parts), _HUB_SPACE, hub_path, repo_type="space")
@@ -124,16 +133,10 @@ class MTBench(Benchmark):
         messages.append({"role": "user", "content": content})
         return name, messages
 
-    async def _rate_turn(self, judge: Judge, messages: list[Message]) -> tuple[float | None, list[str]]:
-        """The rating, asking a second time (sample 1) when the first judgment has none."""
-        judgments = []
-        for sample_index in (0, 1):
-            text = await judge.ask(messages, sample_index=sample_index)
-            judgments.append(text)
-            rating = parse_rating(text)
-            if rating is not None:
-                return rating, judgments
-        return None, judgments
+    async def _rate_turn(self, judge: Judge, messages: list[Message]) -> tuple[float | None, str]:
+        """The turn's rating (None when the judgment has none) and the judgment."""
+        text = await judge.ask(messages)
+        return parse_rating(text), text
 
     async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
         if judge is None:
@@ -144,15 +147,15 @@ class MTBench(Benchmark):
         rated = await asyncio.gather(*(self._rate_turn(judge, messages) for _, messages in prompts))
         ratings = [rating for rating, _ in rated]
         parsed = [r for r in ratings if r is not None]
-        if not parsed:
-            raise ArchonError(f"{self.name} question {question.id}: the judge gave no parseable rating")
         return Score(
-            sum(parsed) / len(parsed),
+            sum(parsed) / len(parsed) if parsed else None,
             {
                 "ratings": ratings,
                 "judge_prompts": [name for name, _ in prompts],
-                "parse_failures": sum(len(judgments) - (rating is not None) for rating, judgments in rated),
-                "judgments": [judgments[-1] for _, judgments in rated],
+                "weight": len(parsed),
+                "judge_asked": len(ratings),
+                "judge_parsed": len(parsed),
+                "judgments": [text for _, text in rated],
             },
         )
 
@@ -160,7 +163,7 @@ class MTBench(Benchmark):
         """Mean rating per turn (upstream reports both), over the turns that got a rating."""
         by_turn: dict[int, list[float]] = {}
         for record in records:
-            if record.get("error") or record.get("score") is None:
+            if record.get("error"):
                 continue
             for turn, rating in enumerate((record.get("score_details") or {}).get("ratings") or []):
                 if rating is not None:

@@ -11,12 +11,12 @@ from typing import Any
 from rich.console import Console
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.common import load_checked
+from archon_cli.commands.common import load_checked, print_warnings
 from archon_cli.commands.progress import progress_bar
 from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
-from archon_cli.evaluation.judge import make_judge
+from archon_cli.evaluation.judge import choose_judge, make_judge
 from archon_cli.evaluation.run_folder import (
     EvalOptions,
     RunOutcome,
@@ -36,14 +36,18 @@ def plan_eval(
     gateway: LLMGateway | None = None,
 ) -> tuple[RunPlan, LLMGateway]:
     """Everything checked before the first call: the architecture and budget, the benchmark's data,
-    then (through ``gateway``, opened here if not given) every model route and key and the judge;
-    and the run folder the evaluation goes to."""
+    the sandbox for generated code, then (through ``gateway``, opened here if not given) every model
+    route and key and the judge; and the run folder the evaluation goes to."""
     architecture = load_checked(architecture_path, settings, console)
     benchmark = get_benchmark(options.benchmark, options.data_dir)
     questions = plan_questions(benchmark, options.split, options.seed, options.limit)
+    setup = benchmark.preflight(options.allow_unsandboxed)
     gateway = gateway or open_gateway(settings)
     ArchitectureRunner(architecture, gateway).check_routes()
-    judge = make_judge(benchmark, gateway, options.judge, options.judge_max_tokens)
+    choice = choose_judge(benchmark, options.judge, settings.provider_keys, options.judge_max_tokens)
+    judge = make_judge(gateway, choice)
+    if choice is not None and choice.warning:
+        print_warnings(console, [choice.warning])
     run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
     plan = RunPlan(
         run_dir=options.results_dir / run_id,
@@ -54,7 +58,7 @@ def plan_eval(
         seed=options.seed,
         limit=options.limit,
         judge=judge,
-        extra={"architecture_file": str(architecture_path)},
+        extra={"architecture_file": str(architecture_path), **setup, **({"judge_origin": choice.origin} if choice else {})},
     )
     return plan, gateway
 
@@ -76,8 +80,9 @@ def evaluate_with_progress(
         )
 
         def on_record(record: dict[str, Any]) -> None:
-            scores.append(float(record["score"]) if record.get("score") is not None else 0.0)
-            progress.update(task, advance=1, score=f"{sum(scores) / len(scores):.3f}")
+            if record.get("score") is not None or record.get("error"):
+                scores.append(float(record["score"]) if record.get("score") is not None else 0.0)
+            progress.update(task, advance=1, score=f"{sum(scores) / len(scores):.3f}" if scores else "-")
 
         return asyncio.run(
             evaluate_into_folder(
@@ -96,8 +101,22 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> N
     table = Table(title=f"{summary['architecture']} on {summary['benchmark']} ({summary['split']})", show_header=False)
     score = summary["score"]
     ci = summary["ci95"]
-    table.add_row(summary["metric"], "-" if score is None else f"{score:.4f}  (95% CI {ci[0]:.4f}-{ci[1]:.4f})")
-    table.add_row("questions", f"{summary['answered']} answered, {summary['errors']} errors of {summary['questions']}")
+    shown = "-" if score is None else f"{score:.4f}  (95% CI {ci[0]:.4f}-{ci[1]:.4f})"
+    reliable = summary.get("reliable", True)
+    table.add_row(summary["metric"], shown if reliable else f"[bold red]{shown}  UNRELIABLE[/]")
+    unscored = f", {summary['unscored']} without a verdict" if summary.get("unscored") else ""
+    table.add_row(
+        "questions", f"{summary['answered']} answered, {summary['errors']} errors{unscored} of {summary['questions']}"
+    )
+    verdicts = summary.get("judge_verdicts")
+    if verdicts:
+        table.add_row(
+            "judge",
+            f"{summary.get('judge') or '?'}: {verdicts['parsed']} of {verdicts['asked']} verdicts read "
+            f"({verdicts['parsed_share']:.0%}; reliable from {verdicts['threshold']:.0%})",
+        )
+    if summary.get("sandbox"):
+        table.add_row("sandbox", str(summary["sandbox"].get("mode")))
     table.add_row("calls per query", f"{summary['calls_per_query']:.2f}")
     table.add_row("tokens per query", f"{summary['tokens_per_query']:.0f}")
     table.add_row("cost", f"${summary['cost']:.4f}")
@@ -110,6 +129,13 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> N
         table.add_row(f"  {name}", f"{cat['score']:.4f} (n={cat['n']})")
     console.print(table)
     console.print(f"results: {run_dir}")
+    if not reliable:
+        console.print(
+            f"[bold red]{summary['metric']} {'-' if score is None else f'{score:.4f}'} is UNRELIABLE:[/] "
+            f"{summary.get('unreliable_reason')}; use a stronger --judge",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def eval_exit_code(outcome: RunOutcome, console: Console) -> int:

@@ -14,7 +14,7 @@ from archon_cli.benchmarks import get_benchmark
 from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.config.budget import load_budget
 from archon_cli.errors import EXIT_OK, UserError
-from archon_cli.evaluation.judge import judge_model_for
+from archon_cli.evaluation.judge import choose_judge
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import parse_pool
@@ -38,12 +38,25 @@ def build_settings(
     judge: str | None,
     data_dir: Path | None,
     concurrency: int,
+    allow_unsandboxed: bool = False,
+    allow_weak_judge: bool = False,
+    provider_keys: frozenset[str] = frozenset(),
 ) -> SearchSettings:
     if dev_limit is not None and dev_limit < 1:
         raise UserError(f"--limit {dev_limit}: must be at least 1")
     parsed_budget = load_budget(budget)
+    bench = get_benchmark(benchmark, data_dir)
+    bench.preflight(allow_unsandboxed)
+    choice = choose_judge(bench, judge, provider_keys)
+    if choice is not None and choice.weak and not allow_weak_judge:
+        official = bench.official_judge()
+        how = f"set {official.key_env} for the official judge ({official.model}), " if official else ""
+        raise UserError(
+            f"{bench.name}: the judge {choice.model} rarely writes a readable verdict, so a search would rank "
+            f"noise; {how}pass a stronger --judge, or --allow-weak-judge to search anyway"
+        )
     settings = SearchSettings(
-        benchmark=get_benchmark(benchmark, data_dir),
+        benchmark=bench,
         pool=parse_pool(models, pool_file),
         budget=parsed_budget,
         space=load_space(space_file) if space_file else SearchSpace(),
@@ -55,7 +68,9 @@ def build_settings(
         dev_limit=dev_limit,
         test_limit=test_limit,
         concurrency=concurrency,
-        judge_model=judge,
+        judge_model=choice.model if choice else None,
+        judge_max_tokens=choice.max_tokens if choice else None,
+        allow_weak_judge=allow_weak_judge,
     )
     settings.validate()
     return settings
@@ -67,10 +82,11 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
         table.add_column(col, justify="left" if col == "architecture" else "right")
     for rank, t in enumerate(rank_trials(trials)[:limit], start=1):
         ci = f"{t.ci95[0]:.3f}-{t.ci95[1]:.3f}" if t.ci95 else "-"
+        score = f"{t.dev_score:.4f}" if t.dev_score is not None else "-"
         table.add_row(
             str(rank),
             t.arch_id,
-            f"{t.dev_score:.4f}" if t.dev_score is not None else "-",
+            score if t.reliable else f"{score} UNRELIABLE",
             ci,
             f"{t.test_score:.4f}" if t.test_score is not None else "",
             f"{t.calls_per_query:.1f}",
@@ -92,9 +108,8 @@ def run_search(
 
     gateway = open_gateway(engine)
     gateway.check_routes([(p.model, p.api_base, p.api_key_env) for p in settings.pool])
-    judge_model = judge_model_for(settings.benchmark, settings.judge_model)
-    if judge_model is not None:
-        gateway.check_routes([(judge_model, None, None)])
+    if settings.judge_model is not None:
+        gateway.check_routes([(settings.judge_model, None, None)])
     metric = settings.benchmark.metric
     live = Live(console=console, transient=json_out, refresh_per_second=4)
 

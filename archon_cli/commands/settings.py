@@ -41,6 +41,12 @@ def local_settings(environ: Mapping[str, str] = os.environ) -> LocalSettings:
     )
 
 
+def provider_keys(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
+    """The names of the provider API-key variables that are set (``*_API_KEY``; values not kept):
+    a benchmark's official judge is the default when its key is among them."""
+    return frozenset(name for name, value in environ.items() if name.endswith("_API_KEY") and value.strip())
+
+
 class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +56,7 @@ class EngineSettings(BaseModel):
     model_limits: dict[str, int] = Field(default_factory=dict)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     local: LocalSettings = Field(default_factory=LocalSettings)
+    provider_keys: frozenset[str] = frozenset()
 
 
 def parse_model_limits(specs: list[str]) -> dict[str, int]:
@@ -80,6 +87,7 @@ def engine_settings(
         model_limits=parse_model_limits(model_limit or []),
         retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
         local=local_settings(),
+        provider_keys=provider_keys(),
     )
 
 

@@ -73,9 +73,11 @@ async def evaluate_question(
             score, details = scored.value, scored.details
     except (UserError, BudgetExceeded):
         raise
-    except ArchonError as exc:  # a judge that failed after retries
+    except ArchonError as exc:  # a judge that failed after retries, a sandbox that could not start
         error = f"scoring failed: {exc}"
     record = _record(question, stats, judge_for_q.stats if judge_for_q else None)
+    if error is not None and error.startswith("scoring failed"):
+        record["scoring_failed"] = True  # not the architecture's fault: left out of the score
     record.update(
         answer=answers[-1] if answers else "",
         answers=answers,

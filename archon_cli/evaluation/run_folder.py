@@ -56,7 +56,8 @@ class EvalOptions:
     data_dir: Path | None = None
     results_dir: Path = Path("results")
     run_id: str | None = None
-    judge_max_tokens: int = 512
+    judge_max_tokens: int | None = None  # None: the judge's official setting
+    allow_unsandboxed: bool = False
 
 
 def architecture_digest(architecture: Architecture) -> str:
@@ -173,6 +174,7 @@ async def evaluate_into_folder(
         "metric": plan.benchmark.metric,
         "split": plan.split,
         "seed": plan.seed,
+        "judge": plan.judge.model if plan.judge else None,
         "complete": not outcome.budget_stopped and len(outcome.records) == len(plan.questions),
         **summarize(outcome.records),
         "resumed": outcome.resumed,
@@ -227,10 +229,13 @@ class RunResult:
     def group(self) -> tuple[str, str]:
         return (self.benchmark, self.split)
 
-    def score_of(self, question_id: str) -> float:
-        """A question's score; errors and missing scores count as 0, as in the run's own summary."""
+    def score_of(self, question_id: str) -> float | None:
+        """A question's score; a failed question counts as 0, as in the run's own summary; None
+        for a question left out of it (no verdict, or its scoring failed)."""
         record = self.records[question_id]
-        if record.get("error") or record.get("score") is None:
+        if record.get("scoring_failed") or (not record.get("error") and record.get("score") is None):
+            return None
+        if record.get("error"):
             return 0.0
         return float(record["score"])
 

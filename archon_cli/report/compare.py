@@ -90,6 +90,8 @@ def screen_runs(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
             warnings.append(
                 f"{run.path} is incomplete: {len(run.records)} of {run.expected} questions; compared on those"
             )
+        if run.records and not run.summary.get("reliable", True):
+            warnings.append(f"{run.path}: {run.summary.get('unreliable_reason')}")
     return [r for r in unique.values() if r.records], warnings
 
 
@@ -190,6 +192,8 @@ def table_rows(ranked: list[RunResult]) -> list[dict[str, Any]]:
                 "latency_p50": s["latency_p50"],
                 "latency_p95": s["latency_p95"],
                 "errors": s["errors"],
+                "reliable": s.get("reliable", True),
+                "unreliable_reason": s.get("unreliable_reason"),
                 "per_category": s["per_category"],
                 "best": best,
                 "pareto": i in fronts[run.group],
@@ -199,8 +203,8 @@ def table_rows(ranked: list[RunResult]) -> list[dict[str, Any]]:
 
 
 def compare_pair(a: RunResult, b: RunResult, resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, Any]:
-    """Paired bootstrap of A - B on the questions both runs have, with its verdict."""
-    shared = sorted(set(a.records) & set(b.records))
+    """Paired bootstrap of A - B on the questions both runs scored, with its verdict."""
+    shared = sorted(q for q in set(a.records) & set(b.records) if a.score_of(q) is not None and b.score_of(q) is not None)
     base: dict[str, Any] = {"a": a.label, "b": b.label, "shared_questions": len(shared)}
     if not shared:
         return {
@@ -214,7 +218,10 @@ def compare_pair(a: RunResult, b: RunResult, resamples: int = BOOTSTRAP_RESAMPLE
             "verdict": f"{a.label} and {b.label} share no questions",
         }
     result = paired_bootstrap(
-        [a.score_of(q) for q in shared], [b.score_of(q) for q in shared], resamples=resamples, seed=BOOTSTRAP_SEED
+        [a.score_of(q) or 0.0 for q in shared],
+        [b.score_of(q) or 0.0 for q in shared],
+        resamples=resamples,
+        seed=BOOTSTRAP_SEED,
     )
     f = points_factor(a.scale)
     winner = None
@@ -272,6 +279,8 @@ def format_row(row: dict[str, Any]) -> list[str]:
     score = _num(row["score"], digits)
     if row["score"] is not None:
         score += f" [{_num(ci[0], digits)}-{_num(ci[1], digits)}]"
+    if not row.get("reliable", True):
+        score += " UNRELIABLE"
     questions = str(row["questions"]) if row["complete"] else f"{row['questions']}/{row['expected']} (incomplete)"
     marks = " ".join(m for m, on in (("★ best", row["best"]), ("◆", row["pareto"] and not row["best"])) if on)
     return [

@@ -20,7 +20,7 @@ from typing import Any
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import BudgetExceeded, UserError
-from archon_cli.evaluation.judge import GatewayJudge, judge_model_for
+from archon_cli.evaluation.judge import EMBEDDED_MAX_TOKENS, GatewayJudge, judge_model_for
 from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder, plan_questions
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
@@ -49,6 +49,9 @@ class SearchSettings:
     test_limit: int | None = None
     concurrency: int = 8
     judge_model: str | None = None
+    judge_max_tokens: int | None = None
+    # Go on when the judge's verdicts are mostly unreadable (the scores are then marked unreliable).
+    allow_weak_judge: bool = False
 
     def validate(self) -> None:
         if self.trials < 1:
@@ -102,7 +105,8 @@ class SearchDriver:
             for p in settings.pool
         }
         judge_model = judge_model_for(settings.benchmark, settings.judge_model)
-        self.judge = GatewayJudge(gateway, judge_model) if judge_model else None
+        max_tokens = settings.judge_max_tokens or EMBEDDED_MAX_TOKENS
+        self.judge = GatewayJudge(gateway, judge_model, max_tokens=max_tokens) if judge_model else None
 
     # -- evaluation of one architecture --------------------------------------------------------
 
@@ -126,6 +130,12 @@ class SearchDriver:
         outcome = await evaluate_into_folder(plan, self.gateway, concurrency=self.s.concurrency)
         if outcome.budget_stopped:
             raise BudgetExceeded(outcome.budget_message)
+        if not outcome.summary.get("reliable", True) and not self.s.allow_weak_judge:
+            judge = plan.judge.model if plan.judge else "?"
+            raise UserError(
+                f"{self.s.benchmark.name}: {outcome.summary.get('unreliable_reason')} (judge {judge}, run {run_dir}); "
+                "a search would rank noise: use a stronger --judge, or pass --allow-weak-judge"
+            )
         return outcome.summary
 
     def _trial(
@@ -147,6 +157,7 @@ class SearchDriver:
             nominal_calls=round(cpq * summary["questions"]),
             real_calls=int(summary["calls"]),
             run_dir=str(run_dir.relative_to(self.dir)),
+            reliable=bool(summary.get("reliable", True)),
         )
 
     # -- the search ------------------------------------------------------------------------------
@@ -183,11 +194,12 @@ class SearchDriver:
     def _finish(self, result: SearchResult, feasible: FeasibleSpace, dev: list[Question], test: list[Question]) -> None:
         best = None
         if result.best is not None and result.best.point is not None:
+            shown = "-" if result.best.dev_score is None else f"{result.best.dev_score:.4f}"
             best = feasible.architecture(Point(**result.best.point)).model_copy(
                 update={
                     "name": result.best.arch_id,
                     "description": f"best of {self.s.algorithm} search {self.dir.name} on {self.s.benchmark.name} "
-                    f"(dev {self.s.benchmark.metric} {result.best.dev_score:.4f}, "
+                    f"(dev {self.s.benchmark.metric} {shown}, "
                     f"{result.best.calls_per_query:.1f} calls/query)",
                 }
             )
@@ -299,7 +311,8 @@ class SearchDriver:
             trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
             final.test_score, final.test_ci95 = summary["score"], summary["ci95"]
             finals.append(final)
-            self.on_stage(f"  {trial.arch_id}: test {summary['score']:.4f}")
+            shown = "-" if summary["score"] is None else f"{summary['score']:.4f}"
+            self.on_stage(f"  {trial.arch_id}: test {shown}")
         return finals
 
     def _settings_info(self, dev: list[Question], test: list[Question]) -> dict[str, Any]:

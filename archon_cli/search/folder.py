@@ -27,7 +27,7 @@ from archon_cli.search.trials import Trial, rank_trials
 
 LEADERBOARD_FIELDS = [
     "rank", "arch_id", "dev_score", "dev_ci_low", "dev_ci_high", "test_score", "test_ci_low", "test_ci_high",
-    "objective", "calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "point",
+    "objective", "calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "point", "reliable",
 ]  # fmt: skip
 
 
@@ -55,6 +55,7 @@ def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
                 "errors": t.errors,
                 "trial": t.trial,
                 "point": json.dumps(t.point, sort_keys=True),
+                "reliable": "yes" if t.reliable else "no (judge verdicts mostly unreadable)",
             }
         )
     return rows

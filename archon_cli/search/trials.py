@@ -27,6 +27,8 @@ class Trial:
     run_dir: str
     test_score: float | None = None
     test_ci95: list[float] | None = None
+    # False when the judge's verdicts were mostly unreadable (see evaluation/summary.py).
+    reliable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from archon_cli.benchmarks import get_benchmark
@@ -94,16 +96,18 @@ async def test_consistent_win_loss_and_tie(bench: AlpacaEval, question: Question
     prefers_baseline = ScriptedJudge(lambda m, i: "[[B]]" if prefers_model(m, i) == "[[A]]" else "[[A]]")
     assert (await bench.score(question, response(), prefers_baseline)).value == 0.0
     tie = await bench.score(question, response(), ScriptedJudge("Equally good. [[C]]"))
-    assert tie.value == 0.5 and tie.details["parse_failures"] == 0
+    assert tie.value == 0.5 and tie.details["judge_parsed"] == 2
 
 
-async def test_unparseable_verdicts_count_as_ties_and_are_noted(bench: AlpacaEval, question: Question) -> None:
+async def test_unparseable_verdicts_are_left_out_and_counted(bench: AlpacaEval, question: Question) -> None:
     judge = ScriptedJudge(["I like both.", "[[A]]"])  # model-first call unparseable, then the baseline wins
     score = await bench.score(question, response(), judge)
-    assert score.value == 0.25  # (tie 0.5 + loss 0) / 2
-    assert score.details["parse_failures"] == 1
+    assert score.value == 0.0  # the one verdict: a loss (not a tie averaged in)
+    assert (score.details["judge_asked"], score.details["judge_parsed"]) == (2, 1)
     assert score.details["model_length"] == len(MODEL)
     assert score.details["baseline_length"] == len(str(question.reference))
+    nothing = await bench.score(question, response(), ScriptedJudge("I like both."))
+    assert nothing.value is None and nothing.details["judge_parsed"] == 0
 
 
 def test_lc_win_rate_removes_a_pure_length_effect() -> None:
@@ -118,7 +122,7 @@ def test_lc_win_rate_removes_a_pure_length_effect() -> None:
     figures = length_controlled_win_rate(preferences, model, baseline)
     assert figures["win_rate"] > 0.7
     assert figures["lc_win_rate"] == pytest.approx(0.5, abs=0.05)
-    assert figures["length_coefficient"] > 2
+    assert figures["length_coefficient"] < -2  # upstream's feature: baseline minus model length
 
 
 def test_lc_win_rate_equals_raw_when_preferences_ignore_length() -> None:
@@ -152,10 +156,59 @@ def test_aggregate_reads_lengths_from_the_records(bench: AlpacaEval) -> None:
     assert bench.aggregate([]) == {}
 
 
+def lc_records(n: int = 40, seed: int = 3) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "id": f"{i:03d}",
+            "score": float(rng.choice([0.0, 0.5, 1.0])),
+            "error": None,
+            "score_details": {"model_length": int(rng.integers(100, 900)), "baseline_length": 500},
+        }
+        for i in range(n)
+    ]
+
+
+def test_without_the_difficulty_file_the_summary_says_it_was_left_out(tmp_path: Path) -> None:
+    (tmp_path / "alpaca_eval").mkdir()
+    figures = get_benchmark("alpaca-eval", tmp_path).aggregate(lc_records())
+    assert figures["lc_variant"] == "length_controlled_minimal"
+    assert figures["difficulty_source"].startswith("left out")
+    assert "difficulty term was left out" in figures["lc_note"]
+
+
+def test_the_difficulty_file_is_used_from_the_data_dir(tmp_path: Path) -> None:
+    """instruction_difficulty.csv (tatsu-lab/alpaca_eval on the hub) under --data-dir: the
+    difficulty term joins the GLM (length_controlled_noreg); with df_gamed.csv, the official default."""
+    folder = tmp_path / "alpaca_eval"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(0, 1, 805)
+    pd.DataFrame({"index": range(805), "difficulty": difficulty}).to_csv(folder / "instruction_difficulty.csv", index=False)
+    bench = get_benchmark("alpaca-eval", tmp_path)
+    figures = bench.aggregate(lc_records())
+    assert figures["lc_variant"] == "length_controlled_noreg" and "lc_note" not in figures
+    assert figures["difficulty_source"].endswith("instruction_difficulty.csv")
+    assert "difficulty_coefficient" in figures
+    gamed = pd.DataFrame(
+        {
+            "model": ["gamed_verbose"] * 805 + ["gamed_concise"] * 805,
+            "index": list(range(805)) * 2,
+            "instruction_difficulty": list(difficulty) * 2,
+            "preference": rng.uniform(0, 1, 1610),
+            "std_delta_len": rng.normal(0, 1, 1610),
+            "not_gamed_baseline": False,
+        }
+    )
+    gamed.to_csv(folder / "df_gamed.csv", index=False)
+    figures = get_benchmark("alpaca-eval", tmp_path).aggregate(lc_records())
+    assert figures["lc_variant"] == "length_controlled_v1" and figures["difficulty_source"].endswith("df_gamed.csv")
+
+
 @pytest.mark.local_model
 def test_eval_on_the_embedded_model_writes_a_summary(tmp_path: Path, local_model_available: None) -> None:
     """One AlpacaEval instruction end to end on the embedded model, which also judges. (The 135M
-    judge rarely writes a verdict; unparsed verdicts are ties, so the run still scores.)"""
+    judge rarely writes a verdict: the run says how many it could read.)"""
     arch = short_generator_file(tmp_path, max_tokens=24)
     result = run_cli(
         "eval", str(arch), "-b", "alpaca-eval", "--limit", "1", "--data-dir", str(SHARED_DATA),
@@ -168,5 +221,6 @@ def test_eval_on_the_embedded_model_writes_a_summary(tmp_path: Path, local_model
     record = json.loads((run_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert summary["metric"] == "win rate vs baseline (0-1)" and summary["questions"] == summary["answered"] == 1
     assert summary["judge_calls"] == 2 and len(record["score_details"]["games"]) == 2
-    assert 0.0 <= summary["win_rate"] <= 1.0 and 0.0 <= summary["lc_win_rate"] <= 1.0
+    assert summary["judge_verdicts"]["asked"] == 2 and summary["judge"] == "local/smollm2-135m"
+    assert summary["reliable"] == (summary["judge_verdicts"]["parsed"] == 2)
     assert record["score_details"]["model_length"] == len(record["answer"])

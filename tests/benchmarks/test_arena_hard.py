@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.benchmarks.arena_hard import ArenaHard, bootstrap_win_rate, weighted_win_rate
+from archon_cli.benchmarks.arena_hard import ArenaHard, model_votes, parse_label
 from archon_cli.benchmarks.base import Question, Response
-from archon_cli.benchmarks.judging import parse_arena_verdict
-from archon_cli.errors import ArchonError, UserError
+from archon_cli.errors import UserError
+from archon_cli.evaluation.summary import summarize
 from tests.conftest import SHARED_DATA
 from tests.fakes import ScriptedJudge
 
@@ -90,81 +91,107 @@ def test_missing_baseline_answers_are_a_user_error(tmp_path: Path) -> None:
         get_benchmark("arena-hard", tmp_path).load()
 
 
-@pytest.mark.parametrize(
-    ("text", "advantage"),
-    [
-        ("My final verdict: [[A>>B]]", 2),
-        ("My final verdict is [[A>B]].", 1),
-        ("[[A=B]]", 0),
-        ("[[B>A]]", -1),
-        ("verdict: [[ B>>A ]]", -2),
-        ("A is better", None),
-        ("[[A>B]] or maybe [[B>A]]", None),  # contradictory: no verdict
-    ],
-)
-def test_parse_arena_verdict(text: str, advantage: int | None) -> None:
-    assert parse_arena_verdict(text) == advantage
+# get_score (lmarena/arena-hard-auto gen_judgment.py) on judgment.upper() with the config's two
+# regexes: the last [[...]] match, else the last [...] match; a label outside show_result.py's
+# label_to_score table is no verdict (upstream raises KeyError).
+LABEL_CASES = [
+    ("My final verdict is [[A>B]]", "A>B"),
+    ("[[A>B]] ... [[B>A]]", "B>A"),  # the last
+    ("[[A<<B]]", "A<<B"),
+    ("[[a>b]]", "A>B"),  # uppercased first
+    ("[A>>B]", "A>>B"),  # the single-bracket pattern when no double one
+    ("[[A>>B]] and [B>A]", "A>>B"),  # the double-bracket pattern wins
+    ("[[A]]", None),
+    ("[[ A > B ]]", None),  # no spaces allowed
+    ("My final verdict is tie: [[A=B]]", "A=B"),
+    ("A is better", None),
+]
 
 
-async def test_both_orders_are_asked_and_position_bias_cancels(bench: ArenaHard, question: Question) -> None:
+@pytest.mark.parametrize(("text", "label"), LABEL_CASES)
+def test_verdicts_are_read_as_the_official_get_score(text: str, label: str | None) -> None:
+    assert parse_label(text) == label
+
+
+async def test_two_games_with_the_official_prompts_baseline_first(bench: ArenaHard, question: Question) -> None:
     judge = ScriptedJudge("My final verdict: [[A>>B]]")
     score = await bench.score(question, response(), judge)
-    assert score.value == 0.5  # strong win as A, strong loss as B
-    assert [index for _, index in judge.asked] == [0, 1]
-    first, second = judge.user_prompts()
-    assert first.index("Assistant A's answer") < first.index(MODEL) < first.index("Assistant B's answer")
-    assert second.index("Assistant B's answer") < second.index(MODEL)
-    assert str(question.reference)[:200] in second.split("Assistant B's answer")[0]
-    assert score.details["games"] == [
-        {"model_position": "A", "advantage": 2},
-        {"model_position": "B", "advantage": -2},
-    ]
+    assert score.value == 0.5  # baseline much better as A, the model much better as A: 3 wins, 3 losses
+    assert sorted(index for _, index in judge.asked) == [0, 1]
+    settings = json.loads((SHARED_DATA / "arena_hard" / "judge" / "judge_settings.json").read_text())
+    config = yaml.safe_load((SHARED_DATA / "arena_hard" / "judge" / "arena-hard-v0.1.yaml").read_text())
+    by_index = {index: messages for messages, index in judge.asked}
+    for messages in by_index.values():
+        assert messages[0] == {"role": "system", "content": settings["arena-hard-v0.1"]["system_prompt"]}
+    baseline = str(question.reference)
+    assert by_index[0][1]["content"] == config["prompt_template"].format(
+        QUESTION=question.turns[0], ANSWER_A=baseline, ANSWER_B=MODEL
+    )
+    assert by_index[1][1]["content"].index(MODEL) < by_index[1][1]["content"].index(baseline[:200])
+    assert score.details["labels"] == ["A>>B", "A>>B"] and score.details["weight"] == 6
+    assert (score.details["judge_asked"], score.details["judge_parsed"]) == (2, 2)
 
 
-async def test_strong_verdicts_weigh_three_times_and_ties_count_half(bench: ArenaHard, question: Question) -> None:
-    # Model as A: strong win (weight 3); model as B: the baseline (A) slightly better (weight 1).
-    score = await bench.score(question, response(), ScriptedJudge(["[[A>>B]]", "[[A>B]]"]))
-    assert score.value == pytest.approx(0.75)
-    tie = await bench.score(question, response(), ScriptedJudge("[[A=B]]"))
-    assert tie.value == 0.5
+def test_v2_uses_its_own_settings_per_category() -> None:
+    v2 = get_benchmark("arena-hard-v2", SHARED_DATA)
+    assert isinstance(v2, ArenaHard)
+    question = v2.load()[0]
+    settings = json.loads((SHARED_DATA / "arena_hard" / "judge" / "judge_settings.json").read_text())
+    system = v2.judge_messages(question, "a", "b")[0]["content"]
+    assert system == settings[question.meta["judge_category"]]["system_prompt"]
+    judge = v2.official_judge()
+    assert (judge.model, judge.max_tokens, judge.temperature) == ("openai/gpt-4.1", 16000, 0.0)
 
 
-async def test_unparseable_judgments_are_left_out_or_make_an_error(bench: ArenaHard, question: Question) -> None:
-    score = await bench.score(question, response(), ScriptedJudge(["no label here", "[[B>A]]"]))
-    assert score.value == 1.0  # only the second judgment counts: the model (B) is better
-    assert score.details["parse_failures"] == 1
-    with pytest.raises(ArchonError, match="no verdict"):
-        await bench.score(question, response(), ScriptedJudge("I cannot tell."))
+def test_without_the_settings_files_the_documented_judge_and_a_paraphrase(tmp_path: Path) -> None:
+    bench = get_benchmark("arena-hard", tmp_path)
+    assert isinstance(bench, ArenaHard)
+    judge = bench.official_judge()
+    assert (judge.model, judge.max_tokens) == ("openai/gpt-4-1106-preview", 4096)
+    assert bench.aggregate([])["judge_prompt"].startswith("archon paraphrase")
+    assert get_benchmark("arena-hard", SHARED_DATA).aggregate([])["judge_prompt"].startswith("official")
 
 
-def games(*advantages: int | None) -> list[dict[str, Any]]:
-    return [{"model_position": "A", "advantage": a} for a in advantages]
+def record(qid: str, baseline_first: str | None, model_first: str | None) -> dict[str, Any]:
+    votes = model_votes(baseline_first, model_first)
+    details = {"labels": [baseline_first, model_first], "weight": len(votes) if votes else 0}
+    return {"id": qid, "error": None, "score": sum(votes) / len(votes) if votes else None, "score_details": details}
 
 
-def test_weighted_win_rate_and_bootstrap_interval() -> None:
-    table = [games(2, 1), games(-1, -1), games(0, None), games(1, 0)]
-    # wins: 3 + 1 + 0 + 0 + 0.5 + 1 + 0.5 = 6 over weights 3 + 1 + 1 + 1 + 1 + 1 + 1 = 9
-    assert weighted_win_rate(table) == pytest.approx(6 / 9)
-    low, high = bootstrap_win_rate(table * 10, seed=1)
-    assert low < 6 / 9 < high
-    assert (low, high) == bootstrap_win_rate(table * 10, seed=1)  # seeded: reproducible
+# The official score (show_result.py load_judgments, weight 3, a question dropped unless both games
+# parse; the pooled vote mean, which Bradley-Terry against the baseline equals) for tables of
+# games as (label with the baseline as A, label with the model as A).
+SCORE_CASES = [
+    ([("B>>A", "A>>B")], 1.0),
+    ([("B>>A", "B>A")], 0.75),
+    ([("B>>A", "A>>B"), ("A=B", "A=B")], 0.875),  # the mean of question means says 0.75
+    ([("B>A", "B>>A"), ("B>A", "A>B")], 0.5),  # the mean of question means says 0.625
+    ([(None, "A>>B"), ("A>B", "B>A")], 0.0),  # the first question is dropped whole
+    ([("A<<B", "B<<A")], 1.0),
+    ([("B>>A", "A>>B"), ("A>B", "B>A"), ("A>B", "A=B")], 0.65),
+]
 
 
-def test_aggregate_adds_win_rate_ci_and_verdict_counts(bench: ArenaHard) -> None:
-    records = [
-        {"id": str(i), "score": 0.5, "error": None, "score_details": {"games": g}}
-        for i, g in enumerate([games(2, -1), games(1, 1), games(0, None)] * 5)
-    ]
+@pytest.mark.parametrize(("games", "official"), SCORE_CASES)
+def test_the_score_is_the_pooled_weighted_win_rate(games: list[tuple[str | None, str | None]], official: float) -> None:
+    summary = summarize([record(str(i), *g) for i, g in enumerate(games)])
+    assert summary["score"] == pytest.approx(official)
+
+
+async def test_a_question_counts_only_when_both_games_have_a_verdict(bench: ArenaHard, question: Question) -> None:
+    score = await bench.score(question, response(), ScriptedJudge(["no label here", "[[A>B]]"]))
+    assert score.value is None and score.details["weight"] == 0
+    assert (score.details["judge_asked"], score.details["judge_parsed"]) == (2, 1)
+
+
+def test_aggregate_counts_verdicts_from_the_models_side(bench: ArenaHard) -> None:
+    records = [record("1", "B>>A", "A>B"), record("2", "A=B", None), record("3", "A>B", "B<<A")]
     records.append({"id": "err", "score": None, "error": "judge failed", "score_details": {}})
     figures = bench.aggregate(records)
-    assert figures["win_rate"] == pytest.approx((3 + 0 + 1 + 1 + 0.5) / 7)
-    low, high = figures["win_rate_ci95"]
-    assert low <= figures["win_rate"] <= high
-    assert figures["win_rate_questions"] == 15
     assert figures["verdicts"] == {
-        "strong_wins": 5, "wins": 10, "ties": 5, "losses": 5, "strong_losses": 0, "unparsed": 5,
+        "strong_wins": 2, "wins": 1, "ties": 1, "losses": 1, "strong_losses": 0, "unparsed": 1,
     }  # fmt: skip
-    assert figures["baseline"] == "gpt-4-0314"
+    assert figures["questions_dropped"] == 1 and figures["baseline"] == "gpt-4-0314"
 
 
 def test_without_a_data_dir_the_files_come_from_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

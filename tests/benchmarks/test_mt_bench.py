@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from archon_cli.benchmarks.judging import parse_rating
 from archon_cli.benchmarks.mt_bench import MTBench
 from archon_cli.config import parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
-from archon_cli.errors import ArchonError, UserError
+from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.judge import GatewayJudge
+from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest, Message
 from tests.conftest import SHARED_DATA, run_cli
@@ -59,20 +61,29 @@ def test_loads_80_two_turn_questions_with_references_where_upstream_uses_them(qu
     assert questions["123"].reference and len(questions["123"].reference) == 2
 
 
-@pytest.mark.parametrize(
-    ("text", "rating"),
-    [
-        ("Clear and correct. Rating: [[8]]", 8.0),
-        ('Format: "[[rating]]", e.g. "Rating: [[5]]". My verdict: [[7]]', 7.0),
-        ("Rating: 6", 6.0),
-        ("I would give this 9/10.", 9.0),
-        ("[[7.5]]", 7.5),
-        ("[[11]]", None),
-        ("This answer is fine.", None),
-        ("", None),
-    ],
-)
-def test_parse_rating(text: str, rating: float | None) -> None:
+# FastChat's rating extraction (fastchat/llm_judge/common.py, run_judge_single): the first [[n]],
+# else the first [n]; no range check; none -> -1 (here None), which show_result.py drops.
+FASTCHAT_CASES = [
+    ("Rating: [[8]]", 8.0),
+    ("[[3]] then later [[9]]", 3.0),  # the first, not the last
+    ('Format: "[[rating]]", e.g. "Rating: [[5]]". My verdict: [[7]]', 5.0),
+    ("no double, but [7] single", 7.0),
+    ("see [1]. rating 6", 1.0),  # the single-bracket fallback takes a citation
+    ("see [1] ... Rating: [[6]]", 6.0),
+    ("[[8.5]]", 8.5),
+    ("[[8.]]", 8.0),
+    ("[[15]]", 15.0),
+    ("[[0]]", 0.0),
+    ("[[ 8 ]]", None),
+    ("Rating: 8/10", None),
+    ("Rating: 6", None),
+    ("$ERROR$", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("text", "rating"), FASTCHAT_CASES)
+def test_parse_rating_as_fastchat(text: str, rating: float | None) -> None:
     assert parse_rating(text) == rating
 
 
@@ -107,43 +118,66 @@ async def test_writing_question_uses_general_prompts(bench: MTBench, questions: 
     assert all("Reference" not in prompt for prompt in judge.user_prompts())
 
 
-async def test_unparseable_verdict_is_asked_again_with_sample_one(
+async def test_each_turn_is_judged_once_and_unrated_turns_are_dropped(
     bench: MTBench, questions: dict[str, Question]
 ) -> None:
+    """As FastChat: one judgment per turn, no second try; a turn without a rating is left out and
+    the question weighs as many turns as were rated."""
+
     def reply(messages: Sequence[Message], sample_index: int) -> str:
-        turn_two = "Assistant A" in messages[-1]["content"]
-        if turn_two:
-            return "no verdict at all"  # both tries fail: the score comes from turn 1 alone
-        return "hmm" if sample_index == 0 else "Rating: [[4]]"
+        return "no verdict at all" if "Assistant A" in messages[-1]["content"] else "Rating: [[4]]"
 
     judge = ScriptedJudge(reply)
     score = await bench.score(questions["81"], response("one", "two"), judge)
     assert score.value == 4.0
     assert score.details["ratings"] == [4.0, None]
-    assert score.details["parse_failures"] == 3
-    assert sorted(index for _, index in judge.asked) == [0, 0, 1, 1]
+    assert score.details["weight"] == 1
+    assert (score.details["judge_asked"], score.details["judge_parsed"]) == (2, 1)
+    assert sorted(index for _, index in judge.asked) == [0, 0]
 
 
-async def test_no_rating_in_any_turn_is_an_error(bench: MTBench, questions: dict[str, Question]) -> None:
-    with pytest.raises(ArchonError, match="no parseable rating"):
-        await bench.score(questions["81"], response("one", "two"), ScriptedJudge("I cannot decide."))
+async def test_no_rating_in_any_turn_leaves_the_question_unscored(bench: MTBench, questions: dict[str, Question]) -> None:
+    score = await bench.score(questions["81"], response("one", "two"), ScriptedJudge("I cannot decide."))
+    assert score.value is None and score.details["judge_parsed"] == 0
 
 
-async def test_evaluation_records_an_unjudgeable_question_as_error_not_score(bench: MTBench) -> None:
-    """Through the shared evaluation loop: the architecture answers both turns, the judge never rates."""
+def evaluate_with_judge(bench: MTBench, judge_reply: Callable[[str], str], n: int = 2) -> dict[str, Any]:
+    """Evaluate the first ``n`` questions, the judge answering by the question's first turn; the summary."""
 
     def reply(request: CompletionRequest) -> str:
-        return "I cannot decide." if request.model == "openai/judge" else "an answer"
+        return judge_reply(request.messages[-1]["content"]) if request.model == "openai/judge" else "an answer"
 
     gateway = LLMGateway(backend=FakeBackend(reply))
     architecture, _ = parse_architecture({"name": "one", "layers": [[{"type": "generator", "model": "openai/m"}]]})
     runner = ArchitectureRunner(architecture, gateway)
-    questions = bench.load()[:2]
-    outcome = await evaluate(runner, bench, questions, judge=GatewayJudge(gateway, "openai/judge"))
-    assert [r["score"] for r in outcome.records] == [None, None]
-    assert all("no parseable rating" in r["error"] for r in outcome.records)
-    assert all(r["judge_calls"] == 4 for r in outcome.records)  # 2 turns x (first try + retry)
-    assert all(len(r["answers"]) == 2 for r in outcome.records)  # the answers stay on record
+    outcome = asyncio.run(evaluate(runner, bench, bench.load()[:n], judge=GatewayJudge(gateway, "openai/judge")))
+    return summarize(outcome.records)
+
+
+def test_a_question_the_judge_could_not_rate_is_left_out_not_counted_zero(bench: MTBench) -> None:
+    """Question 81 rated 8 on both turns, question 82 never rated: the score is 8 (FastChat drops
+    the unparsed ratings), not (8 + 0) / 2; the run says half the verdicts were unreadable."""
+    first_81 = bench.load()[0].turns[0][:40]
+    summary = evaluate_with_judge(bench, lambda prompt: "[[8]]" if first_81 in prompt else "I cannot decide.")
+    assert summary["score"] == 8.0
+    assert summary["unscored"] == 1 and summary["errors"] == 0
+    assert summary["judge_verdicts"]["asked"] == 4 and summary["judge_verdicts"]["parsed"] == 2
+    assert summary["reliable"] is False and "2 of 4" in summary["unreliable_reason"]
+
+
+def test_the_score_is_the_mean_of_all_rated_turns(bench: MTBench) -> None:
+    """FastChat's average pools the turn ratings: 81 rated 8 (turn 2 unrated), 82 rated 4 and 6:
+    (8 + 4 + 6) / 3 = 6, where a mean of question means would say (8 + 5) / 2 = 6.5."""
+    q81, q82 = (q.turns for q in bench.load()[:2])
+
+    def judge(prompt: str) -> str:
+        if q81[0][:40] in prompt:
+            return "no rating" if q81[1][:40] in prompt else "[[8]]"
+        return "[[6]]" if q82[1][:40] in prompt else "[[4]]"
+
+    summary = evaluate_with_judge(bench, judge)
+    assert summary["score"] == pytest.approx(6.0)
+    assert summary["judge_verdicts"]["parsed_share"] == 0.75 and summary["reliable"] is False
 
 
 def test_missing_data_is_a_one_line_user_error(tmp_path: Path) -> None:

@@ -2,8 +2,11 @@
 
 The model writes a Python 3 program that reads standard input and writes standard output. It runs
 in the sandbox once per test (public, then private, then generated tests), with the test's input on
-stdin; its output must equal the expected output up to whitespace (compared token by token). The
-first failing test stops the problem; score 1 only if every test passes.
+stdin. Its output is checked as the official tester checks it (google-deepmind/code_contests
+``execution/tester_sandboxer.cc``, ``OutputsMatch``; see ``outputs_match``): tokens compared
+case-insensitively, numbers within 1e-5; and, as there, a test passes on its output alone (a
+program that prints the right answer, then crashes or runs out of time, passes). The first failing
+test stops the problem; score 1 only if every test passes.
 
 Data: only on the Hugging Face hub (``deepmind/code_contests``). No offline copy exists (upstream
 ships it on cloud storage in a binary record format), so this benchmark needs network access to the
@@ -12,6 +15,8 @@ hub and refuses ``--data-dir``.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -32,9 +37,47 @@ _TEST_GROUPS = ("public_tests", "private_tests", "generated_tests")
 _SOURCES = ("unknown", "codechef", "codeforces", "hackerearth", "codejam", "atcoder", "aizu")
 
 
+# The official tester splits on these five ASCII characters only (absl::ByAnyChar(" \n\t\r\v")).
+_SEPARATORS = re.compile("[ \n\t\r\v]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# What absl::SimpleAtod (abseil 20211102, the tester's pinned version) reads as a number, on an
+# already lowercased token: an optional "+" (not followed by "-"), then absl::from_chars' general
+# format: decimal with optional fraction and exponent, inf, infinity, nan, nan(chars). No hex,
+# no digit separators. (Every int32 SimpleAtoi reads is also such a number, so the official
+# integer branch never decides.)
+_NUMBER = re.compile(
+    r"\+?-?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|inf|infinity|nan(?:\([0-9a-z_]*\))?)", re.ASCII
+)
+_TOLERANCE = 1e-5
+
+
+def output_tokens(text: str) -> list[str]:
+    """SplitAndLowercase: the non-empty pieces between separators, ASCII letters lowercased."""
+    return [piece.translate(_ASCII_LOWER) for piece in _SEPARATORS.split(text) if piece]
+
+
+def _as_number(token: str) -> float | None:
+    if not _NUMBER.fullmatch(token) or token.startswith("+-"):
+        return None
+    if token.lstrip("+-").startswith("nan"):
+        return math.nan
+    return float(token.lstrip("+"))  # Python gives inf on overflow, as SimpleAtod does
+
+
+def values_match(a: str, b: str) -> bool:
+    """ValuesMatch on two lowercased tokens: numbers within an absolute 1e-5, anything else equal."""
+    x, y = _as_number(a), _as_number(b)
+    if x is None or y is None:
+        return a == b
+    return abs(x - y) < _TOLERANCE
+
+
 def outputs_match(actual: str, expected: str) -> bool:
-    """Equal up to whitespace: the same tokens in the same order."""
-    return actual.split() == expected.split()
+    """OutputsMatch: the same token lists, or as many tokens with every pair matching."""
+    out, want = output_tokens(actual), output_tokens(expected)
+    if out == want:
+        return True
+    return len(out) == len(want) and all(values_match(a, b) for a, b in zip(out, want, strict=True))
 
 
 def problem_tests(row: dict[str, Any]) -> list[tuple[str, str]]:
@@ -64,14 +107,15 @@ async def run_io_tests(
 ) -> tuple[bool, dict[str, Any]]:
     """Run ``program`` on each test's input; stop at the first wrong output or failed run.
 
-    Returns whether all passed and details (tests passed, and about the failing test: its index,
-    whether it timed out or crashed, the output tails)."""
-    passed, mode = 0, "basic"
+    A test passes when the output matches, whatever the exit status (as officially). Returns whether
+    all passed and details (tests passed, and about the failing test: its index, whether it timed
+    out or crashed, the output tails)."""
+    passed, mode = 0, "isolated"
     for index, (stdin, expected) in enumerate(tests):
         result = await sandbox.run(program, stdin=stdin, limits=limits)
         details = run_details(result)
         mode = details["sandbox"]
-        if not result.ok or not outputs_match(result.stdout, expected):
+        if result.stdout_truncated or not outputs_match(result.stdout, expected):
             details.update(
                 passed=False,
                 tests_passed=passed,
@@ -92,7 +136,8 @@ class CodeContests(CodeBenchmark):
         "hub only (deepmind/code_contests), no offline copy"
     )
     hub_id = HUB_ID
-    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=2.0)
+    # Outputs can be long: keep up to 16 MiB of each (a truncated output never matches).
+    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=2.0, max_output_bytes=16 * 1024 * 1024)
 
     def load(self) -> list[Question]:
         if self.data_dir is not None:

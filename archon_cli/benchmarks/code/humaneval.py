@@ -4,7 +4,10 @@ The model sees the function's signature and docstring and is asked for the whole
 program that runs is the prompt (its imports and helper functions), then the model's function (a
 later definition replaces the prompt's docstring-only one), then the upstream ``test`` and
 ``check(entry_point)``. A reply that is only a body (a completion) is appended to the prompt instead.
-The program runs in the sandbox (``benchmarks/code/sandbox.py``); score 1 if it exits cleanly, else 0.
+It is judged as the official harness judges it (``code/exec_runner.py``, after openai/human-eval
+``execution.py``): run with ``exec`` in the sandbox, it passes only when it runs to its end within
+3 seconds; an exception (``SystemExit`` from ``sys.exit()`` included), an early exit
+(``os._exit``), or the time limit is a failure. Score 1 if it passed, else 0.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from archon_cli.benchmarks.base import Judge, Question, Response, Score, required
-from archon_cli.benchmarks.code.base import CodeBenchmark, run_details
+from archon_cli.benchmarks.code.base import OFFICIAL_TIMEOUT_S, CodeBenchmark, official_verdict
 from archon_cli.benchmarks.code.extract import as_function_body, defines, extract_code, keep_definitions
+from archon_cli.benchmarks.code.sandbox import SandboxLimits
 from archon_cli.errors import UserError
 
 _INSTRUCTION = (
@@ -49,6 +53,7 @@ class HumanEval(CodeBenchmark):
     description = "HumanEval (164 Python functions), pass@1 by running the upstream tests in a sandbox"
     data_files = ("humaneval/HumanEval.jsonl.gz",)
     hub_id = "openai_humaneval"
+    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=OFFICIAL_TIMEOUT_S)
 
     def load(self) -> list[Question]:
         if self.data_dir is None:
@@ -71,7 +76,6 @@ class HumanEval(CodeBenchmark):
     async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
         meta = question.meta
         program, kind = build_program(meta["prompt"], response.answer, meta["entry_point"], meta["test"])
-        result = await self.sandbox.run(program)
-        details = run_details(result)
+        _, details = await official_verdict(self.sandbox, program, self.limits.timeout_s)
         details["reply_read_as"] = kind
-        return Score(1.0 if result.ok else 0.0, details)
+        return Score(1.0 if details["passed"] else 0.0, details)

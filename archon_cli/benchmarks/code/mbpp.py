@@ -3,18 +3,24 @@
 The prompt gives the task's description and its first test assert, so the model knows the
 function's name and signature (and the ``test_setup_code`` when a task has one). The program that
 runs is the model's code (top-level demo code removed), the setup code, then all ``test_list``
-asserts; it runs in the sandbox (``benchmarks/code/sandbox.py``): score 1 if it exits cleanly, else 0.
+asserts. It is judged as the common MBPP harnesses judge it (HF ``code_eval``, lm-eval's
+``mbpp``, bigcode's ``mbpp``: all openai/human-eval's ``check_correctness`` with 3 seconds; see
+``code/exec_runner.py``): it passes only when it runs to its end in time; an exception
+(``SystemExit`` included) or an early exit is a failure. Score 1 if it passed, else 0. The
+``test_setup_code`` is run before the asserts (those harnesses leave it out; only mbpp/367 has one,
+and without it its asserts name variables nobody defined).
 """
 
 from __future__ import annotations
 
 import ast
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 from archon_cli.benchmarks.base import Judge, Question, Response, Score, read_jsonl, required
-from archon_cli.benchmarks.code.base import CodeBenchmark, run_details
+from archon_cli.benchmarks.code.base import OFFICIAL_TIMEOUT_S, CodeBenchmark, official_verdict
 from archon_cli.benchmarks.code.extract import extract_code, keep_definitions
+from archon_cli.benchmarks.code.sandbox import SandboxLimits
 from archon_cli.errors import UserError
 
 FIRST_TASK, LAST_TASK = 11, 510
@@ -63,6 +69,7 @@ class MBPP(CodeBenchmark):
     description = "MBPP evaluation split (500 Python tasks, ids 11-510), pass@1 by running the asserts in a sandbox"
     data_files = ("mbpp/mbpp.jsonl",)
     hub_id = "mbpp"
+    limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=OFFICIAL_TIMEOUT_S)
 
     def _rows(self) -> list[dict[str, Any]]:
         if self.data_dir is None:
@@ -93,7 +100,6 @@ class MBPP(CodeBenchmark):
     async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
         meta = question.meta
         program = build_program(response.answer, meta["entry_point"], meta["setup"], meta["tests"])
-        result = await self.sandbox.run(program)
-        details = run_details(result)
+        _, details = await official_verdict(self.sandbox, program, self.limits.timeout_s)
         details["entry_point"] = meta["entry_point"]
-        return Score(1.0 if result.ok else 0.0, details)
+        return Score(1.0 if details["passed"] else 0.0, details)

@@ -1,11 +1,22 @@
-"""The sandbox's child program: apply the limits, then exec the model's code (see ``sandbox.py``).
+"""The sandbox's child program: set the run up, then exec the model's code (see ``sandbox.py``).
 
-``sandbox.py`` runs this file as ``python -I sandbox_child.py CONFIG_JSON``, so nothing of the
-evaluator's interpreter state reaches the code. It uses the standard library only: ``-I`` leaves
-the project off ``sys.path``. Isolated, it runs as root: it unshares namespaces, forks an init
-(pid 1 of the new PID namespace) that sets up the mounts and forks the code's process, which drops
-to the sandbox uid before exec. Importing it runs nothing; the evaluator imports it only for its
-constants.
+``sandbox.py`` runs this file as ``python -I sandbox_child.py CONFIG_JSON`` in an environment of
+its own, so nothing of the evaluator's interpreter state or environment reaches the code. It uses
+the standard library only (``-I`` leaves the project off ``sys.path``). Importing it runs nothing;
+the evaluator imports it only for its constants.
+
+Isolated, in this order:
+  1. join the run's control groups (a memory and process cap for the whole tree), if given;
+  2. without root: a new user namespace in which the user's own uid is 1000 (what follows needs
+     the capabilities a process has inside its own namespace, and only there);
+  3. new mount, network, PID, IPC and UTS namespaces; fork the namespace's init (pid 1), which
+  4. builds a new root on a tmpfs: the interpreter and its shared libraries bind-mounted
+     read-only at their own paths, four /dev nodes, a new /proc, and /tmp (a private,
+     size-capped tmpfs holding the run's files); ``pivot_root`` into it, the old root detached,
+     the new root read-only;
+  5. forks the code's process: a fresh unprivileged uid (root) or uid 1000 of the user namespace,
+     no capabilities, ``no_new_privs``, the rlimits; exec of the interpreter on main.py in /tmp.
+Unsandboxed: only the rlimits, then the exec.
 """
 
 from __future__ import annotations
@@ -13,20 +24,29 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import platform
 import resource
 import signal
-import stat
 import sys
 from typing import Any, NoReturn
 
 # Exit status when the sandbox could not be set up (never the code's fault).
 SETUP_FAILED = 125
+# Where the run's files are inside an isolated run, and the uid the code has inside a user namespace.
+WORKDIR = "/tmp"
+USERNS_UID = 1000
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
+MS_REC, MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
+# statvfs f_flag bits (a bind remount must keep the flags the kernel locks in a user namespace).
+ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_NOATIME, ST_NODIRATIME, ST_RELATIME = 2, 4, 8, 1024, 2048, 4096
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+DEVICES = ("null", "zero", "random", "urandom")
 
 Config = dict[str, Any]
 
@@ -44,6 +64,7 @@ def fail(cfg: Config, msg: str) -> NoReturn:
 def libc() -> ctypes.CDLL:
     lib = ctypes.CDLL(None, use_errno=True)
     lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    lib.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
     lib.unshare.argtypes = [ctypes.c_int]
     lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     return lib
@@ -51,8 +72,7 @@ def libc() -> ctypes.CDLL:
 
 def check(cfg: Config, rc: int, what: str) -> None:
     if rc != 0:
-        err = ctypes.get_errno()
-        fail(cfg, what + ": " + os.strerror(err))
+        fail(cfg, what + ": " + os.strerror(ctypes.get_errno()))
 
 
 def _encode(text: str | None) -> bytes | None:
@@ -66,85 +86,133 @@ def mount(
     check(cfg, rc, "mount " + target)
 
 
-def limits(cfg: Config, cpu_s: int, nproc: int | None) -> None:
+def write_file(path: str, text: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def set_limits(cfg: Config) -> None:
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (cfg["cpu_s"], cfg["cpu_s"] + 1))
     resource.setrlimit(resource.RLIMIT_AS, (cfg["memory_mb"] * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["max_file_mb"] * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_NOFILE, (cfg["max_open_files"],) * 2)
-    if nproc is not None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    if cfg["nproc"] is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
 
 
-def run_code(cfg: Config) -> NoReturn:
-    argv = [sys.executable, "-I", cfg["script"]]
-    os.execve(sys.executable, argv, cfg["env"])
+def exec_code(cfg: Config) -> NoReturn:
+    python = cfg["python"]
+    os.execve(python, [python, "-I", cfg["script"]], cfg["env"])
 
 
-def unescape(path: str) -> str:
-    """/proc/self/mountinfo escapes space, tab, newline and backslash as octal."""
-    out, i = "", 0
-    while i < len(path):
-        if path[i] == "\\" and path[i + 1 : i + 4].isdigit():
-            out += chr(int(path[i + 1 : i + 4], 8))
-            i += 4
-        else:
-            out += path[i]
-            i += 1
-    return out
+# -- the new root ----------------------------------------------------------------------------------
 
 
-def expose(cfg: Config, lib: ctypes.CDLL, paths: list[str]) -> None:
-    """A directory the sandbox uid cannot enter (mode without o+x) that holds the interpreter is
-    covered with a tmpfs in which only the needed paths are bind-mounted back."""
-    blocked: dict[str, list[str]] = {}
-    for path in paths:
-        parts = path.strip("/").split("/")
-        for n in range(1, len(parts)):
-            ancestor = "/" + "/".join(parts[:n])
-            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-                blocked.setdefault(ancestor, []).append(path)
-                break
-    for ancestor in sorted(blocked, key=len):
-        handles = [(p, os.open(p, os.O_PATH)) for p in sorted(set(blocked[ancestor]))]
-        mount(cfg, lib, "tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
-        for path, fd in handles:
-            os.makedirs(path, exist_ok=True)
-            mount(cfg, lib, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            os.close(fd)
+def _kept_flags(path: str) -> int:
+    """The mount flags of ``path``'s mount that a read-only bind remount must repeat."""
+    f = os.statvfs(path).f_flag
+    flags = MS_NOSUID
+    flags |= MS_NODEV if f & ST_NODEV else 0
+    flags |= MS_NOEXEC if f & ST_NOEXEC else 0
+    flags |= MS_NODIRATIME if f & ST_NODIRATIME else 0
+    flags |= MS_NOATIME if f & ST_NOATIME else MS_RELATIME if f & ST_RELATIME else MS_STRICTATIME
+    return flags
 
 
-def setup_mounts(cfg: Config, lib: ctypes.CDLL, workdir: str, uid: int) -> None:
+def bind_readonly(cfg: Config, lib: ctypes.CDLL, source: str, root: str) -> None:
+    """``source`` (a host file or directory) at the same path under ``root``, read-only."""
+    target = root + source
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            write_file(target, "")
+    mount(cfg, lib, source, target, None, MS_BIND | MS_REC)
+    mount(cfg, lib, None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(source))
+
+
+def replicate_links(path: str, root: str, bound: list[str], depth: int = 0) -> None:
+    """Make ``path`` resolve under ``root`` as it does on the host: each symlink on the way (such as
+    /lib64 -> usr/lib64 on merged-/usr systems) is recreated, up to a bound directory."""
+    if depth > 20:
+        return
+    parts = [p for p in path.split("/") if p]
+    current = ""
+    for index, part in enumerate(parts):
+        current += "/" + part
+        if any(current == b or current.startswith(b + "/") for b in bound):
+            return
+        if os.path.islink(current):
+            link = os.readlink(current)
+            if not os.path.lexists(root + current):
+                os.makedirs(os.path.dirname(root + current), exist_ok=True)
+                os.symlink(link, root + current)
+            target = os.path.normpath(os.path.join(os.path.dirname(current), link))
+            rest = "/".join(parts[index + 1 :])
+            replicate_links(target + ("/" + rest if rest else ""), root, bound, depth + 1)
+            return
+        if index < len(parts) - 1:
+            os.makedirs(root + current, exist_ok=True)
+
+
+def build_root(cfg: Config, lib: ctypes.CDLL, uid: int) -> None:
+    """Steps 4: the new root (see the module docstring), entered with pivot_root."""
+    root = cfg["root"]
     mount(cfg, lib, None, "/", None, MS_REC | MS_PRIVATE)
-    expose(cfg, lib, cfg["expose"])
-    # Keep the prepared files, then put a private size-capped tmpfs on the run's directory.
-    saved = {}
-    for name in os.listdir(workdir):
-        with open(os.path.join(workdir, name), "rb") as fh:
-            saved[name] = fh.read()
+    mount(cfg, lib, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096")
+    bound = sorted(cfg["binds"], key=len)
+    for path in cfg["links"]:
+        replicate_links(path, root, bound)
+    for path in bound:
+        bind_readonly(cfg, lib, path, root)
+    os.makedirs(root + "/dev")
+    for name in DEVICES:
+        write_file(f"{root}/dev/{name}", "")
+        mount(cfg, lib, f"/dev/{name}", f"{root}/dev/{name}", None, MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0")):
+        os.symlink(target, f"{root}/dev/{name}")
+    os.symlink("/proc/self/fd/1", f"{root}/dev/stdout")
+    os.symlink("/proc/self/fd/2", f"{root}/dev/stderr")
+    os.makedirs(root + "/proc")
+    mount(cfg, lib, "proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    work = root + WORKDIR
+    os.makedirs(work, exist_ok=True)
     options = f"size={cfg['writable_mb']}m,nr_inodes=4096,mode=0700,uid={uid},gid={uid}"
-    mount(cfg, lib, "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, options)
-    for name, data in saved.items():
-        path = os.path.join(workdir, name)
-        with open(path, "wb") as fh:
-            fh.write(data)
-        os.chown(path, uid, uid)
-    mount(cfg, lib, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    with open("/proc/self/mountinfo") as fh:
-        entries = [line.split() for line in fh]
-    for entry in entries:
-        target, mount_options = unescape(entry[4]), entry[5].split(",")
-        if target == workdir:
-            continue
-        flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
-        flags |= (MS_NODEV if "nodev" in mount_options else 0) | (MS_NOEXEC if "noexec" in mount_options else 0)
-        mount(cfg, lib, None, target, None, flags)
+    mount(cfg, lib, "tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for name in os.listdir(cfg["files"]):
+        with open(os.path.join(cfg["files"], name), "rb") as src, open(os.path.join(work, name), "wb") as dst:
+            dst.write(src.read())
+        os.chown(os.path.join(work, name), uid, uid)
+    old = root + "/.old"
+    os.makedirs(old)
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        fail(cfg, f"pivot_root: unsupported architecture {platform.machine()}")
+    check(cfg, lib.syscall(number, root.encode(), old.encode()), "pivot_root")
+    os.chdir("/")
+    check(cfg, lib.umount2(b"/.old", MNT_DETACH), "umount old root")
+    os.rmdir("/.old")
+    mount(cfg, lib, None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def enter_user_namespace(cfg: Config, lib: ctypes.CDLL) -> None:
+    """Step 2: the user's uid and gid become USERNS_UID inside; nothing else is mapped."""
+    uid, gid = os.geteuid(), os.getegid()
+    check(cfg, lib.unshare(CLONE_NEWUSER), "unshare user namespace")
+    write_file("/proc/self/setgroups", "deny")
+    write_file("/proc/self/uid_map", f"{USERNS_UID} {uid} 1")
+    write_file("/proc/self/gid_map", f"{USERNS_UID} {gid} 1")
 
 
 def isolated(cfg: Config) -> NoReturn:
     lib = libc()
-    uid = cfg["uid"]
+    userns = cfg["user"] == "userns"
+    if userns:
+        enter_user_namespace(cfg, lib)
+    uid = USERNS_UID if userns else cfg["uid"]
     check(cfg, lib.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     init = os.fork()
     if init:
@@ -158,19 +226,22 @@ def isolated(cfg: Config) -> NoReturn:
             except InterruptedError:
                 continue
         relay(status)
-    # pid 1 of the new namespace, still root: the evaluator killing our parent kills us.
+    # pid 1 of the new namespace, with every capability inside it: the evaluator killing our parent
+    # kills us, and no process of the code may read or trace us.
     check(cfg, lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-    setup_mounts(cfg, lib, cfg["workdir"], uid)
+    check(cfg, lib.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
+    build_root(cfg, lib, uid)
     child = os.fork()
     if child == 0:
         try:
-            os.setgroups([])
+            if not userns:
+                os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             check(cfg, lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
-            os.chdir(cfg["workdir"])
-            limits(cfg, cfg["cpu_s"], cfg["nproc"])
-            run_code(cfg)
+            os.chdir(WORKDIR)
+            set_limits(cfg)
+            exec_code(cfg)
         except BaseException as exc:
             fail(cfg, type(exc).__name__ + ": " + str(exc))
     # As init: reap every orphan until the code's process ends; leaving ends the namespace.
@@ -194,13 +265,15 @@ def main(argv: list[str]) -> NoReturn:
     try:
         # If the evaluator dies (Ctrl-C, crash), so does the run; the check closes the race with its exit.
         check(cfg, libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-        if os.getppid() != cfg["parent"]:
+        if cfg["parent"] is not None and os.getppid() != cfg["parent"]:
             os._exit(1)
+        for procs in cfg["cgroups"]:  # step 1, also unsandboxed: the caps hold for the whole tree
+            write_file(procs, str(os.getpid()))
         if cfg["isolated"]:
             isolated(cfg)
-        os.chdir(cfg["workdir"])
-        limits(cfg, cfg["cpu_s"], cfg["nproc"])
-        run_code(cfg)
+        os.chdir(cfg["files"])
+        set_limits(cfg)
+        exec_code(cfg)
     except SystemExit:
         raise
     except BaseException as exc:

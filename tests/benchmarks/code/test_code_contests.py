@@ -31,6 +31,30 @@ def test_outputs_match_ignores_whitespace_only() -> None:
     assert not outputs_match("", "0")
 
 
+# Transcribed from google-deepmind/code_contests execution/tester_sandboxer.cc (OutputsMatch,
+# ValuesMatch, SplitAndLowercase; abseil 20211102's SimpleAtoi/SimpleAtod) and the upstream
+# tester_sandboxer_test.cc OutputsMatchTest cases (the first six): (output, expected, match).
+OFFICIAL_CASES = [
+    ("abc def", "abc def", True), ("abc deg", "abc def", False), ("abc def", "abc def 123", False),
+    ("abc DEF", "abc def", True), ("abc 123", "abc 123.000001", True), ("abc 123", "abc 123.1", False),
+    ("0.500000", "0.5", True), ("YES", "yes", True), ("Yes\n", "YES", True),
+    ("1 2\n3", "1\n2 3", True), ("1  2\r\n", "1 2", True), ("1\f2", "1 2", False),  # \f is no separator
+    ("0.33333", "0.3333333333", True), ("0.3333", "0.3333333333", False),
+    ("0.00001", "0", False), ("0.000009", "0", True),  # strictly below 1e-5, absolute
+    ("1000000.00001", "1000000", True), ("1000000.00002", "1000000", False),
+    ("100000", "1e5", True), ("+5", "5", True), ("-0", "0", True), ("5.", "5", True), (".5", "0.5", True),
+    ("+-5", "-5", False), ("1,000", "1000", False), ("0x10", "16", False), ("1e", "1", False),
+    ("nan", "NaN", True), ("nan 1.0", "nan 1", False), ("nan", "-nan", False), ("inf", "infinity", False),
+    ("9007199254740993", "9007199254740992", True), ("1e400", "inf", False),  # inf - inf is NaN
+    ("", "", True), ("", "\n", True), ("0", "", False), ("é", "É", False), ("a\u00a0b", "a b", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("output", "expected", "match"), OFFICIAL_CASES)
+def test_outputs_match_the_official_checker(output: str, expected: str, match: bool) -> None:
+    assert outputs_match(output, expected) is match
+
+
 def test_code_contests_row_parsing() -> None:
     row = {
         "public_tests": {"input": ["1\n"], "output": ["2\n"]},
@@ -58,6 +82,14 @@ async def test_code_contests_scoring_on_a_handmade_problem() -> None:
 
     ok, details = await run_io_tests(sandbox, "while True:\n    pass\n", SUM_TESTS, SandboxLimits(timeout_s=1.0))
     assert not ok and details["timed_out"] is True
+
+    # As officially, a test passes on its output: a right answer printed before a crash counts.
+    crash_after = "a, b = map(int, open(0).read().split())\nprint(a + b, flush=True)\nraise SystemExit(1)\n"
+    ok, details = await run_io_tests(sandbox, crash_after, SUM_TESTS)
+    assert ok and details["tests_passed"] == 3
+    # Official tolerance: "3.000000" for 3, "YES" for "yes".
+    ok, _ = await run_io_tests(sandbox, "print('3.000000 YES')", [("", "3 yes")])
+    assert ok
 
 
 async def test_code_contests_score_reads_the_program_from_the_reply() -> None:

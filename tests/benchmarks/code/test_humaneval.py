@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,33 @@ async def test_humaneval_right_and_wrong_solutions(
     scores = await asyncio.gather(*(humaneval.score(q, reply(text), None) for q, text, _ in cases))
     assert [s.value for s in scores] == [expected for _, _, expected in cases]
     assert scores[0].details["reply_read_as"] == "function" and scores[2].details["reply_read_as"] == "body"
-    assert "AssertionError" in scores[1].details["stderr_tail"]
+    assert scores[1].details["exception"] == "AssertionError" and scores[1].details["verdict"] == "failed: "
     assert scores[1].details["passed"] is False and scores[1].details["timed_out"] is False
+
+
+WRONG = "def has_close_elements(numbers, threshold):\n    return True\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        # A wrong function that ends the program before the asserts can fail: officially a failure.
+        (fenced(WRONG.replace("return True", "import sys\n    sys.exit(0)")), "failed: 0"),
+        (fenced(WRONG + "\n_ = exit()\n"), "failed: 'NoneType' object is not callable"),
+        (fenced(WRONG + "\n_ = quit()\n"), "failed: 'NoneType' object is not callable"),
+        (fenced(WRONG.replace("return True", "raise SystemExit")), "failed: "),
+        ("    import os\n    os._exit(0)\n", "timed out"),  # a body: leaves without a verdict
+        # Right, but slower than the official 3 seconds.
+        (fenced("import time\n" + HAS_CLOSE_RIGHT.replace("    ordered", "    time.sleep(3.5)\n    ordered")), "timed out"),
+    ],
+    ids=["sys.exit(0)", "exit()", "quit()", "raise SystemExit", "os._exit(0)", "3.5 s"],
+)
+async def test_exiting_early_or_running_over_3_seconds_fails(
+    humaneval: HumanEval, humaneval_questions: dict[str, Question], text: str, verdict: str
+) -> None:
+    score = await humaneval.score(humaneval_questions["HumanEval/0"], reply(text), None)
+    assert score.value == 0.0
+    assert score.details["verdict"] == verdict and score.details["passed"] is False
 
 
 def test_humaneval_program_keeps_prompt_helpers() -> None:
@@ -88,16 +114,42 @@ def test_humaneval_program_keeps_prompt_helpers() -> None:
     assert program.index("import math") < program.index("return 1") < program.index("check(f)")
 
 
-async def test_evaluation_scores_hostile_solutions_zero_and_goes_on(
+def survivors(name: str) -> list[str]:
+    """Processes on this machine whose name (comm) is ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(entry.name)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Sandbox().capabilities().isolated, reason="needs the isolated sandbox")
+async def test_evaluation_contains_hostile_solutions_and_goes_on(
     humaneval: HumanEval, humaneval_questions: dict[str, Question], tmp_path: Path
 ) -> None:
-    """Through the shared evaluation loop: each hostile reply is contained and scores 0, with no
-    error; the good one, evaluated alongside, scores 1."""
+    """Through the shared evaluation loop: each hostile reply scores 0 with no error, and what it
+    tried did not happen on the host (no file written, no process left, no memory taken); the good
+    one, evaluated alongside, scores 1."""
     q0 = humaneval_questions["HumanEval/0"]
     escape = tmp_path / "escaped.txt"
+    marker = "sv" + os.urandom(4).hex()  # the forked processes name themselves this
     hostile = {
         "loop": "def has_close_elements(numbers, threshold):\n    while True:\n        pass\n",
-        "fork": "import os, time\ndef has_close_elements(numbers, threshold):\n    for _ in range(8):\n        os.fork()\n    time.sleep(30)\n",
+        # posix.fork, not os.fork (which the official guard disables): 8 forks, each child leaving
+        # the process group and naming itself, to outlive the run if it could.
+        "fork": (
+            "import ctypes, posix, time\n"
+            "def has_close_elements(numbers, threshold):\n"
+            "    for _ in range(3):\n"
+            "        if posix.fork() == 0:\n"
+            "            posix.setsid()\n"
+            f"            ctypes.CDLL(None).prctl(15, {marker.encode()!r}, 0, 0, 0)\n"
+            "            time.sleep(60)\n"
+            "    return True\n"
+        ),
         "alloc": "def has_close_elements(numbers, threshold):\n    return len(bytearray(1024 ** 3)) > 0\n",
         "write": f"def has_close_elements(numbers, threshold):\n    open({str(escape)!r}, 'w').write('x')\n    return True\n",
     }
@@ -115,9 +167,9 @@ async def test_evaluation_scores_hostile_solutions_zero_and_goes_on(
     assert records["good"]["score"] == 1.0
     assert all(records[name]["score"] == 0.0 for name in hostile), records
     assert records["loop"]["score_details"]["timed_out"] is True
-    assert "MemoryError" in records["alloc"]["score_details"]["stderr_tail"]
-    if humaneval.sandbox.capabilities().filesystem_readonly:
-        assert not escape.exists()
+    assert records["alloc"]["score_details"]["exception"] == "MemoryError"
+    assert not escape.exists()
+    assert survivors(marker) == []
 
 
 async def test_a_sandbox_that_cannot_start_is_an_error_not_a_zero(humaneval_questions: dict[str, Question]) -> None:

@@ -62,4 +62,22 @@ async def test_mbpp_right_and_wrong_solutions(mbpp: MBPP, mbpp_questions: dict[s
     ]
     scores = await asyncio.gather(*(mbpp.score(q, reply(text), None) for q, text, _ in cases))
     assert [s.value for s in scores] == [expected for _, _, expected in cases]
-    assert "SyntaxError" in scores[4].details["stderr_tail"]  # prose run as code
+    assert scores[4].details["exception"] == "SyntaxError"  # prose run as code
+
+
+@pytest.mark.parametrize(
+    ("code", "verdict"),
+    [
+        # mbpp/11 with a wrong function that ends the program before the asserts: a failure.
+        (REMOVE_OCC_WRONG.replace("return s.replace(ch, '', 1)", "raise SystemExit"), "failed: "),
+        (REMOVE_OCC_WRONG + "\n_ = exit()\n", "failed: 'NoneType' object is not callable"),
+        (REMOVE_OCC_WRONG.replace("return", "import os; os._exit(0)  #"), "timed out"),
+        ("import time\n" + REMOVE_OCC_RIGHT.replace("    first", "    time.sleep(1.2)\n    first"), "timed out"),
+    ],
+    ids=["raise SystemExit", "exit()", "os._exit(0)", "3 asserts x 1.2 s"],
+)
+async def test_mbpp_exiting_early_or_running_over_3_seconds_fails(
+    mbpp: MBPP, mbpp_questions: dict[str, Question], code: str, verdict: str
+) -> None:
+    score = await mbpp.score(mbpp_questions["mbpp/11"], reply(fenced(code)), None)
+    assert score.value == 0.0 and score.details["verdict"] == verdict
