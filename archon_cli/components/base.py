@@ -62,19 +62,18 @@ class LLMComponentConfig(ComponentConfig):
         self,
         messages: list[Message] | tuple[Message, ...],
         *,
-        sample_index: int = 0,
         stop: tuple[str, ...] = (),
         max_tokens: int | None = None,
         step: str | None = None,
     ) -> CompletionRequest:
         """A request to this component's model with its sampling settings. Its ``purpose`` names
-        the component (and the ``step``, for components that make calls of several kinds)."""
+        the component (and the ``step``, for components that make calls of several kinds). The
+        sample slot is left to the query's ``SampleSlots``: every call draws its own sample."""
         return CompletionRequest(
             model=self.model,
             messages=tuple(dict(m) for m in messages),
             temperature=self.temperature,
             max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
-            sample_index=sample_index,
             stop=stop,
             api_base=self.api_base,
             api_key_env=self.api_key_env,

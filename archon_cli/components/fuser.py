@@ -70,7 +70,7 @@ class Fuser(Component[FuserConfig]):
             return LayerOutput(candidates=())
         messages = build_messages(layer_input.query, candidates, length_control=self.config.length_control)
         replies = await asyncio.gather(
-            *(llm.complete(self.config.request(messages, sample_index=i)) for i in range(self.config.samples))
+            *(llm.complete(self.config.request(messages)) for _ in range(self.config.samples))
         )
         origin = f"fuser:{self.config.model}"
         return LayerOutput(

@@ -40,7 +40,7 @@ class Generator(Component[GeneratorConfig]):
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
         messages = build_messages(layer_input.query.messages, self.config.system_prompt)
         replies = await asyncio.gather(
-            *(llm.complete(self.config.request(messages, sample_index=i)) for i in range(self.config.samples))
+            *(llm.complete(self.config.request(messages)) for _ in range(self.config.samples))
         )
         origin = f"generator:{self.config.model}"
         return LayerOutput(
