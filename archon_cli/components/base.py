@@ -24,15 +24,17 @@ class ComponentConfig(BaseModel):
 
     type: str
 
-    # May form the first layer (an architecture opens with candidates from one of these).
+    # Makes candidates from the query alone and ignores those it receives: an architecture's
+    # first candidates come from one of these.
     opens: ClassVar[bool] = False
-    # Allowed in the first layer only.
-    first_layer_only: ClassVar[bool] = False
+    # Works on incoming candidates, so no layer of it may come before the first opener.
+    needs_candidates: ClassVar[bool] = True
+    # May share a layer with components of other kinds that may too (generators and fusers).
+    mixes: ClassVar[bool] = False
     # A layer of this kind holds exactly one component (judges, rankers, filters).
     single_per_layer: ClassVar[bool] = False
-    # The kind the next layer must hold, and the kind the previous layer must hold.
-    must_precede: ClassVar[str | None] = None
-    must_follow: ClassVar[str | None] = None
+    # A kind some earlier layer must hold (an evaluator needs a test generator's tests).
+    needs_earlier: ClassVar[str | None] = None
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         """Static cost: (LLM calls made, upper bound on candidates passed on) for ``n_in`` inputs."""

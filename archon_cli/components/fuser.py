@@ -16,6 +16,7 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput, Query
 
 class FuserConfig(LLMComponentConfig):
     type: Literal["fuser"] = "fuser"
+    mixes = True
     samples: int = Field(default=1, ge=1, le=64)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     length_control: bool = Field(default=False, description="ask for an answer about as long as the candidates")

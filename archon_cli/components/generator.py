@@ -15,7 +15,8 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput
 class GeneratorConfig(LLMComponentConfig):
     type: Literal["generator"] = "generator"
     opens = True
-    first_layer_only = True
+    needs_candidates = False
+    mixes = True
     samples: int = Field(default=1, ge=1, le=256)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     system_prompt: str | None = None

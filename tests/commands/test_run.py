@@ -47,9 +47,9 @@ def test_version() -> None:
             "layers[0][0].tempreature: unknown key",
         ),
         (
-            "name: x\nlayers:\n  - - type: generator\n  - - type: generator\n",
+            "name: x\nlayers:\n  - - type: ranker\n  - - type: generator\n",
             ".yaml",
-            "only allowed in the first layer",
+            "a ranker needs candidates, but no layer before it holds generators",
         ),
         ("name: x\nlayers:\n  - - type: generator\n      model: nosuchprovider-model\n", ".yaml", "cannot be routed"),
         ("name: x\nlayers:\n  - - type: generator\n      model: local/gpt-5\n", ".yaml", "unknown local model"),

@@ -216,6 +216,63 @@ async def test_the_same_shape_reuses_the_cache_across_architectures(tmp_path: Pa
     assert len({c.text for c in two.layers[0].candidates}) == 6
 
 
+# -- the original Archon's shapes --------------------------------------------------------------
+
+
+async def test_unit_tests_first_reach_the_generators_and_later_layers() -> None:
+    arch, _ = parse_architecture(
+        {
+            "name": "tests-first",
+            "layers": [
+                [{"type": "unit_test_generator", "model": "openai/t", "num_tests": 3}],
+                [{"type": "generator", "model": "openai/g", "samples": 3}],
+                [{"type": "unit_test_evaluator", "model": "openai/t", "top_k": 2}],
+                [{"type": "fuser", "model": "openai/f"}],
+            ],
+        }
+    )
+    gw, backend = gateway()
+    result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("What is the capital of France?"))
+    assert result.stats.calls == arch.static_calls() == 1 + 3 + 3 + 1
+    assert result.layers[0].candidates == () and result.layers[0].unit_tests == (
+        "mentions Paris",
+        "is one word",
+        "is a city",
+    )
+    by_purpose = {r.purpose: r.messages[-1]["content"] for r in backend.sent}
+    # The tests are written from the query alone; generators and fusers see them with the query.
+    assert "passes these tests" not in by_purpose["unit_test_generator"]
+    assert by_purpose["generator"] == (
+        "What is the capital of France?\n\nA correct answer passes these tests:\n"
+        "- mentions Paris\n- is one word\n- is a city"
+    )
+    assert "- is a city" in by_purpose["fuser"]
+    # The evaluator gets the question as asked and the tests once, numbered.
+    evaluator = by_purpose["unit_test_evaluator"]
+    assert "passes these tests" not in evaluator and "3. is a city" in evaluator
+    assert len(result.layers[2].candidates) == 2 and result.answer
+
+
+async def test_a_mixed_first_layer_runs_its_generators_and_its_fusers_idle() -> None:
+    arch, warnings = parse_architecture(
+        {
+            "name": "mixed",
+            "layers": [
+                [{"type": "generator", "model": "openai/g", "samples": 2}, {"type": "fuser", "model": "openai/f"}],
+                [{"type": "generator", "model": "openai/g2"}, {"type": "fuser", "model": "openai/f"}],
+            ],
+        }
+    )
+    assert any("layers[0][1]" in w and "no candidates reach it" in w for w in warnings)
+    gw, backend = gateway()
+    result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("Name a colour."))
+    assert result.stats.calls == arch.static_calls() == 2 + 2
+    assert [layer.kind for layer in result.layers] == ["generator+fuser"] * 2
+    # Layer 1: a fresh sample and a fusion of layer 0's two candidates.
+    assert [c.origin.split(":")[0] for c in result.layers[1].candidates] == ["generator", "fuser"]
+    assert "[2] answer openai/g #1" in next(r for r in backend.sent if r.purpose == "fuser").messages[-1]["content"]
+
+
 # -- against a loopback OpenAI-compatible server -----------------------------------------------
 
 
