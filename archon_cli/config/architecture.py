@@ -135,6 +135,9 @@ def construction_warnings(layers: list[list[ComponentConfig]]) -> list[str]:
                 "which are dropped (as in the original Archon)"
             )
         opened = opened or opens_here
+    last = layers[-1] if layers else []
+    if last and not any(type(c).opens or type(c).needs_candidates for c in last):
+        warnings.append(f"layers[{len(layers) - 1}]: nothing after this {last[0].type} uses what it writes")
     return warnings
 
 

@@ -153,3 +153,14 @@ def test_json_and_yaml_forms_are_equivalent(tmp_path: Path) -> None:
 def test_defaults_use_the_embedded_model() -> None:
     arch, _ = parse_architecture({"name": "d", "layers": [[{"type": "generator"}], [{"type": "ranker"}]]})
     assert arch.models() == ["local/smollm2-135m"]
+
+
+def test_wasteful_shapes_are_warnings() -> None:
+    _, warnings = parse_architecture(
+        {"name": "w", "layers": [[{"type": "generator"}], [{"type": "generator"}], [{"type": "unit_test_generator"}]]}
+    )
+    assert warnings == [
+        "<architecture>: layers[1]: its generators ignore the candidates this layer receives, which are dropped "
+        "(as in the original Archon)",
+        "<architecture>: layers[2]: nothing after this unit_test_generator uses what it writes",
+    ]
