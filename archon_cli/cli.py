@@ -210,6 +210,21 @@ def search(
 
 
 @app.command()
+def check(
+    files: Annotated[
+        list[Path], typer.Argument(help="Architecture files (YAML, JSON, or original Archon JSON).")
+    ],
+    json_out: JsonOption = False,
+) -> None:
+    """Validate architecture files without calling any model: static calls per query, models, warnings.
+
+    Exit code 0 when every file is valid, 2 otherwise."""
+    from archon_cli.commands.check import run_check
+
+    raise typer.Exit(run_check(files, json_out))
+
+
+@app.command()
 def benchmarks() -> None:
     """List the benchmarks `eval` and `search` accept."""
     from archon_cli.commands.benchmarks import list_benchmarks

@@ -26,6 +26,22 @@ class Query:
             return turns[0]["content"]
         return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in turns)
 
+    def with_unit_tests(self, tests: tuple[str, ...]) -> Query:
+        """The query as components see it once unit tests are written: the tests appended to its
+        last user turn, so generators aim at them and fusers, rankers and critics know them (as in
+        the original Archon). A new query; this one is unchanged."""
+        if not tests:
+            return self
+        listed = "\n".join(f"- {test}" for test in tests)
+        note = f"\n\nA correct answer passes these tests:\n{listed}"
+        messages = [dict(m) for m in self.messages]
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
+        if last_user is None:
+            messages.append({"role": "user", "content": note.strip()})
+        else:
+            messages[last_user]["content"] = messages[last_user]["content"] + note
+        return Query(messages=tuple(messages), id=self.id)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -38,9 +54,17 @@ class Candidate:
 
 @dataclass(frozen=True)
 class LayerInput:
+    """What a layer receives. ``query`` is the query as components see it (with the unit tests
+    appended once a unit-test generator wrote them); ``asked`` is the query as the user asked it."""
+
     query: Query
     candidates: tuple[Candidate, ...] = ()
     unit_tests: tuple[str, ...] = ()
+    original: Query | None = None  # the query before unit tests were appended (None: ``query``)
+
+    @property
+    def asked(self) -> Query:
+        return self.original if self.original is not None else self.query
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from archon_cli.benchmarks.base import Judge
-from archon_cli.llm.types import Completion, CompletionRequest, Message, Usage
+from archon_cli.llm.types import Completion, CompletionRequest, Message, SampleSlots, Usage
 
 Reply = Callable[[CompletionRequest], str]
 
@@ -15,7 +15,8 @@ Reply = Callable[[CompletionRequest], str]
 class ScriptedLLM:
     """Answers each request with ``reply(request)``; records requests, parse failures and overlap.
 
-    ``delay`` seconds of simulated latency let tests see which calls were in flight together.
+    Requests get their sample slots as the engine's ``QueryLLM`` gives them. ``delay`` seconds of
+    simulated latency let tests see which calls were in flight together.
     """
 
     def __init__(self, reply: Reply | str = "ok", delay: float = 0.0) -> None:
@@ -25,8 +26,10 @@ class ScriptedLLM:
         self.parse_failures: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.slots = SampleSlots()
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        request = self.slots.assign(request)
         self.requests.append(request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -24,15 +24,17 @@ class ComponentConfig(BaseModel):
 
     type: str
 
-    # May form the first layer (an architecture opens with candidates from one of these).
+    # Makes candidates from the query alone and ignores those it receives: an architecture's
+    # first candidates come from one of these.
     opens: ClassVar[bool] = False
-    # Allowed in the first layer only.
-    first_layer_only: ClassVar[bool] = False
+    # Works on incoming candidates, so no layer of it may come before the first opener.
+    needs_candidates: ClassVar[bool] = True
+    # May share a layer with components of other kinds that may too (generators and fusers).
+    mixes: ClassVar[bool] = False
     # A layer of this kind holds exactly one component (judges, rankers, filters).
     single_per_layer: ClassVar[bool] = False
-    # The kind the next layer must hold, and the kind the previous layer must hold.
-    must_precede: ClassVar[str | None] = None
-    must_follow: ClassVar[str | None] = None
+    # A kind some earlier layer must hold (an evaluator needs a test generator's tests).
+    needs_earlier: ClassVar[str | None] = None
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         """Static cost: (LLM calls made, upper bound on candidates passed on) for ``n_in`` inputs."""
@@ -62,19 +64,18 @@ class LLMComponentConfig(ComponentConfig):
         self,
         messages: list[Message] | tuple[Message, ...],
         *,
-        sample_index: int = 0,
         stop: tuple[str, ...] = (),
         max_tokens: int | None = None,
         step: str | None = None,
     ) -> CompletionRequest:
         """A request to this component's model with its sampling settings. Its ``purpose`` names
-        the component (and the ``step``, for components that make calls of several kinds)."""
+        the component (and the ``step``, for components that make calls of several kinds). The
+        sample slot is left to the query's ``SampleSlots``: every call draws its own sample."""
         return CompletionRequest(
             model=self.model,
             messages=tuple(dict(m) for m in messages),
             temperature=self.temperature,
             max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
-            sample_index=sample_index,
             stop=stop,
             api_base=self.api_base,
             api_key_env=self.api_key_env,

@@ -16,6 +16,7 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput, Query
 
 class FuserConfig(LLMComponentConfig):
     type: Literal["fuser"] = "fuser"
+    mixes = True
     samples: int = Field(default=1, ge=1, le=64)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     length_control: bool = Field(default=False, description="ask for an answer about as long as the candidates")
@@ -70,7 +71,7 @@ class Fuser(Component[FuserConfig]):
             return LayerOutput(candidates=())
         messages = build_messages(layer_input.query, candidates, length_control=self.config.length_control)
         replies = await asyncio.gather(
-            *(llm.complete(self.config.request(messages, sample_index=i)) for i in range(self.config.samples))
+            *(llm.complete(self.config.request(messages)) for _ in range(self.config.samples))
         )
         origin = f"fuser:{self.config.model}"
         return LayerOutput(

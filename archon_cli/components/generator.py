@@ -15,7 +15,8 @@ from archon_cli.state import Candidate, LayerInput, LayerOutput
 class GeneratorConfig(LLMComponentConfig):
     type: Literal["generator"] = "generator"
     opens = True
-    first_layer_only = True
+    needs_candidates = False
+    mixes = True
     samples: int = Field(default=1, ge=1, le=256)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     system_prompt: str | None = None
@@ -40,7 +41,7 @@ class Generator(Component[GeneratorConfig]):
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
         messages = build_messages(layer_input.query.messages, self.config.system_prompt)
         replies = await asyncio.gather(
-            *(llm.complete(self.config.request(messages, sample_index=i)) for i in range(self.config.samples))
+            *(llm.complete(self.config.request(messages)) for _ in range(self.config.samples))
         )
         origin = f"generator:{self.config.model}"
         return LayerOutput(

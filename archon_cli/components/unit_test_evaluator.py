@@ -1,4 +1,5 @@
-"""Unit test evaluator: score each candidate by how many unit tests it passes; keep the top_k."""
+"""Unit test evaluator: score each candidate by how many unit tests it passes; keep the top_k
+(or the first first_k that pass every test)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,18 @@ from archon_cli.state import LayerInput, LayerOutput
 class UnitTestEvaluatorConfig(LLMComponentConfig):
     type: Literal["unit_test_evaluator"] = "unit_test_evaluator"
     single_per_layer = True
-    must_follow = "unit_test_generator"
-    top_k: int = Field(default=1, ge=1)
+    needs_earlier = "unit_test_generator"
+    top_k: int | None = Field(default=1, ge=1, description="candidates kept, best first (None: all)")
+    first_k: int | None = Field(
+        default=None, ge=1, description="keep the first first_k candidates passing every test, when that many do"
+    )
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         # An upper bound: with no unit tests in the input, run() makes no calls at all.
-        return n_in, min(self.top_k, n_in)
+        kept = n_in if self.top_k is None else min(self.top_k, n_in)
+        if self.first_k is not None:
+            kept = max(kept, min(self.first_k, n_in))
+        return n_in, kept
 
 
 def build_messages(question: str, answer: str, tests: Sequence[str]) -> list[Message]:
@@ -80,7 +87,7 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
         tests = layer_input.unit_tests
         if not candidates or not tests:
             return LayerOutput(candidates=candidates[: self.config.top_k])
-        question = layer_input.query.text
+        question = layer_input.asked.text
         replies = await asyncio.gather(
             *(llm.complete(self.config.request(build_messages(question, c.text, tests))) for c in candidates)
         )
@@ -92,6 +99,11 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
                 scores.append(0)
             else:
                 scores.append(sum(results))
+        first_k = self.config.first_k
+        if first_k is not None:
+            passing = [c for c, score in zip(candidates, scores, strict=True) if score == len(tests)]
+            if len(passing) >= first_k:
+                return LayerOutput(candidates=tuple(passing[:first_k]))
         # sorted() is stable, so equal scores keep their incoming order.
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
         kept = tuple(candidates[i] for i in order[: self.config.top_k])

@@ -1,6 +1,8 @@
 """Unit test generator: write short checkable statements that a correct answer must satisfy.
 
-The candidates pass through unchanged; the tests travel on to a unit test evaluator.
+The tests come from the query alone, so this may run before the generators. The candidates pass
+through unchanged; the tests travel on to a unit test evaluator, and every later layer sees them
+appended to the query (``Query.with_unit_tests``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from archon_cli.state import LayerInput, LayerOutput
 class UnitTestGeneratorConfig(LLMComponentConfig):
     type: Literal["unit_test_generator"] = "unit_test_generator"
     single_per_layer = True
-    must_precede = "unit_test_evaluator"
+    needs_candidates = False  # the tests come from the query alone
     num_tests: int = Field(default=5, ge=1, le=20)
 
     def call_count(self, n_in: int) -> tuple[int, int]:
@@ -71,7 +73,7 @@ class UnitTestGenerator(Component[UnitTestGeneratorConfig]):
     config_class = UnitTestGeneratorConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
-        messages = build_messages(layer_input.query.text, self.config.num_tests)
+        messages = build_messages(layer_input.asked.text, self.config.num_tests)
         reply = await llm.complete(self.config.request(messages))
         tests = parse_unit_tests(reply.text, self.config.num_tests)
         if not tests:

@@ -22,7 +22,8 @@ else:
 
 
 class Architecture(BaseModel):
-    """An ordered list of layers; each layer a non-empty list of components of one type."""
+    """An ordered list of layers; each layer a non-empty list of components (of one type, except
+    that generators and fusers may share a layer)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,39 +71,74 @@ class Architecture(BaseModel):
         return [c for layer in self.layers for c in layer]
 
 
-def construction_errors(layers: list[list[ComponentConfig]]) -> list[str]:
-    """The paper's construction rules, as messages naming the offending layer (empty list: valid).
+def _kinds(flag: str) -> str:
+    """Registered kinds whose config sets ``flag``, as plural words: 'generators or fusers'."""
+    return " or ".join(k + "s" for k, c in REGISTRY.items() if getattr(c.config_class, flag))
 
-    One component type per layer; the rest each component declares on its config class (which
-    kinds may open an architecture, first-layer-only kinds, single-component layers, a kind that
-    must precede or follow another), applied here without naming any kind."""
-    openers = [kind for kind, component in REGISTRY.items() if component.config_class.opens]
+
+def construction_errors(layers: list[list[ComponentConfig]]) -> list[str]:
+    """The construction rules, as messages naming the offending layer (empty list: valid).
+
+    One component type per layer, except kinds that mix (generators and fusers); no layer that
+    needs candidates before the first layer of openers (generators); single-component layers;
+    a kind an earlier layer must hold. Each component declares these on its config class, and
+    they are applied here without naming any kind."""
+    openers = _kinds("opens")
     errors: list[str] = []
+    seen: set[str] = set()
+    opened = False  # whether candidates reach the layer
     for i, layer in enumerate(layers):
         if not layer:
             errors.append(f"layers[{i}]: a layer needs at least one component")
             continue
-        types = {c.type for c in layer}
-        if len(types) > 1:
-            errors.append(f"layers[{i}]: one component type per layer, found {sorted(types)}")
-            continue
-        kind = layer[0].type
-        rules = type(layer[0])
-        if i == 0 and not rules.opens:
+        kinds = list(dict.fromkeys(c.type for c in layer))
+        if len(kinds) > 1 and not all(type(c).mixes for c in layer):
             errors.append(
-                f"layers[0]: the first layer must hold {' or '.join(k + 's' for k in openers)}, found {kind!r}"
+                f"layers[{i}]: one component type per layer (only {_kinds('mixes')} may share one), "
+                f"found {sorted(kinds)}"
             )
-        if i > 0 and rules.first_layer_only:
-            errors.append(f"layers[{i}]: {kind}s are only allowed in the first layer")
-        if rules.single_per_layer and len(layer) > 1:
-            errors.append(f"layers[{i}]: a {kind} layer holds exactly one component, found {len(layer)}")
-        next_kind = layers[i + 1][0].type if i + 1 < len(layers) and layers[i + 1] else None
-        prev_kind = layers[i - 1][0].type if i > 0 and layers[i - 1] else None
-        if rules.must_precede is not None and next_kind != rules.must_precede:
-            errors.append(f"layers[{i}]: a {kind} must be followed by a {rules.must_precede}")
-        if rules.must_follow is not None and prev_kind != rules.must_follow:
-            errors.append(f"layers[{i}]: a {kind} must follow a {rules.must_follow}")
+            continue
+        opens_here = any(type(c).opens for c in layer)
+        if not opened and not opens_here and type(layer[0]).needs_candidates:
+            errors.append(f"layers[{i}]: a {kinds[0]} needs candidates, but no layer before it holds {openers}")
+        rules = type(layer[0])
+        if len(kinds) == 1 and rules.single_per_layer and len(layer) > 1:
+            errors.append(f"layers[{i}]: a {kinds[0]} layer holds exactly one component, found {len(layer)}")
+        for component in {type(c): c for c in layer}.values():
+            needed = type(component).needs_earlier
+            if needed is not None and needed not in seen:
+                errors.append(f"layers[{i}]: a {component.type} needs a {needed} in an earlier layer")
+        seen.update(kinds)
+        opened = opened or opens_here
+    if not errors and not opened:
+        errors.append(f"layers: no layer holds {openers}, so no answer is ever written")
     return errors
+
+
+def construction_warnings(layers: list[list[ComponentConfig]]) -> list[str]:
+    """Legal shapes that waste work, each explained (the architecture is valid; see the README)."""
+    warnings: list[str] = []
+    opened = False
+    for i, layer in enumerate(layers):
+        opens_here = any(type(c).opens for c in layer)
+        if opens_here and not opened:
+            for j, component in enumerate(layer):
+                if type(component).needs_candidates:
+                    warnings.append(
+                        f"layers[{i}][{j}]: this {component.type} shares the layer of the first "
+                        f"{_kinds('opens')}, so no candidates reach it: it makes no call and adds no "
+                        "candidate (the original Archon fails here)"
+                    )
+        elif opened and all(type(c).opens for c in layer):
+            warnings.append(
+                f"layers[{i}]: its {_kinds('opens')} ignore the candidates this layer receives, "
+                "which are dropped (as in the original Archon)"
+            )
+        opened = opened or opens_here
+    last = layers[-1] if layers else []
+    if last and not any(type(c).opens or type(c).needs_candidates for c in last):
+        warnings.append(f"layers[{len(layers) - 1}]: nothing after this {last[0].type} uses what it writes")
+    return warnings
 
 
 def parse_architecture(data: Any, source: str = "<architecture>") -> tuple[Architecture, list[str]]:
@@ -118,6 +154,7 @@ def parse_architecture(data: Any, source: str = "<architecture>") -> tuple[Archi
         arch = Architecture.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source, frozenset(REGISTRY))) from None
+    warnings += [f"{source}: {w}" for w in construction_warnings(arch.layers)]
     return arch, warnings
 
 

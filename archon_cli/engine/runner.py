@@ -110,11 +110,14 @@ class ArchitectureRunner:
             outputs = await asyncio.gather(*(component.run(state, llm) for component in layer))
             candidates = tuple(c for out in outputs for c in out.candidates)
             tests = next((out.unit_tests for out in outputs if out.unit_tests is not None), state.unit_tests)
-            state = LayerInput(query=query, candidates=candidates, unit_tests=tests)
+            # Once unit tests exist, later layers see them appended to the query (as in Archon).
+            state = LayerInput(
+                query=query.with_unit_tests(tests), candidates=candidates, unit_tests=tests, original=query
+            )
             result.layers.append(
                 LayerTrace(
                     index=index,
-                    kind=config_layer[0].type,
+                    kind="+".join(dict.fromkeys(c.type for c in config_layer)),
                     seconds=time.perf_counter() - layer_started,
                     calls=llm.stats.calls - calls_before,
                     cache_hits=llm.stats.cache_hits - hits_before,

@@ -1,7 +1,8 @@
 """The single door to language models: cache -> budget accountant -> per-model limit -> retry -> backend.
 
 Components never call a provider directly; they get a ``QueryLLM`` (one per query) whose
-``complete`` passes through here. Identical requests in flight at the same moment are sent once.
+``complete`` gives each request its sample slot (``SampleSlots``) and passes it through here.
+Identical requests (same slot too) in flight at the same moment are sent once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from archon_cli.errors import BudgetExceeded, TransientProviderError
 from archon_cli.llm.accountant import BudgetAccountant, CallStats
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.local_models import LocalModelPool, local_name
-from archon_cli.llm.types import Completion, CompletionRequest, Usage
+from archon_cli.llm.types import Completion, CompletionRequest, SampleSlots, Usage
 
 
 class Backend(Protocol):
@@ -192,15 +193,17 @@ def _consume(future: asyncio.Future[Any]) -> None:
 
 
 class QueryLLM:
-    """The view of the gateway one query gets: counts its own calls, cache hits and parse failures."""
+    """The view of the gateway one query gets: gives every request its sample slot, and counts
+    the query's own calls, cache hits and parse failures."""
 
     def __init__(self, gateway: LLMGateway, calls_limit: int | None = None) -> None:
         self.gateway = gateway
         self.calls_limit = calls_limit
         self.stats = CallStats()
+        self.slots = SampleSlots()
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        return await self.gateway.complete(request, self.stats, self.calls_limit)
+        return await self.gateway.complete(self.slots.assign(request), self.stats, self.calls_limit)
 
     def note_parse_failure(self, component: str) -> None:
         self.stats.parse_failures[component] += 1

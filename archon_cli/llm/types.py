@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 Message = dict[str, str]  # {"role": "user" | "system" | "assistant", "content": "..."}
@@ -17,8 +18,10 @@ PURPOSE_HEADER = "X-Archon-Purpose"
 class CompletionRequest:
     """One logical call to one model.
 
-    ``sample_index`` tells repeated samples of the same prompt apart: it is part of the
-    cache key and seeds local sampling, so sample 3 of a prompt is the same text every run.
+    ``sample_index`` is the request's sample slot: which independent draw of this exact prompt
+    (same model, messages and settings) it is. It is part of the cache key and seeds local
+    sampling, so slot 3 of a prompt is the same text every run. Inside an architecture the
+    query's ``SampleSlots`` sets it; callers outside one (the benchmark judge) set it themselves.
     ``purpose`` says who asks (a component kind such as ``ranker``, ``verifier:verdict``, or
     ``judge``), for test doubles and logs; it is not part of the cache key and changes no reply.
     """
@@ -36,17 +39,51 @@ class CompletionRequest:
 
     def cache_key(self) -> str:
         """Stable key over everything that changes the reply (not timeout, key name or purpose)."""
-        payload = {
+        return self._digest(with_slot=True)
+
+    def prompt_key(self) -> str:
+        """The cache key without the sample slot: requests sharing it are draws of one prompt."""
+        return self._digest(with_slot=False)
+
+    def _digest(self, *, with_slot: bool) -> str:
+        payload: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in self.messages],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            "sample_index": self.sample_index,
             "stop": list(self.stop),
             "api_base": self.api_base,
         }
+        if with_slot:
+            payload["sample_index"] = self.sample_index
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class SampleSlots:
+    """Hands out the sample slots of one query's requests.
+
+    At temperature > 0 the k-th request of a prompt (same ``prompt_key``) in the query gets slot
+    k, so repeated samples and identical components each draw their own sample, never a copy
+    of another's. Slots follow the order requests are made, which the architecture fixes, so
+    the same architecture shape gets the same slots every run and in every search trial (a
+    generator with 3 samples reuses the cached slots 0-2 of one with 5). At temperature 0
+    every request stays at slot 0: decoding is greedy, so identical requests are one draw,
+    sent once and shared (the extra ones are counted as cache hits).
+
+    A request standing for several samples (one call with ``n``) would take ``n`` slots.
+    """
+
+    def __init__(self) -> None:
+        self._taken: Counter[str] = Counter()
+
+    def assign(self, request: CompletionRequest) -> CompletionRequest:
+        if request.temperature == 0:
+            return replace(request, sample_index=0)
+        key = request.prompt_key()
+        slot = self._taken[key]
+        self._taken[key] += 1
+        return replace(request, sample_index=slot)
 
 
 @dataclass(frozen=True)

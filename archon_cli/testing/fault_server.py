@@ -8,7 +8,9 @@ deterministic text derived from the prompt: tiny-arith questions ("What is 3 + 4
 number except for a seeded share of wrong ones, so scores mean something; rankers, critics and
 verifiers get replies in the format they parse. Which component asks is read from the request's
 ``X-Archon-Purpose`` header (archon sends the request's ``purpose`` there), never guessed from the
-prompt's wording.
+prompt's wording. Like a sampling server, it answers a prompt it has seen before at temperature
+> 0 with other text (the n-th draw of a prompt gets its own reply; arithmetic stays right or
+wrong per question), so independent samples can be told apart.
 
 Whether a request faults depends only on the seed, the model, the messages and how many times the
 same messages were seen before, so a run is reproducible whatever the concurrency. The server
@@ -114,10 +116,13 @@ def _first_number(text: str) -> int | None:
     return int(m.group()) if m else None
 
 
-def reply_text(messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: float = 0.2, purpose: str = "") -> str:
+def reply_text(
+    messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: float = 0.2, purpose: str = "", draw: int = 0
+) -> str:
     """The deterministic reply to ``messages`` from the component ``purpose`` names (``ranker``,
     ``critic``, ``verifier:reasoning``, ``verifier:verdict``; anything else is answered as a
-    question): a pure function of the purpose, the prompt and the seed."""
+    question): a pure function of the purpose, the prompt, the seed and ``draw`` (which sample of
+    this prompt it is; it changes the text of replies that are not arithmetic answers)."""
     contents = [str(m.get("content") or "") for m in messages]
     last = contents[-1] if contents else ""
     everything = "\n".join(contents)
@@ -141,7 +146,8 @@ def reply_text(messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: fl
     if purpose == "verifier:reasoning":
         return "The calculation checks out." if proposed and is_right(proposed.group(1)) else "The calculation is off."
     if right is None:
-        return f"Reply {hashlib.sha256(last.encode('utf-8')).hexdigest()[:8]}."
+        drawn = last if draw == 0 else f"{last}\x1f{draw}"
+        return f"Reply {hashlib.sha256(drawn.encode('utf-8')).hexdigest()[:8]}."
     question = (_ARITH.search(everything) or _LARGER.search(everything)).group(0)  # type: ignore[union-attr]
     wrong = _unit(seed, "wrong", question) < wrong_rate
     return str(right + 1 if wrong else right)
@@ -277,7 +283,8 @@ class FaultServer:
         with self._lock:
             return list(self._auth)
 
-    def _decide(self, model: str, messages: list[Any], authorization: str | None) -> str:
+    def _decide(self, model: str, messages: list[Any], authorization: str | None) -> tuple[str, int]:
+        """The fault kind of a request, and how many times its prompt was seen before."""
         blob = json.dumps([model, messages], sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         with self._lock:
@@ -290,7 +297,7 @@ class FaultServer:
                 self._auth.setdefault(authorization, None)
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
-        return kind
+        return kind, occurrence
 
     async def _barrier(self) -> None:
         """Wait until ``plan.barrier`` requests have arrived in all (at most ``hang_seconds``)."""
@@ -324,7 +331,9 @@ class FaultServer:
             return _error(400, "request needs a non-empty 'messages' list")
         model = str(body.get("model") or "")  # type: ignore[union-attr]
         plan = self.plan
-        kind = self._decide(model, messages, request.headers.get("Authorization"))
+        kind, occurrence = self._decide(model, messages, request.headers.get("Authorization"))
+        temperature = body.get("temperature")  # type: ignore[union-attr]
+        draw = occurrence if isinstance(temperature, (int, float)) and temperature > 0 else 0
         try:
             await self._barrier()
             if kind == "hang":
@@ -343,7 +352,7 @@ class FaultServer:
                 return web.Response(
                     status=200, text="<html>upstream garbage, not JSON", content_type="application/json"
                 )
-            text = reply_text(messages, plan.seed, plan.wrong_rate, request.headers.get(PURPOSE_HEADER, ""))
+            text = reply_text(messages, plan.seed, plan.wrong_rate, request.headers.get(PURPOSE_HEADER, ""), draw)
             prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages if isinstance(m, dict))
             completion_tokens = _tokens(text)
             choices = (

@@ -47,9 +47,9 @@ def test_version() -> None:
             "layers[0][0].tempreature: unknown key",
         ),
         (
-            "name: x\nlayers:\n  - - type: generator\n  - - type: generator\n",
+            "name: x\nlayers:\n  - - type: ranker\n  - - type: generator\n",
             ".yaml",
-            "only allowed in the first layer",
+            "a ranker needs candidates, but no layer before it holds generators",
         ),
         ("name: x\nlayers:\n  - - type: generator\n      model: nosuchprovider-model\n", ".yaml", "cannot be routed"),
         ("name: x\nlayers:\n  - - type: generator\n      model: local/gpt-5\n", ".yaml", "unknown local model"),
@@ -159,3 +159,47 @@ def test_trace_shows_each_layer(local_model_available: None, tmp_path: Path) -> 
     assert result.code == 0, result.stderr
     for title in ("layer 0: generator", "layer 1: ranker", "layer 2: fuser"):
         assert title in result.stderr
+
+
+def _archon_component(kind: str, max_tokens: int, **keys: object) -> dict[str, object]:
+    """A component written as the original Archon's files write them, on the embedded model."""
+    return {"type": kind, "model": "smollm2-135m", "model_type": "Local", "temperature": 0.7,
+            "max_tokens": max_tokens, **keys}  # fmt: skip
+
+
+@pytest.mark.local_model
+def test_original_archon_object_layers_run_on_the_embedded_model(tmp_path: Path, local_model_available: None) -> None:
+    path = tmp_path / "moa.json"
+    layers = [
+        {"branches": 1, "models": [_archon_component("generator", 24, samples=2, top_k=1)] * 2},
+        {"branches": 1, "models": [_archon_component("fuser", 24, samples=1, top_k=1)]},
+    ]
+    path.write_text(json.dumps({"name": "moa-objects", "layers": layers}), encoding="utf-8")
+    result = run_cli("run", str(path), "--prompt", "Name a fruit.", "--json", "--no-cache")
+    assert result.code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["answer"] and record["calls"] == record["static_calls"] == 5
+    assert [(layer["type"], layer["candidates"]) for layer in record["layers"]] == [("generator", 4), ("fuser", 1)]
+    assert "layers[0].branches, layers[1].branches: has no effect" in result.stderr
+
+
+@pytest.mark.local_model
+def test_original_archon_unit_tests_first_run_on_the_embedded_model(
+    tmp_path: Path, local_model_available: None
+) -> None:
+    path = tmp_path / "tests-first.json"
+    layers = [
+        [_archon_component("unit_test_generator", 48, samples=1, unit_test_cap=2)],
+        [_archon_component("generator", 24, samples=2)],
+        [_archon_component("unit_test_evaluator", 16, samples=1, top_k=1, remove_unit_tests_from_prompt=True)],
+    ]
+    path.write_text(json.dumps({"name": "tests-first", "layers": layers}), encoding="utf-8")
+    result = run_cli("run", str(path), "--prompt", "What is 2 + 3?", "--json", "--no-cache")
+    assert result.code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["answer"] and record["calls"] == record["static_calls"] == 1 + 2 + 2
+    assert [(layer["type"], layer["candidates"]) for layer in record["layers"]] == [
+        ("unit_test_generator", 0),
+        ("generator", 2),
+        ("unit_test_evaluator", 1),
+    ]

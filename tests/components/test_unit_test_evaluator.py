@@ -121,3 +121,42 @@ async def test_empty_input_needs_no_call() -> None:
     assert out.candidates == ()
     assert llm.requests == []
     assert config.call_count(0) == (0, 0)
+
+
+SCORES = {
+    "ans-A": "1: PASS\n2: FAIL\n3: FAIL",  # 1
+    "ans-B": "1: PASS\n2: PASS\n3: PASS",  # 3: passes every test
+    "ans-C": "1: PASS\n2: PASS\n3: FAIL",  # 2
+    "ans-D": "1: PASS\n2: PASS\n3: PASS",  # 3: passes every test
+}
+
+
+@pytest.mark.asyncio
+async def test_first_k_keeps_the_first_candidates_passing_every_test() -> None:
+    config = UnitTestEvaluatorConfig(top_k=3, first_k=2)
+    out = await UnitTestEvaluator(config).run(layer(), by_candidate(SCORES))
+    assert [c.text for c in out.candidates] == ["ans-B", "ans-D"]
+    # Fewer than first_k pass every test: the top_k by score, as without first_k.
+    out = await UnitTestEvaluator(UnitTestEvaluatorConfig(top_k=3, first_k=3)).run(layer(), by_candidate(SCORES))
+    assert [c.text for c in out.candidates] == ["ans-B", "ans-D", "ans-C"]
+    assert UnitTestEvaluatorConfig(top_k=1, first_k=2).call_count(4) == (4, 2)
+
+
+@pytest.mark.asyncio
+async def test_top_k_none_keeps_every_candidate_best_first() -> None:
+    config = UnitTestEvaluatorConfig(top_k=None)
+    out = await UnitTestEvaluator(config).run(layer(), by_candidate(SCORES))
+    assert [c.text for c in out.candidates] == ["ans-B", "ans-D", "ans-C", "ans-A"]
+    assert config.call_count(4) == (4, 4)
+
+
+@pytest.mark.asyncio
+async def test_the_question_is_shown_without_the_tests_appended_to_the_query() -> None:
+    asked = Query.from_prompt("2+2?")
+    llm = ScriptedLLM("1: PASS\n2: PASS\n3: PASS")
+    layer_input = LayerInput(
+        query=asked.with_unit_tests(TESTS), candidates=CANDIDATES[:1], unit_tests=TESTS, original=asked
+    )
+    await UnitTestEvaluator(UnitTestEvaluatorConfig()).run(layer_input, llm)
+    prompt = llm.last_user_content()
+    assert prompt.count("Number is 4") == 1 and "passes these tests" not in prompt

@@ -9,6 +9,7 @@ import pytest
 
 from archon_cli.components.base import ComponentConfig
 from archon_cli.components.critic import CriticConfig
+from archon_cli.components.fuser import FuserConfig
 from archon_cli.components.generator import GeneratorConfig
 from archon_cli.config import load_architecture, parse_architecture
 from archon_cli.config.architecture import construction_errors
@@ -62,22 +63,25 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ),
         ("name: x\nlayers:\n  - - type: summoner\n", "layers[0][0]: unknown component type 'summoner'"),
         ("layers:\n  - - type: generator\n", "name: Field required"),
-        ("name: x\nlayers:\n  - - type: ranker\n", "layers[0]: the first layer must hold generators"),
         (
-            "name: x\nlayers:\n  - - type: generator\n  - - type: generator\n",
-            "layers[1]: generators are only allowed in the first layer",
+            "name: x\nlayers:\n  - - type: ranker\n",
+            "layers[0]: a ranker needs candidates, but no layer before it holds generators",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: unit_test_generator\n  - - type: critic\n",
+            "layers[1]: a critic needs candidates, but no layer before it holds generators",
+        ),
+        (
+            "name: x\nlayers:\n  - - type: unit_test_generator\n",
+            "layers: no layer holds generators, so no answer is ever written",
         ),
         (
             "name: x\nlayers:\n  - - type: generator\n  - - type: fuser\n    - type: ranker\n",
-            "layers[1]: one component type per layer",
-        ),
-        (
-            "name: x\nlayers:\n  - - type: generator\n  - - type: unit_test_generator\n  - - type: fuser\n",
-            "layers[1]: a unit_test_generator must be followed by a unit_test_evaluator",
+            "layers[1]: one component type per layer (only generators or fusers may share one)",
         ),
         (
             "name: x\nlayers:\n  - - type: generator\n  - - type: unit_test_evaluator\n",
-            "layers[1]: a unit_test_evaluator must follow a unit_test_generator",
+            "layers[1]: a unit_test_evaluator needs a unit_test_generator in an earlier layer",
         ),
         (
             "name: x\nlayers:\n  - - type: generator\n  - - type: ranker\n    - type: ranker\n",
@@ -101,17 +105,22 @@ class _Checker(ComponentConfig):
 
     type: str = "checker"
     single_per_layer = True
-    must_follow = "critic"
+    needs_earlier = "critic"
 
 
 def test_layer_rules_come_from_each_component_declaration() -> None:
     generator, critic = GeneratorConfig(), CriticConfig()
     assert construction_errors([[generator], [critic], [_Checker()]]) == []
-    assert construction_errors([[generator], [_Checker()]]) == ["layers[1]: a checker must follow a critic"]
+    assert construction_errors([[generator], [critic], [FuserConfig()], [_Checker()]]) == []
+    assert construction_errors([[generator], [_Checker()]]) == [
+        "layers[1]: a checker needs a critic in an earlier layer"
+    ]
     assert construction_errors([[generator], [critic], [_Checker(), _Checker()]]) == [
         "layers[2]: a checker layer holds exactly one component, found 2"
     ]
-    assert construction_errors([[_Checker()]])[0] == "layers[0]: the first layer must hold generators, found 'checker'"
+    assert construction_errors([[_Checker()]])[0] == (
+        "layers[0]: a checker needs candidates, but no layer before it holds generators"
+    )
 
 
 def test_malformed_yaml_and_json(tmp_path: Path) -> None:
@@ -144,3 +153,14 @@ def test_json_and_yaml_forms_are_equivalent(tmp_path: Path) -> None:
 def test_defaults_use_the_embedded_model() -> None:
     arch, _ = parse_architecture({"name": "d", "layers": [[{"type": "generator"}], [{"type": "ranker"}]]})
     assert arch.models() == ["local/smollm2-135m"]
+
+
+def test_wasteful_shapes_are_warnings() -> None:
+    _, warnings = parse_architecture(
+        {"name": "w", "layers": [[{"type": "generator"}], [{"type": "generator"}], [{"type": "unit_test_generator"}]]}
+    )
+    assert warnings == [
+        "<architecture>: layers[1]: its generators ignore the candidates this layer receives, which are dropped "
+        "(as in the original Archon)",
+        "<architecture>: layers[2]: nothing after this unit_test_generator uses what it writes",
+    ]

@@ -48,8 +48,8 @@ CASES = [
         {"arch.yaml": f"name: x\nlayerz: 1\nlayers:\n{GEN}".encode()},
     ),
     Case("bad-value", _eval(), "layers[0][0].samples", _arch(GEN + "      samples: 0\n")),
-    Case("rule-first-layer", _eval(), "first layer must hold generators", _arch("  - - type: ranker\n")),
-    Case("rule-generator-later", _eval(), "only allowed in the first layer", _arch(GEN + GEN)),
+    Case("rule-first-layer", _eval(), "no layer before it holds generators", _arch("  - - type: ranker\n")),
+    Case("rule-no-generator", _eval(), "no layer holds generators", _arch("  - - type: unit_test_generator\n")),
     Case(
         "rule-one-ranker",
         _eval(),
@@ -59,8 +59,8 @@ CASES = [
     Case(
         "rule-unit-tests",
         _eval(),
-        "must be followed by a unit_test_evaluator",
-        _arch(GEN + "  - - type: unit_test_generator\n"),
+        "needs a unit_test_generator in an earlier layer",
+        _arch(GEN + "  - - type: unit_test_evaluator\n"),
     ),
     Case("rule-mixed-layer", _eval(), "one component type per layer", _arch(GEN + "    - type: ranker\n")),
     Case("empty-architecture", _eval(), "is empty", {"arch.yaml": b"\n\n"}),
