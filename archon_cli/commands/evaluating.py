@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.common import load_checked
+from archon_cli.commands.common import load_checked, warner
 from archon_cli.commands.progress import progress_bar
-from archon_cli.commands.settings import EngineSettings, open_gateway
+from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
 from archon_cli.evaluation.judge import make_judge
@@ -21,6 +21,7 @@ from archon_cli.evaluation.run_folder import (
     EvalOptions,
     RunOutcome,
     RunPlan,
+    check_folder_name,
     default_run_id,
     evaluate_into_folder,
     plan_questions,
@@ -38,10 +39,13 @@ def plan_eval(
     """Everything checked before the first call: the architecture and budget, the benchmark's data,
     then (through ``gateway``, opened here if not given) every model route and key and the judge;
     and the run folder the evaluation goes to."""
+    if options.run_id is not None:
+        check_folder_name(options.run_id, "--run-id")
+    check_folder_option(options.results_dir, "--results-dir")
     architecture = load_checked(architecture_path, settings, console)
     benchmark = get_benchmark(options.benchmark, options.data_dir)
     questions = plan_questions(benchmark, options.split, options.seed, options.limit)
-    gateway = gateway or open_gateway(settings)
+    gateway = gateway or open_gateway(settings, on_warning=warner(console))
     ArchitectureRunner(architecture, gateway).check_routes()
     judge = make_judge(benchmark, gateway, options.judge, options.judge_max_tokens)
     run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
@@ -55,6 +59,7 @@ def plan_eval(
         limit=options.limit,
         judge=judge,
         extra={"architecture_file": str(architecture_path)},
+        wait_lock=options.wait_lock,
     )
     return plan, gateway
 
@@ -86,6 +91,7 @@ def evaluate_with_progress(
                 concurrency=settings.concurrency,
                 calls_limit=settings.budget.calls_per_query,
                 on_record=on_record,
+                on_warning=warner(console),
             )
         )
 
