@@ -113,9 +113,12 @@ def run_file(
     queries = queries_from_jsonl(input_path)
     if not queries:
         raise UserError(f"{input_path}: no queries in the file")
+    if output is not None:
+        check_output(output, input_path)
     runner = prepare(architecture_path, settings, console)
-    output = output or Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
-    check_output(output, input_path)
+    if output is None:
+        output = Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
+        check_output(output, input_path)
     started = time.perf_counter()
     progress = progress_bar(console, json_out)
     with progress:

@@ -141,6 +141,8 @@ class Reservation:
 # message and, for some models, a default system prompt.
 TOKENS_PER_MESSAGE = 8
 TOKENS_PER_REQUEST = 64
+# llama.cpp finishes a multi-byte character it has started, up to 3 tokens past max_tokens.
+TOKENS_PAST_MAX = 4
 
 
 def prompt_token_bound(messages: Iterable[Mapping[str, str]]) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from archon_cli.errors import BudgetExceeded, TransientProviderError
-from archon_cli.llm.accountant import BudgetAccountant, CallStats, Spend, prompt_token_bound
+from archon_cli.llm.accountant import TOKENS_PAST_MAX, BudgetAccountant, CallStats, Spend, prompt_token_bound
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.local_models import LocalModelPool, local_name
 from archon_cli.llm.types import Completion, CompletionRequest, Usage
@@ -175,11 +175,13 @@ class LLMGateway:
 
     def worst_case(self, request: CompletionRequest) -> Spend:
         """What one send of ``request`` may spend at most: one call, its prompt's token bound plus
-        ``max_tokens``, and those tokens at the backend's price (when a dollar limit is set)."""
+        ``max_tokens`` (and a character's overrun), and those tokens at the backend's price (when a
+        dollar limit is set)."""
         prompt = prompt_token_bound(request.messages)
+        completion = request.max_tokens + TOKENS_PAST_MAX
         price = getattr(self.backend, "price", None) if self.accountant.budget.dollars is not None else None
-        dollars = float(price(request.model, prompt, request.max_tokens)) if price is not None else 0.0
-        return Spend(calls=1, tokens=prompt + request.max_tokens, dollars=dollars)
+        dollars = float(price(request.model, prompt, completion)) if price is not None else 0.0
+        return Spend(calls=1, tokens=prompt + completion, dollars=dollars)
 
     async def _call_backend(self, request: CompletionRequest) -> tuple[str, Usage]:
         if local_name(request.model):

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from archon_cli.errors import BudgetExceeded, TransientProviderError
-from archon_cli.llm.accountant import Budget, BudgetAccountant, CallStats, Spend
+from archon_cli.llm.accountant import TOKENS_PAST_MAX, Budget, BudgetAccountant, CallStats, Spend, prompt_token_bound
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest, Usage
 from tests.fakes import FakeBackend
@@ -123,3 +123,25 @@ def test_call_stats_merge_and_difference() -> None:
     since = a.since(before)
     assert since.as_dict() == {**CallStats(calls=2, prompt_tokens=5, cost=0.25).as_dict()}
     assert a.record_fields()["parse_failures"] == {"ranker": 2} and "failures" not in a.record_fields()
+
+
+@pytest.mark.local_model
+async def test_the_prompt_bound_holds_for_the_embedded_models(local_model_available: None) -> None:
+    """The reservation's prompt bound is never below what the models' own tokenizers count, chat
+    template included (short, symbol-heavy and non-Latin prompts are the tight cases); a reply may
+    run a few tokens past max_tokens to finish a multi-byte character (llama.cpp does)."""
+    from archon_cli.llm.local_models import LocalModelPool
+
+    prompts = [
+        ({"role": "user", "content": "a"},),
+        ({"role": "user", "content": "}{)(*&^%$#@!~`|" * 30},),
+        ({"role": "user", "content": "日本語の文章、ελληνικά, ру́сский. " * 10},),
+        ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 3?"}),
+    ]
+    pool = LocalModelPool()
+    for name in ("smollm2-135m", "gemma-3-270m"):
+        for messages in prompts:
+            request = CompletionRequest(model=f"local/{name}", messages=messages, max_tokens=4)
+            reply = await pool.get(name).complete(request)
+            assert 0 < reply.prompt_tokens <= prompt_token_bound(messages), (name, messages, reply.prompt_tokens)
+            assert reply.completion_tokens <= 4 + TOKENS_PAST_MAX

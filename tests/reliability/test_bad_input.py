@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,11 @@ import pytest
 from tests.conftest import CliResult, run_cli
 
 GEN = "  - - type: generator\n"
-ARCH = "architectures/single-call.yaml"
+# Cases added for checks that older code lacked use an OpenAI model whose key is blank: code
+# without the check stops at the missing key instead of running the embedded model.
+OPENAI = "      model: openai/gpt-4o\n"
+SAFE_ARCH = f"name: safe\nlayers:\n{GEN}{OPENAI}".encode()
+ARCH = "{d}/safe.yaml"
 DEEP = b"[" * 5000 + b"]" * 5000  # YAML and JSON alike
 RANDOM_BYTES = random.Random(0).randbytes(4096)
 
@@ -39,6 +44,10 @@ def _run(*extra: str, arch: str = ARCH) -> tuple[str, ...]:
 
 def _search(*extra: str) -> tuple[str, ...]:
     return ("search", "--benchmark", "tiny-arith", "--results-dir", "{d}/results", *extra)
+
+
+def _safe_search(*extra: str) -> tuple[str, ...]:
+    return _search("--models", "openai/gpt-4o", *extra)
 
 
 def _compare(*extra: str) -> tuple[str, ...]:
@@ -201,7 +210,7 @@ CASES = [
         "nested deeper than 100 levels",
         {"b.yaml": b"total_calls: " + DEEP},
     ),
-    Case("deep-space", _search("--budget", "4", "--space", "{d}/s.json"), "nested deeper", {"s.json": DEEP}),
+    Case("deep-space", _safe_search("--budget", "4", "--space", "{d}/s.json"), "nested deeper", {"s.json": DEEP}),
     Case("deep-pool", _search("--budget", "4", "--pool", "{d}/p.yaml"), "nested deeper", {"p.yaml": DEEP}),
     Case(
         "deep-input-line",
@@ -214,13 +223,13 @@ CASES = [
         "duplicate-yaml-key",
         _eval(),
         "duplicate key 'samples' (first given at line 5)",
-        _arch(GEN + "      model: local/smollm2-135m\n      samples: 2\n      samples: 3\n"),
+        _arch(GEN + OPENAI + "      samples: 2\n      samples: 3\n"),
     ),
     Case(
         "duplicate-json-key",
         _eval("{d}/arch.json"),
         "duplicate key 'name'",
-        {"arch.json": b'{"name": "a", "name": "b", "layers": [[{"type": "generator"}]]}'},
+        {"arch.json": b'{"name": "a", "name": "b", "layers": [[{"type": "generator", "model": "openai/gpt-4o"}]]}'},
     ),
     Case("duplicate-budget-key", _eval(ARCH, "--budget", "{d}/b.yaml"), "duplicate key", {"b.yaml": b"a: 1\na: 2\n"}),
     # Names: they become folder names.
@@ -228,13 +237,13 @@ CASES = [
         "architecture-name-400",
         _eval(),
         "name: String should have at most 100",
-        {"arch.yaml": b"name: " + b"x" * 400 + b"\nlayers:\n" + GEN.encode()},
+        {"arch.yaml": b"name: " + b"x" * 400 + b"\nlayers:\n" + (GEN + OPENAI).encode()},
     ),
     Case(
         "architecture-name-nul",
         _eval(),
         "name: the name contains a control character",
-        {"arch.yaml": b'name: "a\\0b"\nlayers:\n' + GEN.encode()},
+        {"arch.yaml": b'name: "a\\0b"\nlayers:\n' + (GEN + OPENAI).encode()},
     ),
     Case(
         "run-id-escape", _eval(ARCH, "--run-id", "../../escape"), "--run-id '../../escape': must be a plain folder name"
@@ -243,7 +252,7 @@ CASES = [
     Case("run-id-too-long", _eval(ARCH, "--run-id", "r" * 300), "--run-id: 300 characters, over the limit of 200"),
     Case(
         "search-id-escape",
-        _search("--budget", "4", "--search-id", ".."),
+        _safe_search("--budget", "4", "--search-id", ".."),
         "--search-id '..': must be a plain folder name",
     ),
     # Folders and files that cannot be used.
@@ -262,7 +271,7 @@ CASES = [
     ),
     Case(
         "search-results-dir-is-a-file",
-        _search("--budget", "4", "--results-dir", "{d}/file"),
+        _safe_search("--budget", "4", "--results-dir", "{d}/file"),
         "is a file, not a folder",
         {"file": b"x"},
     ),
@@ -288,12 +297,12 @@ CASES = [
     Case("prompt-not-utf8", _run("--prompt", "caf\udce9?"), "--prompt is not valid UTF-8"),
     Case(
         "cost-weight-nan",
-        _search("--budget", "4", "--cost-weight", "nan"),
+        _safe_search("--budget", "4", "--cost-weight", "nan"),
         "--cost-weight nan: must be a finite number",
     ),
     Case(
         "cost-weight-inf",
-        _search("--budget", "4", "--cost-weight", "inf"),
+        _safe_search("--budget", "4", "--cost-weight", "inf"),
         "--cost-weight inf: must be a finite number",
     ),
     Case("retry-wait-inf", _run("--prompt", "x", "--retry-wait", "inf"), "--retry-wait inf: must be a finite number"),
@@ -309,19 +318,19 @@ CASES = [
         "ten-thousand-layers",
         _eval(),
         "10,000 layers, over the cap of 100 (raise it with ARCHON_MAX_LAYERS=N)",
-        _arch(GEN + "  - - type: fuser\n" * 9_999),
+        _arch(GEN + OPENAI + "  - - type: fuser\n" * 9_999),
     ),
     Case(
         "too-many-components",
         _eval(),
         "1,001 components, over the cap of 1,000",
-        _arch(GEN + "    - type: generator\n" * 1_000),
+        _arch(GEN + OPENAI + "    - type: generator\n" * 1_000),
     ),
     Case(
         "too-many-calls",
         _eval(),
         "12,500 calls per query, over the cap of 10,000",
-        _arch((GEN + "      samples: 250\n") + "    - type: generator\n      samples: 250\n" * 49),
+        _arch(GEN + OPENAI + "      samples: 250\n" + "    - type: generator\n      samples: 250\n" * 49),
     ),
     Case("bad-cap-override", _eval(ARCH), "ARCHON_MAX_LAYERS='many'", env={"ARCHON_MAX_LAYERS": "many"}),
     # `archon run` (moved here from tests/commands/test_run.py).
@@ -407,9 +416,14 @@ def _run_case(case: Case, root: Path) -> tuple[CliResult, Path]:
     for name, data in case.files.items():
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_bytes(data)
+    (directory / "safe.yaml").write_bytes(SAFE_ARCH)
     args = [a.replace("{d}", str(directory)) for a in case.args]
-    # ARCHON_TEST_UNSET_KEY is blank, which counts as missing.
-    return run_cli(*args, env={"ARCHON_TEST_UNSET_KEY": "", **case.env}, timeout=120), directory
+    # Blank keys count as missing.
+    env = {"ARCHON_TEST_UNSET_KEY": "", "OPENAI_API_KEY": "", **case.env}
+    try:
+        return run_cli(*args, env=env, timeout=120), directory
+    except subprocess.TimeoutExpired:  # one case that hangs fails alone
+        return CliResult(-1, "", "timed out after 120 s"), directory
 
 
 @pytest.fixture(scope="module")
