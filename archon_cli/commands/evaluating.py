@@ -122,7 +122,9 @@ def eval_exit_code(outcome: RunOutcome, console: Console) -> int:
     """A budget stop is exit 3 and every question failing exit 1, each said in one line."""
     summary = outcome.summary
     if outcome.budget_stopped:
-        console.print(f"[yellow]{outcome.budget_message}[/]: finished questions are saved; re-run to resume")
+        console.print(
+            f"[yellow]{outcome.budget_message}[/]: finished questions are saved; re-run to resume", soft_wrap=True
+        )
         return EXIT_BUDGET
     if summary["questions"] and summary["errors"] == summary["questions"]:
         console.print("[bold red]error:[/] every question failed; see error_reasons in summary.json")
