@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,33 @@ class JsonlLog:
             else:
                 self.damaged += 1
         return records
+
+    def set_aside(self, keep: Callable[[dict[str, Any]], bool] = lambda _record: True) -> int:
+        """Move the lines ``read`` would skip, and the records ``keep`` refuses, to ``<name>.damaged``
+        (appended there, as they were), and rewrite the log atomically with the rest. Returns how
+        many lines were moved. Only for a log no other process is appending to."""
+        if not self.path.is_file():
+            return 0
+        good: list[bytes] = []
+        bad: list[bytes] = []
+        for raw in self.path.read_bytes().split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                record = loads_json(raw.decode("utf-8"))
+            except ValueError:
+                record = None
+            (good if isinstance(record, dict) and keep(record) else bad).append(raw)
+        if bad:
+            with self.path.with_name(self.path.name + ".damaged").open("ab") as f:
+                f.write(b"".join(line + b"\n" for line in bad))
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with tmp.open("wb") as f:
+                f.write(b"".join(line + b"\n" for line in good))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        return len(bad)
 
     def done_ids(self, key: str = "id") -> set[str]:
         return {str(r[key]) for r in self.read() if key in r}

@@ -11,7 +11,7 @@
 ``plan_questions`` picks a run's questions; ``evaluate_into_folder`` is the one way an
 architecture is evaluated into a folder (by ``eval``,
 by ``search`` for every trial, by ``compare`` for architecture files); the same plan again
-resumes, skipping finished questions (damaged records are skipped, said in one line, and their
+resumes, skipping finished questions (damaged records are set aside, said in one line, and their
 questions run again). ``load_result`` reads folders back: a run folder, or a
 folder of run folders (a search keeps its evaluations under ``final/`` and ``trials/``).
 """
@@ -160,9 +160,9 @@ def _make_folder(run_dir: Path) -> None:
 
 
 def _clear_damage(plan: RunPlan) -> list[str]:
-    """Make the folder's files usable again, saying what was done: a folder where one of its files
-    belongs is moved aside; damaged lines and records of questions.jsonl are counted (they are
-    skipped, and their questions run again)."""
+    """Make the folder's files usable again (under its lock), saying what was done: a folder where
+    one of its files belongs is moved aside; damaged lines and records of questions.jsonl are moved
+    to questions.jsonl.damaged, and their questions run again."""
     notes = []
     for name in (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY):
         path = plan.run_dir / name
@@ -171,11 +171,11 @@ def _clear_damage(plan: RunPlan) -> list[str]:
             path.rename(aside)
             notes.append(f"{path} was a folder, not a file; moved to {aside}")
     log = JsonlLog(plan.run_dir / QUESTIONS)
-    malformed = sum(1 for r in log.read() if not is_well_formed(r))
-    if log.damaged or malformed:
+    moved = log.set_aside(is_well_formed)
+    if moved:
         notes.append(
-            f"{log.path}: skipped {log.damaged + malformed} damaged record(s) (torn, not UTF-8, not JSON "
-            "or missing fields); their questions run again"
+            f"{log.path}: set aside {moved} damaged record(s) (torn, not UTF-8, not JSON or missing fields) "
+            f"in {log.path.name}.damaged; their questions run again"
         )
     return notes
 

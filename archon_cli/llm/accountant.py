@@ -122,9 +122,6 @@ class Spend:
     def __add__(self, other: Spend) -> Spend:
         return Spend(self.calls + other.calls, self.tokens + other.tokens, self.dollars + other.dollars)
 
-    def __sub__(self, other: Spend) -> Spend:
-        return Spend(self.calls - other.calls, self.tokens - other.tokens, self.dollars - other.dollars)
-
 
 @dataclass(frozen=True)
 class Reservation:

@@ -71,7 +71,8 @@ def test_eval_resumes_past_damaged_records_folders_and_cache(tmp_path: Path) -> 
     warnings = _warnings(again.stderr)
     assert any("responses.sqlite was damaged" in w and "moved to" in w for w in warnings), warnings
     assert any("summary.json was a folder" in w for w in warnings), warnings
-    assert any("skipped 4 damaged record(s)" in w for w in warnings), warnings  # cut, unscored, garbage, torn
+    assert any("set aside 4 damaged record(s)" in w for w in warnings), warnings  # cut, unscored, garbage, torn
+    assert (run_dir / "questions.jsonl.damaged").read_bytes().count(b"\n") == 4
     summary = summary_json(again.stdout)
     # Only the two questions whose records were damaged ran again; the rest were kept.
     assert summary["questions"] == 20 and summary["resumed"] == 18
@@ -79,6 +80,10 @@ def test_eval_resumes_past_damaged_records_folders_and_cache(tmp_path: Path) -> 
     assert summary["score"] == summary_json(first.stdout)["score"]
     assert json.loads((run_dir / "summary.json").read_text())["questions"] == 20
     assert list((tmp_path / "cache").glob("responses.sqlite.damaged-*"))
+    # Said once: the damage was set aside, so the next run has nothing to say and nothing to send.
+    third = run_cli(*args)
+    assert third.code == 0 and _warnings(third.stderr) == [], third.stderr
+    assert summary_json(third.stdout)["this_run"]["calls"] == 0
 
 
 def test_compare_reads_a_folder_with_damaged_records(tmp_path: Path) -> None:
