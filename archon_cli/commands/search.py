@@ -127,8 +127,8 @@ def run_search(
 
 
 def _budget_stop(message: str, driver: SearchDriver, gateway: LLMGateway, console: Console, json_out: bool) -> int:
-    """A whole-run limit stopped the search: finished trials are saved, and the same command with a
-    larger budget resumes from them."""
+    """A whole-run limit stopped the search: finished trials are saved (a re-run with a larger
+    budget starts a new search folder, and the cache answers what was already evaluated)."""
     if json_out:
         print(json.dumps({"budget_stopped": message, "search_dir": str(driver.dir), "this_run": gateway.stats.as_dict()}))
     console.print(f"[yellow]{message}[/]: finished trials are saved in {driver.dir}", highlight=False, soft_wrap=True)
