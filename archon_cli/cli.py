@@ -67,6 +67,10 @@ AllowUnsandboxedOption = Annotated[
         help="Run model-written code (humaneval, mbpp, code-contests) even where it cannot be isolated.",
     ),
 ]
+WaitLockOption = Annotated[
+    bool,
+    typer.Option("--wait-lock", help="If another process is evaluating into the same run folder, wait for it."),
+]
 RetryWaitOption = Annotated[
     float,
     typer.Option("--retry-wait", min=0.0, help="First retry wait in seconds, doubling each time (Retry-After wins)."),
@@ -155,6 +159,7 @@ def eval_(
         typer.Option("--judge-max-tokens", min=1, help="Longest judgment the judge may write (default: official)."),
     ] = None,
     allow_unsandboxed: AllowUnsandboxedOption = False,
+    wait_lock: WaitLockOption = False,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
     from archon_cli.commands.eval import run_eval
@@ -163,7 +168,7 @@ def eval_(
 
     options = EvalOptions(
         benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens,
-        allow_unsandboxed,
+        allow_unsandboxed, wait_lock,
     )  # fmt: skip
     settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
     raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
@@ -253,6 +258,7 @@ def compare(
     results_dir: Annotated[
         Path, typer.Option("--results-dir", help="Where evaluations and the compare-<id> folder go.")
     ] = Path("results"),
+    budget: BudgetOption = None,
     cache_dir: CacheDirOption = Path("results/cache"),
     concurrency: ConcurrencyOption = 8,
     out: Annotated[
@@ -264,6 +270,7 @@ def compare(
     markdown: Annotated[bool, typer.Option("--markdown", help="Also write report.md (table and plots).")] = False,
     json_out: JsonOption = False,
     allow_unsandboxed: AllowUnsandboxedOption = False,
+    wait_lock: WaitLockOption = False,
 ) -> None:
     """Compare runs: score with 95% CI, calls, tokens, cost, latency; paired bootstrap verdicts; plots."""
     from rich.console import Console
@@ -282,12 +289,13 @@ def compare(
             data_dir_from_env(data_dir),
             results_dir,
             allow_unsandboxed=allow_unsandboxed,
+            wait_lock=wait_lock,
         )
         if benchmark
         else None
     )
     options = CompareOptions(results_dir, out, allow_mixed, json_out, markdown, evaluation)
-    settings = engine_settings(None, cache_dir, False, concurrency, None)
+    settings = engine_settings(budget, cache_dir, False, concurrency, None)
     raise typer.Exit(run_compare(runs, options, settings, Console(), _stderr()))
 
 

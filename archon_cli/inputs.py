@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archon_cli.config.files import read_text
 from archon_cli.errors import UserError
+from archon_cli.records import TooDeep, loads_json
 from archon_cli.state import Query
 
 MAX_PROMPT_BYTES = 1_000_000
@@ -46,9 +47,11 @@ def queries_from_jsonl(path: Path) -> list[Query]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = loads_json(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: line {line_no}: invalid JSON: {exc.msg}") from None
+        except TooDeep as exc:
+            raise UserError(f"{path}: line {line_no}: invalid JSON: {exc}") from None
         query = _query_from_record(record, str(path), line_no)
         if query.id in seen:
             raise UserError(f"{path}: line {line_no}: duplicate id {query.id!r}")

@@ -3,6 +3,7 @@ before any call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -17,9 +18,14 @@ def print_warnings(console: Console, warnings: list[str]) -> None:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
+def warner(console: Console) -> Callable[[str], None]:
+    """A callback that prints one warning line (for the library's notices: a damaged cache, ...)."""
+    return lambda warning: print_warnings(console, [warning])
+
+
 def load_checked(path: Path, settings: EngineSettings, console: Console) -> Architecture:
     """Load and validate an architecture file (warnings printed) and check its cost against the budget."""
-    architecture, warnings = load_architecture(path)
+    architecture, warnings = load_architecture(path, settings.caps)
     print_warnings(console, warnings)
     check_budget(architecture, settings.budget)
     return architecture

@@ -5,7 +5,7 @@ report.md) to results/compare-<id>/."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,8 @@ from rich.console import Console
 
 from archon_cli.commands.common import print_warnings
 from archon_cli.commands.evaluating import eval_exit_code, evaluate_with_progress, plan_eval, print_summary
-from archon_cli.commands.settings import EngineSettings
-from archon_cli.errors import EXIT_OK, UserError
+from archon_cli.commands.settings import EngineSettings, check_folder_option
+from archon_cli.errors import EXIT_BUDGET, EXIT_OK, UserError
 from archon_cli.evaluation.run_folder import EvalOptions, RunResult, load_result
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.report.compare import (
@@ -48,6 +48,9 @@ def run_compare(
     """Load (or evaluate) the runs, print the table and comparisons, write plots (and report.md)."""
     if not inputs:
         raise UserError("give at least one result folder or architecture file")
+    if options.out is not None:
+        check_folder_option(options.out, "--out")
+    check_folder_option(options.results_dir, "--results-dir")
     folders: list[Path] = []
     architectures: list[Path] = []
     for path in dict.fromkeys(inputs):
@@ -62,11 +65,16 @@ def run_compare(
     runs = [run for folder in folders for run in load_result(folder)]
     pending = [(str(p), evaluation.benchmark, evaluation.split) for p in architectures] if evaluation else []
     check_mixed([(r.architecture, r.benchmark, r.split) for r in runs] + pending, options.allow_mixed)
+    evaluated = _Evaluated()
     if evaluation is not None and architectures:
-        runs.extend(_evaluate_files(architectures, evaluation, settings, err))
+        evaluated = _evaluate_files(architectures, evaluation, settings, err)
+        runs.extend(evaluated.runs)
 
     runs, warnings = screen_runs(runs)
     print_warnings(err, warnings)
+    if not runs and evaluated.budget_stop:
+        err.print(f"[yellow]{evaluated.budget_stop}[/]: nothing finished to compare; re-run to resume", highlight=False)
+        return EXIT_BUDGET
     if not runs:
         raise UserError("nothing to compare: no run has finished questions")
 
@@ -81,18 +89,27 @@ def run_compare(
             "plots": [str(p) for p in plot_paths],
             "report": str(report_path) if report_path else None,
             "warnings": warnings,
+            "this_run": evaluated.this_run,
         }
         print(json.dumps(clean_json(data), indent=2))
-        return EXIT_OK
-    _print_text(comparison.rows, comparison.pairs, plot_paths, report_path, comparison.title, out)
-    return EXIT_OK
+    else:
+        _print_text(comparison.rows, comparison.pairs, plot_paths, report_path, comparison.title, out)
+    return EXIT_BUDGET if evaluated.budget_stop else EXIT_OK
 
 
-def _evaluate_files(
-    paths: list[Path], options: EvalOptions, settings: EngineSettings, console: Console
-) -> list[RunResult]:
-    """Each architecture file evaluated into its run folder (one gateway for all), then read back."""
-    runs: list[RunResult] = []
+@dataclass
+class _Evaluated:
+    """The architecture files evaluated first: their runs, what was sent, and a budget stop's message."""
+
+    runs: list[RunResult] = field(default_factory=list)
+    this_run: dict[str, object] = field(default_factory=dict)
+    budget_stop: str = ""
+
+
+def _evaluate_files(paths: list[Path], options: EvalOptions, settings: EngineSettings, console: Console) -> _Evaluated:
+    """Each architecture file evaluated into its run folder (one gateway, one budget for all), then
+    read back. A budget stop ends the evaluations (the rest could send nothing)."""
+    evaluated = _Evaluated()
     gateway: LLMGateway | None = None
     for path in paths:
         plan, gateway = plan_eval(path, options, settings, console, gateway)
@@ -101,8 +118,13 @@ def _evaluate_files(
         code = eval_exit_code(outcome, console)
         if code != EXIT_OK:
             console.print(f"[yellow]warning:[/] evaluating {path} ended with exit code {code}", highlight=False)
-        runs.extend(load_result(outcome.run_dir))
-    return runs
+        evaluated.runs.extend(load_result(outcome.run_dir))
+        if outcome.budget_stopped:
+            evaluated.budget_stop = outcome.budget_message
+            break
+    if gateway is not None:
+        evaluated.this_run = gateway.stats.as_dict()
+    return evaluated
 
 
 def _print_text(

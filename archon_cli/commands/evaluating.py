@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.common import load_checked, print_warnings
+from archon_cli.commands.common import load_checked, print_warnings, warner
 from archon_cli.commands.progress import progress_bar
-from archon_cli.commands.settings import EngineSettings, open_gateway
+from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
 from archon_cli.evaluation.judge import choose_judge, make_judge
@@ -21,6 +21,7 @@ from archon_cli.evaluation.run_folder import (
     EvalOptions,
     RunOutcome,
     RunPlan,
+    check_folder_name,
     default_run_id,
     evaluate_into_folder,
     plan_questions,
@@ -38,11 +39,14 @@ def plan_eval(
     """Everything checked before the first call: the architecture and budget, the benchmark's data,
     the sandbox for generated code, then (through ``gateway``, opened here if not given) every model
     route and key and the judge; and the run folder the evaluation goes to."""
+    if options.run_id is not None:
+        check_folder_name(options.run_id, "--run-id")
+    check_folder_option(options.results_dir, "--results-dir")
     architecture = load_checked(architecture_path, settings, console)
     benchmark = get_benchmark(options.benchmark, options.data_dir)
     questions = plan_questions(benchmark, options.split, options.seed, options.limit)
     setup = benchmark.preflight(options.allow_unsandboxed)
-    gateway = gateway or open_gateway(settings)
+    gateway = gateway or open_gateway(settings, on_warning=warner(console))
     ArchitectureRunner(architecture, gateway).check_routes()
     choice = choose_judge(benchmark, options.judge, settings.provider_keys, options.judge_max_tokens)
     judge = make_judge(gateway, choice)
@@ -59,6 +63,7 @@ def plan_eval(
         limit=options.limit,
         judge=judge,
         extra={"architecture_file": str(architecture_path), **setup, **({"judge_origin": choice.origin} if choice else {})},
+        wait_lock=options.wait_lock,
     )
     return plan, gateway
 
@@ -91,6 +96,7 @@ def evaluate_with_progress(
                 concurrency=settings.concurrency,
                 calls_limit=settings.budget.calls_per_query,
                 on_record=on_record,
+                on_warning=warner(console),
             )
         )
 
@@ -142,7 +148,9 @@ def eval_exit_code(outcome: RunOutcome, console: Console) -> int:
     """A budget stop is exit 3 and every question failing exit 1, each said in one line."""
     summary = outcome.summary
     if outcome.budget_stopped:
-        console.print(f"[yellow]{outcome.budget_message}[/]: finished questions are saved; re-run to resume")
+        console.print(
+            f"[yellow]{outcome.budget_message}[/]: finished questions are saved; re-run to resume", soft_wrap=True
+        )
         return EXIT_BUDGET
     if summary["questions"] and summary["errors"] == summary["questions"]:
         console.print("[bold red]error:[/] every question failed; see error_reasons in summary.json")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
 from rich.console import Console
 
-from archon_cli.commands.common import load_checked
+from archon_cli.commands.common import load_checked, warner
 from archon_cli.commands.progress import progress_bar
 from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.engine.batch import answer_to_file, result_record
@@ -22,7 +23,8 @@ from archon_cli.state import Query
 def prepare(architecture_path: Path, settings: EngineSettings, console: Console) -> ArchitectureRunner:
     """Load and validate the architecture, check the budget, routes and keys: all before any call."""
     architecture = load_checked(architecture_path, settings, console)
-    runner = ArchitectureRunner(architecture, open_gateway(settings), settings.budget.calls_per_query)
+    gateway = open_gateway(settings, on_warning=warner(console))
+    runner = ArchitectureRunner(architecture, gateway, settings.budget.calls_per_query)
     runner.check_routes()
     return runner
 
@@ -41,6 +43,10 @@ def run_prompt(
     else:
         if not prompt or not prompt.strip():
             raise UserError("--prompt is empty")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError("--prompt is not valid UTF-8 text") from None
         query = Query.from_prompt(prompt, id="prompt")
     runner = prepare(architecture_path, settings, console)
     with console.status(f"running {runner.architecture.name} ({runner.architecture.static_calls()} calls)"):
@@ -82,6 +88,20 @@ def print_trace(result: QueryResult, console: Console) -> None:
         console.print(Panel("\n".join(body) or "(no candidates)", title=title, title_align="left"), highlight=False)
 
 
+def check_output(output: Path, input_path: Path) -> None:
+    """Before any call: the answers file can be written, and is not the queries file."""
+    if output.resolve() == input_path.resolve() or (output.exists() and os.path.samefile(output, input_path)):
+        raise UserError(f"--output {output} is the --input file: give another file for the answers")
+    if output.is_dir():
+        raise UserError(f"--output {output}: is a folder, expected a file")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UserError(f"--output {output}: cannot be written ({exc.strerror or exc})") from None
+
+
 def run_file(
     architecture_path: Path,
     input_path: Path,
@@ -93,8 +113,12 @@ def run_file(
     queries = queries_from_jsonl(input_path)
     if not queries:
         raise UserError(f"{input_path}: no queries in the file")
+    if output is not None:
+        check_output(output, input_path)
     runner = prepare(architecture_path, settings, console)
-    output = output or Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
+    if output is None:
+        output = Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
+        check_output(output, input_path)
     started = time.perf_counter()
     progress = progress_bar(console, json_out)
     with progress:
@@ -103,7 +127,9 @@ def run_file(
         def advance(_: QueryResult) -> None:
             progress.advance(task)
 
-        summary = asyncio.run(answer_to_file(runner, queries, output, settings.concurrency, advance))
+        summary = asyncio.run(
+            answer_to_file(runner, queries, output, settings.concurrency, advance, on_warning=warner(console))
+        )
         progress.update(task, completed=len(queries))
     stats = runner.gateway.stats
     report = {

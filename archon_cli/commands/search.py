@@ -11,10 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.settings import EngineSettings, open_gateway
+from archon_cli.commands.common import warner
+from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
 from archon_cli.config.budget import load_budget
-from archon_cli.errors import EXIT_OK, UserError
+from archon_cli.errors import EXIT_BUDGET, EXIT_OK, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import choose_judge
+from archon_cli.evaluation.run_folder import check_folder_name
+from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import parse_pool
@@ -106,7 +109,11 @@ def run_search(
 ) -> int:
     from rich.live import Live
 
-    gateway = open_gateway(engine)
+    if search_id is not None:
+        check_folder_name(search_id, "--search-id")
+    check_folder_option(results_dir, "--results-dir")
+    # The budget file's whole-run limits (total calls, tokens, dollars) bind the whole search.
+    gateway = open_gateway(engine.model_copy(update={"budget": settings.budget}), on_warning=warner(console))
     gateway.check_routes([(p.model, p.api_base, p.api_key_env) for p in settings.pool])
     if settings.judge_model is not None:
         gateway.check_routes([(settings.judge_model, None, None)])
@@ -122,13 +129,25 @@ def run_search(
 
     driver = SearchDriver(settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage)
     with live:
-        result = asyncio.run(driver.run())
+        try:
+            result = asyncio.run(driver.run())
+        except BudgetExceeded as exc:
+            return _budget_stop(str(exc), driver, gateway, console, json_out)
         live.update(_table(result.trials, metric, "leaderboard"))
     if json_out:
         print(json.dumps(_json_summary(result)))
     else:
         _print_result(result, console)
     return EXIT_OK
+
+
+def _budget_stop(message: str, driver: SearchDriver, gateway: LLMGateway, console: Console, json_out: bool) -> int:
+    """A whole-run limit stopped the search: finished trials are saved (a re-run with a larger
+    budget starts a new search folder, and the cache answers what was already evaluated)."""
+    if json_out:
+        print(json.dumps({"budget_stopped": message, "search_dir": str(driver.dir), "this_run": gateway.stats.as_dict()}))
+    console.print(f"[yellow]{message}[/]: finished trials are saved in {driver.dir}", highlight=False, soft_wrap=True)
+    return EXIT_BUDGET
 
 
 def _json_summary(result: SearchResult) -> dict[str, Any]:

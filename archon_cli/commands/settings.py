@@ -3,12 +3,14 @@ environment (read here, once), and the one gateway a command opens."""
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archon_cli.config.architecture import SizeCaps
 from archon_cli.config.budget import load_budget
 from archon_cli.errors import UserError
 from archon_cli.llm.accountant import Budget, BudgetAccountant
@@ -41,6 +43,21 @@ def local_settings(environ: Mapping[str, str] = os.environ) -> LocalSettings:
     )
 
 
+def size_caps(environ: Mapping[str, str] = os.environ) -> SizeCaps:
+    """The caps on an architecture's size: ARCHON_MAX_LAYERS, ARCHON_MAX_COMPONENTS and
+    ARCHON_MAX_CALLS_PER_QUERY override the defaults."""
+    defaults = SizeCaps()
+    values = {}
+    for name, variable in (
+        ("layers", "ARCHON_MAX_LAYERS"),
+        ("components", "ARCHON_MAX_COMPONENTS"),
+        ("calls_per_query", "ARCHON_MAX_CALLS_PER_QUERY"),
+    ):
+        text = environ.get(variable, "").strip()
+        if text and (not text.isdigit() or int(text) < 1):
+            raise UserError(f"{variable}={text!r}: expected a whole number, 1 or more")
+        values[name] = int(text) if text else getattr(defaults, name)
+    return SizeCaps(**values)
 def provider_keys(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
     """The names of the provider API-key variables that are set (``*_API_KEY``; values not kept):
     a benchmark's official judge is the default when its key is among them."""
@@ -57,6 +74,19 @@ class EngineSettings(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     local: LocalSettings = Field(default_factory=LocalSettings)
     provider_keys: frozenset[str] = frozenset()
+    caps: SizeCaps = Field(default_factory=SizeCaps)
+
+
+def check_folder_option(path: Path, option: str) -> None:
+    """Refuse, before any call and without creating anything, a folder option naming a file (or a
+    path through one) or a folder that cannot be written."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{option} {path}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: cannot write in {probe} (permission denied)")
 
 
 def parse_model_limits(specs: list[str]) -> dict[str, int]:
@@ -80,6 +110,10 @@ def engine_settings(
     retry_wait: float = 0.5,
 ) -> EngineSettings:
     """The settings of the engine options every command takes (and the embedded models' environment)."""
+    if not no_cache:
+        check_folder_option(cache_dir, "--cache-dir")
+    if not math.isfinite(retry_wait):
+        raise UserError(f"--retry-wait {retry_wait}: must be a finite number of seconds")
     return EngineSettings(
         cache_dir=None if no_cache else cache_dir,
         budget=load_budget(budget) if budget else Budget(),
@@ -88,12 +122,16 @@ def engine_settings(
         retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
         local=local_settings(),
         provider_keys=provider_keys(),
+        caps=size_caps(),
     )
 
 
-def open_gateway(settings: EngineSettings, backend: Backend | None = None) -> LLMGateway:
-    """The one gateway of a command: it owns the cache, the accountant and the embedded models."""
-    cache = ResponseCache(settings.cache_dir / "responses.sqlite") if settings.cache_dir else None
+def open_gateway(
+    settings: EngineSettings, backend: Backend | None = None, on_warning: Callable[[str], None] | None = None
+) -> LLMGateway:
+    """The one gateway of a command: it owns the cache, the accountant and the embedded models.
+    ``on_warning`` hears of a damaged cache (moved aside and started afresh)."""
+    cache = ResponseCache(settings.cache_dir / "responses.sqlite", on_warning) if settings.cache_dir else None
     return LLMGateway(
         backend=backend,
         cache=cache,

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archon_cli.components import REGISTRY
 from archon_cli.components.base import ComponentConfig
 from archon_cli.config.archon_format import convert_archon_format, is_archon_format
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
+
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class SizeCaps:
+    """The most an architecture may hold, so a runaway file is refused before it runs (commands read
+    overrides from ARCHON_MAX_LAYERS, ARCHON_MAX_COMPONENTS and ARCHON_MAX_CALLS_PER_QUERY)."""
+
+    layers: int = 100
+    components: int = 1_000
+    calls_per_query: int = 10_000
+
 
 if TYPE_CHECKING:
     ComponentSpec = ComponentConfig
@@ -27,9 +41,17 @@ class Architecture(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = ""
     layers: list[list[ComponentSpec]] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        # The name becomes part of file and folder names (run ids, trial folders).
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ValueError("the name contains a control character")
+        return name
 
     @model_validator(mode="after")
     def _check_rules(self) -> Architecture:
@@ -141,9 +163,23 @@ def construction_warnings(layers: list[list[ComponentConfig]]) -> list[str]:
     return warnings
 
 
-def parse_architecture(data: Any, source: str = "<architecture>") -> tuple[Architecture, list[str]]:
+def check_size(architecture: Architecture, caps: SizeCaps, source: str = "<architecture>") -> None:
+    """Refuse an architecture past ``caps`` (layers, components, static calls per query)."""
+    for what, count, cap, variable in (
+        ("layers", len(architecture.layers), caps.layers, "ARCHON_MAX_LAYERS"),
+        ("components", len(architecture.components()), caps.components, "ARCHON_MAX_COMPONENTS"),
+        ("calls per query", architecture.static_calls(), caps.calls_per_query, "ARCHON_MAX_CALLS_PER_QUERY"),
+    ):
+        if count > cap:
+            raise ConfigError(f"{source}: {count:,} {what}, over the cap of {cap:,} (raise it with {variable}=N)")
+
+
+def parse_architecture(
+    data: Any, source: str = "<architecture>", caps: SizeCaps | None = None
+) -> tuple[Architecture, list[str]]:
     """Validate loaded YAML/JSON data. Returns the architecture and warnings (Archon-format keys
-    that have no effect). Raises ConfigError naming ``source`` and the field path."""
+    that have no effect). Raises ConfigError naming ``source`` and the field path, or the cap
+    (``caps``, default SizeCaps()) the architecture is past."""
     warnings: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with 'name' and 'layers', got {type(data).__name__}")
@@ -154,11 +190,12 @@ def parse_architecture(data: Any, source: str = "<architecture>") -> tuple[Archi
         arch = Architecture.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source, frozenset(REGISTRY))) from None
+    check_size(arch, caps or SizeCaps(), source)
     warnings += [f"{source}: {w}" for w in construction_warnings(arch.layers)]
     return arch, warnings
 
 
-def load_architecture(path: str | Path) -> tuple[Architecture, list[str]]:
+def load_architecture(path: str | Path, caps: SizeCaps | None = None) -> tuple[Architecture, list[str]]:
     """Read and validate an architecture file (YAML, JSON, or the original Archon JSON format)."""
     p = Path(path)
-    return parse_architecture(read_config_file(p, "architecture file"), str(p))
+    return parse_architecture(read_config_file(p, "architecture file"), str(p), caps)

@@ -10,8 +10,53 @@ import yaml
 from pydantic import ValidationError
 
 from archon_cli.errors import ConfigError, UserError
+from archon_cli.records import MAX_JSON_DEPTH, TooDeep, loads_json
 
 MAX_CONFIG_BYTES = 5_000_000
+MAX_CONFIG_DEPTH = MAX_JSON_DEPTH  # nesting of lists and mappings in a YAML or JSON file
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping, and nesting past MAX_CONFIG_DEPTH
+    (counted while composing, so a deep file never reaches Python's recursion limit)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_CONFIG_DEPTH} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given at line {seen[key] + 1})", key_node.start_mark
+                    )
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return data
+
+
+class _DuplicateKey(ValueError):
+    pass
 
 
 def read_text(path: Path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES) -> str:
@@ -33,15 +78,20 @@ def read_text(path: Path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES)
 
 
 def read_config_file(path: Path, what: str = "config file") -> Any:
-    """Parse a .yaml/.yml/.json file (JSON is also accepted by the YAML branch)."""
+    """Parse a .yaml/.yml/.json file (JSON is also accepted by the YAML branch). A key given twice,
+    or nesting deeper than MAX_CONFIG_DEPTH, is an error."""
     text = read_text(path, what)
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return loads_json(text, MAX_CONFIG_DEPTH, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        except TooDeep as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+        except _DuplicateKey as exc:
+            raise ConfigError(f"{path}: invalid JSON: duplicate key {exc.args[0]!r}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

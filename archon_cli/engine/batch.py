@@ -23,6 +23,11 @@ def result_record(result: QueryResult) -> dict[str, object]:
     }
 
 
+def _answered(record: dict[str, object]) -> bool:
+    """A record of a query answered without an error (a record cut short is not)."""
+    return "id" in record and "error" in record and record["error"] is None and isinstance(record.get("answer"), str)
+
+
 @dataclass
 class BatchSummary:
     total: int
@@ -38,11 +43,16 @@ async def answer_to_file(
     output: Path,
     concurrency: int,
     on_result: Callable[[QueryResult], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     """Answer ``queries`` into ``output`` (JSONL). Ids already answered there are skipped, so a
     re-run resumes; failed queries are recorded with their error and retried on the next run."""
     log = JsonlLog(output)
-    done = {str(r["id"]) for r in log.read() if r.get("error") is None and "id" in r}
+    records = log.read()
+    done = {str(r["id"]) for r in records if _answered(r)}
+    damaged = log.damaged + sum(1 for r in records if not _answered(r) and not isinstance(r.get("error"), str))
+    if damaged and on_warning is not None:
+        on_warning(f"{output}: skipped {damaged} damaged record(s) (torn, not UTF-8, not JSON or missing fields); asked again")
     todo = [q for q in queries if q.id not in done]
     summary = BatchSummary(total=len(queries), skipped=len(queries) - len(todo))
     async for result in runner.run_many(todo, concurrency):

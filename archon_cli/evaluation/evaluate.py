@@ -17,7 +17,7 @@ from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import GatewayJudge
-from archon_cli.evaluation.summary import latest_by_id
+from archon_cli.evaluation.summary import is_finished, is_well_formed, latest_by_id
 from archon_cli.llm.accountant import CallStats
 from archon_cli.records import JsonlLog
 
@@ -104,7 +104,8 @@ async def evaluate(
     done: dict[str, dict[str, Any]] = {}
     if log is not None:
         wanted = {q.id for q in questions}
-        done = {k: r for k, r in latest_by_id(log.read()).items() if k in wanted and not r.get("error")}
+        records = [r for r in log.read() if is_well_formed(r)]  # a damaged record's question runs again
+        done = {k: r for k, r in latest_by_id(records).items() if k in wanted and is_finished(r)}
     outcome.resumed = len(done)
     todo = [q for q in questions if q.id not in done]
     fresh: dict[str, dict[str, Any]] = {}

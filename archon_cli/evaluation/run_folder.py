@@ -5,20 +5,28 @@
                         seed, limit, judge, question ids (and extras: the file, a search stage)
     questions.jsonl     one record per finished question, appended as it finishes
     summary.json        figures over the final record of each question, written at the end
+    .lock               held (fcntl.flock) by the process evaluating into the folder; it names that
+                        process (pid, host, since) for a second one, which stops or waits
 
 ``plan_questions`` picks a run's questions; ``evaluate_into_folder`` is the one way an
 architecture is evaluated into a folder (by ``eval``,
 by ``search`` for every trial, by ``compare`` for architecture files); the same plan again
-resumes, skipping finished questions. ``load_result`` reads folders back: a run folder, or a
+resumes, skipping finished questions (damaged records are set aside, said in one line, and their
+questions run again). ``load_result`` reads folders back: a run folder, or a
 folder of run folders (a search keeps its evaluations under ``final/`` and ``trials/``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +39,12 @@ from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.judge import GatewayJudge
-from archon_cli.evaluation.summary import latest_by_id, summarize
+from archon_cli.evaluation.summary import is_finished, is_well_formed, latest_by_id, summarize
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.records import JsonlLog, write_json
 
 ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY = "architecture.yaml", "run.json", "questions.jsonl", "summary.json"
+LOCK = ".lock"
 # A folder of run folders (a search's) is marked by SEARCH_INFO with "kind": "search". It keeps its
 # test evaluations under FINAL_RUNS and its dev trials under TRIAL_RUNS (read in that order: the
 # first that has runs is what the folder is read as), and the stage-1 runs under STAGE1_RUNS.
@@ -58,6 +67,22 @@ class EvalOptions:
     run_id: str | None = None
     judge_max_tokens: int | None = None  # None: the judge's official setting
     allow_unsandboxed: bool = False
+    wait_lock: bool = False  # wait for another process evaluating into the same folder (else exit 2)
+
+
+MAX_NAME = 200
+
+
+def check_folder_name(name: str, option: str = "--run-id") -> str:
+    """A run or search folder name given on the command line: one plain name inside the results
+    folder (no path separator, no '..', no control character, at most MAX_NAME characters)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or ".." in name:
+        raise UserError(f"{option} {name!r}: must be a plain folder name (no '/', '\\' or '..')")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UserError(f"{option} {name!r}: contains a control character")
+    if len(name) > MAX_NAME:
+        raise UserError(f"{option}: {len(name)} characters, over the limit of {MAX_NAME}")
+    return name
 
 
 def architecture_digest(architecture: Architecture) -> str:
@@ -80,7 +105,15 @@ def plan_questions(benchmark: Benchmark, split: str, seed: int, limit: int | Non
     """The questions an evaluation runs: the split, then the first ``limit`` of it."""
     if limit is not None and limit < 1:
         raise UserError(f"--limit {limit}: must be at least 1")
-    questions = benchmark.load()
+    try:
+        questions = benchmark.load()
+    except UserError:
+        raise
+    except (OSError, ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+        # A loader meeting data it cannot read (random bytes, a truncated or reshaped file).
+        where = f" in {benchmark.data_dir}" if benchmark.data_dir else ""
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"{benchmark.name}: the data{where} cannot be read ({type(exc).__name__}: {reason})") from None
     if not questions:
         raise UserError(f"{benchmark.name}: the data has no questions")
     chosen = split_questions(questions, split, seed, benchmark.name)
@@ -101,12 +134,13 @@ class RunPlan:
     judge: GatewayJudge | None = None
     kind: str = "eval"  # "eval" or "search-trial"
     extra: dict[str, Any] = field(default_factory=dict)
+    wait_lock: bool = False
 
     def finished(self) -> int:
         """Questions of the plan already finished in the folder (a re-run skips them)."""
         wanted = {q.id for q in self.questions}
-        records = latest_by_id(JsonlLog(self.run_dir / QUESTIONS).read())
-        return sum(1 for k, r in records.items() if k in wanted and not r.get("error"))
+        records = latest_by_id([r for r in JsonlLog(self.run_dir / QUESTIONS).read() if is_well_formed(r)])
+        return sum(1 for k, r in records.items() if k in wanted and is_finished(r))
 
 
 @dataclass
@@ -119,9 +153,69 @@ class RunOutcome:
     budget_message: str = ""
 
 
+def _make_folder(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+
+
+def _clear_damage(plan: RunPlan) -> list[str]:
+    """Make the folder's files usable again (under its lock), saying what was done: a folder where
+    one of its files belongs is moved aside; damaged lines and records of questions.jsonl are moved
+    to questions.jsonl.damaged, and their questions run again."""
+    notes = []
+    for name in (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY):
+        path = plan.run_dir / name
+        if path.is_dir():
+            aside = path.with_name(f"{name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            path.rename(aside)
+            notes.append(f"{path} was a folder, not a file; moved to {aside}")
+    log = JsonlLog(plan.run_dir / QUESTIONS)
+    moved = log.set_aside(is_well_formed)
+    if moved:
+        notes.append(
+            f"{log.path}: set aside {moved} damaged record(s) (torn, not UTF-8, not JSON or missing fields) "
+            f"in {log.path.name}.damaged; their questions run again"
+        )
+    return notes
+
+
+def _holder(lock: Path) -> str:
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+        return f"pid {info['pid']} on {info['host']} since {info['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextlib.asynccontextmanager
+async def _locked(run_dir: Path, wait: bool) -> AsyncIterator[None]:
+    """Hold the run folder's lock (an OS lock: a holder killed with -9 leaves nothing held). Another
+    holder is a one-line UserError naming it, unless ``wait``."""
+    lock = run_dir / LOCK
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait:
+                    raise UserError(
+                        f"{run_dir} is in use by {_holder(lock)}: wait for it to finish, or pass --wait-lock"
+                    ) from None
+                await asyncio.sleep(0.2)
+        os.ftruncate(fd, 0)
+        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since}).encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _start(plan: RunPlan) -> dict[str, Any]:
-    """Create the folder with architecture.yaml and run.json (what ``load_run`` reads)."""
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    """Write architecture.yaml and run.json (what ``load_run`` reads)."""
     (plan.run_dir / ARCHITECTURE).write_text(
         yaml.safe_dump(plan.architecture.model_dump(), sort_keys=False), encoding="utf-8"
     )
@@ -151,9 +245,25 @@ async def evaluate_into_folder(
     concurrency: int = 8,
     calls_limit: int | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Evaluate the plan into its folder and write the summary. Finished questions are skipped;
-    ``this_run`` in the summary is what the gateway did while this evaluation ran."""
+    """Evaluate the plan into its folder and write the summary, holding the folder's lock.
+    Finished questions are skipped; ``this_run`` in the summary is what the gateway did while this
+    evaluation ran. ``on_warning`` hears, in one line each, of damage found in the folder."""
+    _make_folder(plan.run_dir)
+    async with _locked(plan.run_dir, plan.wait_lock):
+        for note in _clear_damage(plan):
+            (on_warning or (lambda _n: None))(note)
+        return await _evaluate_locked(plan, gateway, concurrency, calls_limit, on_record)
+
+
+async def _evaluate_locked(
+    plan: RunPlan,
+    gateway: LLMGateway,
+    concurrency: int,
+    calls_limit: int | None,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> RunOutcome:
     run_info = _start(plan)
     runner = ArchitectureRunner(plan.architecture, gateway, calls_limit)
     before = gateway.stats.copy()
@@ -257,11 +367,15 @@ def load_run(path: Path, info: dict[str, Any], kind: str = "eval", search: str |
     if not info.get("benchmark"):
         raise UserError(f"{path / RUN_INFO}: names no benchmark; is this a folder made by `archon eval`?")
     question_ids = [str(q) for q in info.get("question_ids") or []]
-    latest = latest_by_id([r for r in JsonlLog(path / QUESTIONS).read() if "id" in r])
+    log = JsonlLog(path / QUESTIONS)
+    records = log.read()
+    usable = [r for r in records if is_well_formed(r)]
+    damaged = log.damaged + len(records) - len(usable)
+    latest = latest_by_id(usable)
     if question_ids:
         wanted = set(question_ids)
         latest = {k: v for k, v in latest.items() if k in wanted}
-    saved = _read_json(path / SUMMARY) if (path / SUMMARY).exists() else None
+    saved = _read_json(path / SUMMARY) if (path / SUMMARY).is_file() else None
     expected = len(question_ids) or len(latest)
     complete = saved is not None and saved.get("complete") is not False and len(latest) >= expected
     return RunResult(
@@ -273,6 +387,7 @@ def load_run(path: Path, info: dict[str, Any], kind: str = "eval", search: str |
         expected=expected,
         complete=complete,
         search=search,
+        notes=[f"{log.path}: skipped {damaged} damaged record(s)"] if damaged else [],
     )
 
 

@@ -11,6 +11,7 @@ A question whose scoring failed (the judge's provider, the code sandbox) is an e
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,33 @@ def unreliable_reason(verdicts: dict[str, Any] | None) -> str | None:
         f"the judge gave a readable verdict in only {verdicts['parsed']} of {verdicts['asked']} judgments "
         f"({verdicts['parsed_share']:.0%}, below {verdicts['threshold']:.0%}): the score is unreliable"
     )
+
+
+_COUNTS = ("calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "cost", "judge_calls", "latency")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_well_formed(record: dict[str, Any]) -> bool:
+    """A question's record as the evaluation writes it: an id, the answer, a score that is a number
+    (or None), the error (or None), numeric counts. A record cut short or edited by hand is not,
+    and its question is run again."""
+    return (
+        isinstance(record.get("id"), str | int)
+        and isinstance(record.get("answer"), str)
+        and "score" in record
+        and (record["score"] is None or _is_number(record["score"]))
+        and "error" in record
+        and (record["error"] is None or isinstance(record["error"], str))
+        and all(_is_number(record[key]) for key in _COUNTS if key in record)
+    )
+
+
+def is_finished(record: dict[str, Any]) -> bool:
+    """A well-formed record of a question that ended without an error (a re-run skips it)."""
+    return is_well_formed(record) and not record["error"]
 
 
 def latest_by_id(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

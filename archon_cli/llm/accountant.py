@@ -1,9 +1,14 @@
 """The budget and its accountant: the limits (calls per query, total calls, tokens, dollars), and the
-counters of every call sent, tokens and cost; a call past a limit is refused."""
+counters of every call sent, tokens and cost. Each send reserves its worst case first; a send that
+could cross a limit is refused."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import threading
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +26,7 @@ class Budget(BaseModel):
     calls_per_query: int | None = Field(default=None, ge=1)
     total_calls: int | None = Field(default=None, ge=1)
     total_tokens: int | None = Field(default=None, ge=1)
-    dollars: float | None = Field(default=None, gt=0)
+    dollars: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     def describe(self) -> str:
         parts = [
@@ -106,26 +111,154 @@ class CallStats:
         return {**self.record_fields(), "failures": self.failures, "tokens": self.tokens}
 
 
+@dataclass(frozen=True)
+class Spend:
+    """An amount counted against the whole-run limits: requests sent, tokens, dollars."""
+
+    calls: int = 0
+    tokens: int = 0
+    dollars: float = 0.0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(self.calls + other.calls, self.tokens + other.tokens, self.dollars + other.dollars)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One send's worst case, held against the limits from before it is sent until it is settled
+    (or released). One request carrying several samples reserves them all at once."""
+
+    ticket: int
+    model: str
+    worst: Spend
+
+
+# No tokenizer makes more tokens of a text than it has UTF-8 bytes (byte-level BPE and SentencePiece
+# with byte fallback both cover at least one byte per token); chat templates add special tokens per
+# message and, for some models, a default system prompt.
+TOKENS_PER_MESSAGE = 8
+TOKENS_PER_REQUEST = 64
+# llama.cpp finishes a multi-byte character it has started, up to 3 tokens past max_tokens.
+TOKENS_PAST_MAX = 4
+
+
+def prompt_token_bound(messages: Iterable[Mapping[str, str]]) -> int:
+    """An upper bound on the prompt tokens of ``messages`` for any model, without a tokenizer."""
+    return TOKENS_PER_REQUEST + sum(
+        len(str(m.get("content") or "").encode("utf-8")) + len(str(m.get("role") or "")) + TOKENS_PER_MESSAGE
+        for m in messages
+    )
+
+
 class BudgetAccountant:
-    """Run-wide counters and limits. ``authorize_send`` is called right before each request is sent,
-    so a run stops before the call that would cross a limit (token and dollar limits are checked
-    against what has been spent so far; replies still in flight may add to it)."""
+    """The one holder of the whole-run limits on what is sent (total calls, tokens, dollars) and of
+    the run's counters.
+
+    Before each send the gateway reserves the request's worst case (``reserve``): one call, its
+    prompt tokens bounded plus ``max_tokens``, and those tokens priced. A reservation that could
+    carry what is spent and held past a limit waits for sends in flight to settle; one that would
+    cross a limit even alone is refused with BudgetExceeded, and no further call is sent. After the
+    send, ``settle`` counts the call and its actual usage (a failed send is still a call, with no
+    tokens) and frees the rest; ``release`` frees a reservation whose request was never sent.
+    So what is spent never crosses a limit, as long as replies stay within their ``max_tokens``.
+
+    The interface is these three calls, so one accountant can serve several workers (each asks,
+    sends, settles) without their counters in between."""
 
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget or Budget()
         self.stats = CallStats()
         self.per_model: Counter[str] = Counter()
+        self._held: dict[int, Reservation] = {}
+        self._tickets = itertools.count(1)
+        self._lock = threading.Lock()
+        self._changed: asyncio.Event | None = None
+        self._changed_loop: asyncio.AbstractEventLoop | None = None
 
-    def authorize_send(self, model: str) -> None:
+    @property
+    def spent(self) -> Spend:
+        return Spend(self.stats.calls, self.stats.tokens, self.stats.cost)
+
+    @property
+    def held(self) -> Spend:
+        """What the reservations not yet settled may still spend."""
+        with self._lock:
+            return sum((r.worst for r in self._held.values()), Spend())
+
+    def try_reserve(self, model: str, worst: Spend) -> Reservation | None:
+        """A reservation of ``worst``; None when sends in flight hold the room it needs (try again
+        after one settles); BudgetExceeded when it would cross a limit even if they spent nothing."""
+        with self._lock:
+            spent = self.spent
+            held = sum((r.worst for r in self._held.values()), Spend())
+            wait = False
+            b = self.budget
+            for name, limit, used, holding, need in (
+                ("calls", b.total_calls, spent.calls, held.calls, worst.calls),
+                ("tokens", b.total_tokens, spent.tokens, held.tokens, worst.tokens),
+                ("dollars", b.dollars, spent.dollars, held.dollars, worst.dollars),
+            ):
+                if limit is None:
+                    continue
+                if used + need > limit:
+                    raise BudgetExceeded(self._refusal(name, spent, worst))
+                wait = wait or used + holding + need > limit
+            if wait:
+                return None
+            reservation = Reservation(next(self._tickets), model, worst)
+            self._held[reservation.ticket] = reservation
+            return reservation
+
+    async def reserve(self, model: str, worst: Spend) -> Reservation:
+        """``try_reserve``, waiting while sends in flight hold the room this one needs."""
+        while True:
+            reservation = self.try_reserve(model, worst)
+            if reservation is not None:
+                return reservation
+            await self._change().wait()
+
+    def settle(self, reservation: Reservation, usage: Usage | None = None) -> None:
+        """The request was sent: count its calls and its ``usage`` (None: it failed, no tokens
+        known), and free what it did not use."""
+        with self._lock:
+            if self._held.pop(reservation.ticket, None) is None:
+                return  # settled or released already
+            self.stats.calls += reservation.worst.calls
+            self.per_model[reservation.model] += reservation.worst.calls
+            if usage is not None:
+                self.stats.add_usage(usage)
+        self._notify()
+
+    def release(self, reservation: Reservation) -> None:
+        """The request was never sent: free the whole reservation."""
+        with self._lock:
+            if self._held.pop(reservation.ticket, None) is None:
+                return
+        self._notify()
+
+    def _refusal(self, limit: str, spent: Spend, worst: Spend) -> str:
         b = self.budget
-        if b.total_calls is not None and self.stats.calls >= b.total_calls:
-            raise BudgetExceeded(f"budget reached: {self.stats.calls} of {b.total_calls} total calls sent")
-        if b.total_tokens is not None and self.stats.tokens >= b.total_tokens:
-            raise BudgetExceeded(f"budget reached: {self.stats.tokens:,} of {b.total_tokens:,} tokens used")
-        if b.dollars is not None and self.stats.cost >= b.dollars:
-            raise BudgetExceeded(f"budget reached: ${self.stats.cost:.4f} of ${b.dollars} spent")
-        self.stats.calls += 1
-        self.per_model[model] += 1
+        if limit == "calls":
+            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent"
+        if limit == "tokens":
+            return (
+                f"budget reached: {spent.tokens:,} of {b.total_tokens:,} tokens used "
+                f"(the next call may use up to {worst.tokens:,})"
+            )
+        return (
+            f"budget reached: ${spent.dollars:.6f} of ${b.dollars} spent "
+            f"(the next call may cost up to ${worst.dollars:.6f})"
+        )
 
-    def record_usage(self, usage: Usage) -> None:
-        self.stats.add_usage(usage)
+    def _change(self) -> asyncio.Event:
+        """Set when a reservation is settled or released (one event per event loop: a command may
+        run several loops in turn with one gateway)."""
+        loop = asyncio.get_running_loop()
+        if self._changed is None or self._changed_loop is not loop:
+            self._changed, self._changed_loop = asyncio.Event(), loop
+        return self._changed
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()

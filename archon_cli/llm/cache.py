@@ -9,8 +9,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from archon_cli.errors import UserError
 from archon_cli.llm.types import Completion, CompletionRequest, Usage
 
 _SCHEMA = """
@@ -26,44 +28,103 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-class ResponseCache:
-    """Completed replies by request key. Only successful replies are stored."""
+# SQLite's own words for a file that is not (or no longer) a sound database.
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
-    def __init__(self, path: str | Path) -> None:
+
+class ResponseCache:
+    """Completed replies by request key. Only successful replies are stored.
+
+    A damaged file is moved aside (``responses.sqlite.damaged-<time>``) and an empty cache is
+    started, with a warning through ``on_warning``: it is a cache, and losing it costs only calls.
+    A failure while running turns the cache off for the rest of the run, with a warning."""
+
+    def __init__(self, path: str | Path, on_warning: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._warn = on_warning or (lambda _message: None)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute(_SCHEMA)
+        self._off = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.path.parent}: cannot create the cache folder ({exc.strerror or exc})") from None
+        if self.path.is_dir():
+            raise UserError(f"{self.path}: is a folder, expected the response cache file")
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in _DAMAGED:
+                raise UserError(f"{self.path}: cannot open the response cache ({exc})") from None
+            aside = self._move_aside()
+            self._warn(f"the response cache {self.path} was damaged ({exc}); moved to {aside}, starting an empty one")
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute(_SCHEMA)
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                damaged = sqlite3.DatabaseError(f"integrity check: {verdict}")
+                damaged.sqlite_errorname = "SQLITE_CORRUPT"  # type: ignore[attr-defined]
+                raise damaged
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.replace(f"{aside}{suffix}")
+        return aside
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        if not self._off:
+            self._off = True
+            self._warn(f"the response cache {self.path} failed ({exc}); going on without it for this run")
 
     def get(self, request: CompletionRequest) -> Completion | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT text, prompt_tokens, completion_tokens, cost FROM responses WHERE key = ?",
-                (request.cache_key(),),
-            ).fetchone()
+        if self._off:
+            return None
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT text, prompt_tokens, completion_tokens, cost FROM responses WHERE key = ?",
+                    (request.cache_key(),),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return None
         if row is None:
             return None
         return Completion(text=row[0], usage=Usage(row[1], row[2], row[3]), cached=True, attempts=0)
 
     def put(self, request: CompletionRequest, completion: Completion) -> None:
+        if self._off:
+            return
         u = completion.usage
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    request.cache_key(),
-                    request.model,
-                    completion.text,
-                    u.prompt_tokens,
-                    u.completion_tokens,
-                    u.cost,
-                    time.time(),
-                ),
-            )
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request.cache_key(),
+                        request.model,
+                        completion.text,
+                        u.prompt_tokens,
+                        u.completion_tokens,
+                        u.cost,
+                        time.time(),
+                    ),
+                )
+        except sqlite3.Error as exc:
+            self._failed(exc)
 
     def __len__(self) -> int:
         with self._lock:

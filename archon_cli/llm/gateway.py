@@ -17,14 +17,17 @@ from typing import Any, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from archon_cli.errors import BudgetExceeded, TransientProviderError
-from archon_cli.llm.accountant import BudgetAccountant, CallStats
+from archon_cli.llm.accountant import TOKENS_PAST_MAX, BudgetAccountant, CallStats, Spend, prompt_token_bound
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.local_models import LocalModelPool, local_name
 from archon_cli.llm.types import Completion, CompletionRequest, SampleSlots, Usage
 
 
 class Backend(Protocol):
-    """Sends one request. Raises TransientProviderError (retried) or ProviderError (not retried)."""
+    """Sends one request. Raises TransientProviderError (retried) or ProviderError (not retried).
+
+    A backend that knows prices also has ``price(model, prompt_tokens, completion_tokens) -> float``
+    (dollars), which the gateway uses to reserve a send's worst case against a dollar limit."""
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]: ...
 
@@ -148,13 +151,18 @@ class LLMGateway:
                     reraise=True,
                 ):
                     with attempt:
-                        self.accountant.authorize_send(request.model)
+                        reservation = await self.accountant.reserve(request.model, self.worst_case(request))
                         attempts += 1
                         stats.calls += 1
                         if attempts > 1:
                             stats.retries += 1
                             self.stats.retries += 1
-                        text, usage = await self._call_backend(request)
+                        reply: tuple[str, Usage] | None = None
+                        try:
+                            reply = await self._call_backend(request)
+                        finally:  # a send that failed (or was cancelled) is still a call
+                            self.accountant.settle(reservation, reply[1] if reply else None)
+                        text, usage = reply
         except BudgetExceeded:
             raise
         except Exception as exc:
@@ -163,9 +171,18 @@ class LLMGateway:
             if attempts > 1:
                 exc.args = (f"{exc} (after {attempts} attempts)",)
             raise
-        self.accountant.record_usage(usage)
         stats.add_usage(usage)
         return Completion(text=text, usage=usage, attempts=attempts, latency=time.perf_counter() - started)
+
+    def worst_case(self, request: CompletionRequest) -> Spend:
+        """What one send of ``request`` may spend at most: one call, its prompt's token bound plus
+        ``max_tokens`` (and a character's overrun), and those tokens at the backend's price (when a
+        dollar limit is set)."""
+        prompt = prompt_token_bound(request.messages)
+        completion = request.max_tokens + TOKENS_PAST_MAX
+        price = getattr(self.backend, "price", None) if self.accountant.budget.dollars is not None else None
+        dollars = float(price(request.model, prompt, completion)) if price is not None else 0.0
+        return Spend(calls=1, tokens=prompt + completion, dollars=dollars)
 
     async def _call_backend(self, request: CompletionRequest) -> tuple[str, Usage]:
         if local_name(request.model):

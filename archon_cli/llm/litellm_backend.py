@@ -24,6 +24,8 @@ _litellm: Any = None
 
 # Placeholder key for OpenAI-compatible servers that need none (llama.cpp, vLLM on loopback).
 _NO_KEY = "sk-no-key-required"
+# Sampling parameters dropped for a model that does not take them (never max_tokens: it bounds a send).
+_DROPPABLE = ("temperature", "stop")
 
 
 def _lib() -> Any:
@@ -37,7 +39,11 @@ def _lib() -> Any:
             import litellm
 
             litellm.suppress_debug_info = True
-            litellm.drop_params = True
+            # Off: with drop_params on, LiteLLM answers an HTTP 422 by sending the request again
+            # (OpenAIChatCompletion.acompletion's "for _ in range(2)" loop), a send our door never
+            # sees or counts. Parameters a model does not take are dropped here instead (see
+            # LiteLLMBackend.complete), before anything is sent.
+            litellm.drop_params = False
             litellm.telemetry = False
             _litellm = litellm
     return _litellm
@@ -73,12 +79,21 @@ _SECRET_TEXT = re.compile(
 
 def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with API keys replaced by ``***``: ``secrets``, the values of key-like environment
-    variables, and anything shaped like a bearer token or an ``sk-`` key. Provider error messages
-    may echo request headers; they are stored in results and printed, so they pass through here."""
-    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k)} | {s for s in secrets if s}
-    for value in sorted({v.strip() for v in values if len(v.strip()) >= 8}, key=len, reverse=True):
-        text = text.replace(value, "***")
+    variables (each exactly, whatever its length; an ``sk-`` key also without its prefix, as some
+    providers quote it), and anything shaped like a bearer token or an ``sk-`` key. Provider error
+    messages may echo request headers; they are stored in results and printed, so they pass through here."""
+    values = {v.strip() for k, v in os.environ.items() if _SECRET_NAME.search(k)} | {s.strip() for s in secrets if s}
+    values |= {v[3:] for v in values if v.startswith("sk-")}
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        if len(value) >= 8:
+            text = text.replace(value, "***")
+        else:  # a short key only where it stands alone, so "1" does not shred "HTTP 401"
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", "***", text)
     return _SECRET_TEXT.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+# Refusals that the same request would meet again: bad request, key, permission, model, parameters.
+PERMANENT_STATUS = frozenset({400, 401, 403, 404, 422})
 
 
 def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) -> Exception:
@@ -93,9 +108,9 @@ def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) ->
         lib.PermissionDeniedError,
         lib.UnprocessableEntityError,
     )
-    if isinstance(exc, permanent):
-        status = getattr(exc, "status_code", "")
-        return ProviderError(f"{model}: {type(exc).__name__} {status}: {message}".replace("  ", " "))
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, permanent) or status in PERMANENT_STATUS:
+        return ProviderError(f"{model}: {type(exc).__name__} {status or ''}: {message}".replace(" :", ":"))
     transient = (
         lib.RateLimitError,
         lib.InternalServerError,
@@ -104,7 +119,6 @@ def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) ->
         lib.Timeout,
         lib.BadGatewayError,
     )
-    status = getattr(exc, "status_code", None)
     if isinstance(exc, transient) or (isinstance(status, int) and (status >= 500 or status in (408, 409, 429))):
         return TransientProviderError(f"{model}: {type(exc).__name__}: {message}", retry_after=_retry_after(exc))
     if isinstance(exc, lib.APIError):  # e.g. a body that is not JSON: a server fault, worth a retry
@@ -147,6 +161,7 @@ class LiteLLMBackend:
 
     def __init__(self, local_models: LocalModelPool | None = None) -> None:
         self.local_models = local_models or LocalModelPool()
+        self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         name = local_name(request.model)
@@ -161,6 +176,7 @@ class LiteLLMBackend:
             "timeout": request.timeout,
             "num_retries": 0,
             "max_retries": 0,
+            "drop_params": False,
         }
         if request.stop:
             kwargs["stop"] = list(request.stop)
@@ -173,12 +189,22 @@ class LiteLLMBackend:
             kwargs["api_key"] = key
         elif request.api_base and not self._env_key(request.model):
             kwargs["api_key"] = _NO_KEY
-        try:
-            response = await lib.acompletion(**kwargs)
-        except (ProviderError, UserError):
-            raise
-        except Exception as exc:  # every provider failure is classified, none escapes raw
-            raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
+        dropped = self._dropped.setdefault(request.model, set())
+        while True:
+            try:
+                response = await lib.acompletion(**{k: v for k, v in kwargs.items() if k not in dropped})
+                break
+            except (ProviderError, UserError):
+                raise
+            except lib.UnsupportedParamsError as exc:
+                # Raised before anything is sent: a parameter the model does not take (o-series
+                # temperature, gpt-5 stop). Dropped for this model, as LiteLLM's drop_params would.
+                unsupported = {p for p in _DROPPABLE if p in str(exc) and p in kwargs} - dropped
+                if not unsupported:
+                    raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
+                dropped |= unsupported
+            except Exception as exc:  # every provider failure is classified, none escapes raw
+                raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise TransientProviderError(f"{request.model}: reply had no choices")
@@ -191,6 +217,19 @@ class LiteLLMBackend:
         except Exception:  # models missing from the price table cost what we cannot know
             cost = 0.0
         return text, Usage(prompt_tokens, completion_tokens, cost)
+
+    def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """Dollars for these tokens at LiteLLM's price for ``model``: 0 for embedded models and for
+        models missing from its price map (their replies cost 0 too)."""
+        if local_name(model) is not None:
+            return 0.0
+        try:
+            prompt_cost, completion_cost = _lib().cost_per_token(
+                model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+        except Exception:
+            return 0.0
+        return float(prompt_cost) + float(completion_cost)
 
     async def _complete_local(self, name: str, request: CompletionRequest) -> tuple[str, Usage]:
         try:

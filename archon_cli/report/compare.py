@@ -84,6 +84,7 @@ def screen_runs(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
         unique.setdefault(run.path.resolve(), run)
     warnings: list[str] = []
     for run in unique.values():
+        warnings.extend(run.notes)
         if not run.records:
             warnings.append(f"{run.path} has no finished questions yet ({run.expected} planned); left out")
         elif not run.complete:

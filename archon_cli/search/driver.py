@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,8 +63,8 @@ class SearchSettings:
             raise UserError("the model pool is empty: give at least one model with --models")
         if self.final_k < 0:
             raise UserError(f"--final-k {self.final_k}: must be 0 or more")
-        if self.cost_weight < 0:
-            raise UserError(f"--cost-weight {self.cost_weight}: must be 0 or more")
+        if not (math.isfinite(self.cost_weight) and self.cost_weight >= 0):
+            raise UserError(f"--cost-weight {self.cost_weight}: must be a finite number, 0 or more")
 
     def search_id(self) -> str:
         """Same settings, same id: re-running the command resumes the same search folder."""

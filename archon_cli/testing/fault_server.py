@@ -3,7 +3,8 @@
 The engine reaches it exactly as it reaches vLLM or llama.cpp: a component with
 ``model: openai/fake-model`` and ``api_base: <url>/v1``. Each request gets a fixed latency and,
 with the configured probabilities, one fault: HTTP 500, HTTP 429 with ``Retry-After``, a hang past
-the client's timeout, a 200 whose body is not JSON, or a 200 with no choices. Replies are
+the client's timeout, a 200 whose body is not JSON, a 200 with no choices, or a permanent refusal
+(HTTP 403, HTTP 422). Replies are
 deterministic text derived from the prompt: tiny-arith questions ("What is 3 + 4?") get the right
 number except for a seeded share of wrong ones, so scores mean something; rankers, critics and
 verifiers get replies in the format they parse. Which component asks is read from the request's
@@ -47,7 +48,8 @@ from aiohttp import web
 
 from archon_cli.llm.types import PURPOSE_HEADER
 
-KINDS = ("ok", "error_500", "error_429", "hang", "garbage", "no_choices")
+KINDS = ("ok", "error_500", "error_429", "hang", "garbage", "no_choices", "error_403", "error_422")
+_FAULTS = KINDS[1:]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class FaultPlan:
     hang: float = 0.0
     garbage: float = 0.0  # a 200 whose body is not JSON
     no_choices: float = 0.0  # a 200 with "choices": []
+    error_403: float = 0.0  # permission denied (permanent)
+    error_422: float = 0.0  # unprocessable entity (permanent), as vLLM says of a parameter it rejects
     retry_after: float = 0.1  # seconds, sent with every 429
     hang_seconds: float = 30.0  # a hang ends after this long (or when the client gives up)
     wrong_rate: float = 0.2  # share of arithmetic questions answered wrongly
@@ -68,18 +72,20 @@ class FaultPlan:
     barrier: int = 0  # hold the first requests until this many have arrived (forces clients to overlap)
 
     def __post_init__(self) -> None:
-        rates = (self.error_500, self.error_429, self.hang, self.garbage, self.no_choices, self.wrong_rate)
-        if any(r < 0 or r > 1 for r in rates) or sum(rates[:5]) > 1 + 1e-9:
+        rates = (*self.fault_rates(), self.wrong_rate)
+        if any(r < 0 or r > 1 for r in rates) or sum(rates[:-1]) > 1 + 1e-9:
             raise ValueError("fault rates must be between 0 and 1 and sum to at most 1")
         if self.latency < 0 or self.retry_after < 0 or self.hang_seconds < 0 or self.barrier < 0:
             raise ValueError("latency, retry_after, hang_seconds and barrier must be >= 0")
 
+    def fault_rates(self) -> tuple[float, ...]:
+        """The rate of each fault kind, in the order of ``KINDS[1:]``."""
+        return tuple(getattr(self, kind) for kind in _FAULTS)
+
     def choose(self, u: float) -> str:
         """The fault kind for a uniform draw ``u`` in [0, 1)."""
         edge = 0.0
-        for kind, rate in zip(
-            KINDS[1:], (self.error_500, self.error_429, self.hang, self.garbage, self.no_choices), strict=True
-        ):
+        for kind, rate in zip(_FAULTS, self.fault_rates(), strict=True):
             edge += rate
             if u < edge:
                 return kind
@@ -154,7 +160,16 @@ def reply_text(
 
 
 def _tokens(text: str) -> int:
+    """A token is a whitespace-separated word here (never more tokens than bytes, like real tokenizers)."""
     return max(1, len(text.split()))
+
+
+def _truncate(text: str, max_tokens: object) -> str:
+    """At most ``max_tokens`` tokens of ``text``, as a real server stops at the limit."""
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        return text
+    words = text.split()
+    return text if len(words) <= max_tokens else " ".join(words[:max_tokens])
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -263,6 +278,9 @@ class FaultServer:
                 "by_kind": {k: self._counts[k] for k in KINDS},
                 "bad_requests": self._counts["bad_request"],
                 "with_authorization": self._counts["with_authorization"],
+                # What the replies billed (usage of the 200s with choices).
+                "prompt_tokens": self._counts["prompt_tokens"],
+                "completion_tokens": self._counts["completion_tokens"],
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
                 "plan": asdict(self.plan),
@@ -318,6 +336,11 @@ class FaultServer:
         with self._lock:
             self._counts["bad_request"] += 1
 
+    def _bill(self, prompt_tokens: int, completion_tokens: int) -> None:
+        with self._lock:
+            self._counts["prompt_tokens"] += prompt_tokens
+            self._counts["completion_tokens"] += completion_tokens
+
     # -- handlers
 
     async def handle_chat(self, request: web.Request) -> web.StreamResponse:
@@ -348,13 +371,20 @@ class FaultServer:
                 return _error(500, f"injected server error{echo}")
             if kind == "error_429":
                 return _error(429, f"injected rate limit{echo}", {"Retry-After": f"{plan.retry_after:g}"})
+            if kind == "error_403":
+                return _error(403, f"injected permission denied: this key may not use {model}{echo}")
+            if kind == "error_422":
+                return _error(422, f"injected unprocessable entity: {model} rejects this request{echo}")
             if kind == "garbage":
                 return web.Response(
                     status=200, text="<html>upstream garbage, not JSON", content_type="application/json"
                 )
             text = reply_text(messages, plan.seed, plan.wrong_rate, request.headers.get(PURPOSE_HEADER, ""), draw)
+            text = _truncate(text, body.get("max_completion_tokens") or body.get("max_tokens"))  # type: ignore[union-attr]
             prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages if isinstance(m, dict))
             completion_tokens = _tokens(text)
+            if kind != "no_choices":
+                self._bill(prompt_tokens, completion_tokens)
             choices = (
                 []
                 if kind == "no_choices"
@@ -388,15 +418,20 @@ class FaultServer:
         return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
 
 
+_ERROR_TYPES = {403: "permission_error", 422: "invalid_request_error", 429: "rate_limit_error"}
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": message, "type": "server_error" if status >= 500 else "rate_limit_error"}}
+    body = {"error": {"message": message, "type": _ERROR_TYPES.get(status, "server_error")}}
     return web.json_response(body, status=status, headers=headers)
 
 
 def _echo(request: web.Request) -> str:
+    # The key first, as some providers quote it (without its "sk-" prefix), then the headers with
     # Authorization first, so the key survives any truncation of the message on the client side.
+    key = request.headers.get("Authorization", "").removeprefix("Bearer ").removeprefix("sk-")
     headers = sorted(request.headers.items(), key=lambda kv: kv[0].lower() != "authorization")
-    return "; request headers: " + ", ".join(f"{k}: {v}" for k, v in headers)
+    return f"; incorrect key {key}; request headers: " + ", ".join(f"{k}: {v}" for k, v in headers)
 
 
 def make_runner(server: FaultServer) -> web.AppRunner:
@@ -434,6 +469,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hang", type=float, default=0.0, help="share that hang (past the client's timeout)")
     p.add_argument("--garbage", type=float, default=0.0, help="share answered 200 with a body that is not JSON")
     p.add_argument("--no-choices", type=float, default=0.0, help="share answered 200 with no choices")
+    p.add_argument("--error-403", type=float, default=0.0, help="share answered with HTTP 403 (permanent)")
+    p.add_argument("--error-422", type=float, default=0.0, help="share answered with HTTP 422 (permanent)")
     p.add_argument("--retry-after", type=float, default=0.1, help="Retry-After seconds sent with 429s")
     p.add_argument("--hang-seconds", type=float, default=30.0, help="how long a hang lasts at most")
     p.add_argument("--wrong-rate", type=float, default=0.2, help="share of arithmetic questions answered wrongly")
@@ -453,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
             hang=args.hang,
             garbage=args.garbage,
             no_choices=args.no_choices,
+            error_403=args.error_403,
+            error_422=args.error_422,
             retry_after=args.retry_after,
             hang_seconds=args.hang_seconds,
             wrong_rate=args.wrong_rate,

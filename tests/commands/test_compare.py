@@ -101,31 +101,6 @@ def assert_png(path: Path) -> None:
 # -- refusals ----------------------------------------------------------------------------------------
 
 
-def test_folder_that_is_not_a_result_is_one_line_error(tmp_path: Path) -> None:
-    make_run(tmp_path, "good", base_scores(10))
-    (tmp_path / "empty").mkdir()
-    result = run_cli("compare", str(tmp_path / "good"), str(tmp_path / "empty"), "--results-dir", str(tmp_path))
-    assert_user_error(result, "is not a result folder (no run.json or search.json)")
-    assert not list(tmp_path.glob("compare-*"))
-
-
-@pytest.mark.parametrize(
-    ("make", "fragment"),
-    [
-        (lambda d: d / "missing", "no such file or folder"),
-        (lambda d: d / "notes.txt", "is not a result folder"),
-        (lambda d: d / "arch.yaml", "is an architecture file: pass --benchmark NAME"),
-        (lambda d: d / "bad", "not valid JSON"),
-    ],
-)
-def test_bad_inputs_are_one_line_errors(tmp_path: Path, make: Any, fragment: str) -> None:
-    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
-    (tmp_path / "arch.yaml").write_text("name: x\nlayers: []\n", encoding="utf-8")
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "run.json").write_text("{not json", encoding="utf-8")
-    assert_user_error(run_cli("compare", str(make(tmp_path)), "--results-dir", str(tmp_path)), fragment)
-
-
 def test_runs_on_different_benchmarks_or_splits_are_not_mixed(tmp_path: Path) -> None:
     a = make_run(tmp_path, "arith-run", base_scores(10))
     b = make_run(tmp_path, "gsm-run", base_scores(10), benchmark="gsm8k")

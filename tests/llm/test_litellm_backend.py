@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from archon_cli.errors import TransientProviderError, UserError
+from archon_cli.errors import ProviderError, TransientProviderError, UserError
 from archon_cli.llm.litellm_backend import LiteLLMBackend
 from archon_cli.llm.local_models import LocalModelPool, LocalReply
 from archon_cli.llm.types import CompletionRequest
@@ -83,3 +83,44 @@ async def test_the_purpose_reaches_the_server_as_a_header() -> None:
         )
     assert ranked == "[2] > [1]"  # the fault server ranks only when told a ranker asks
     assert plain == "4"
+
+
+# -- every send is ours: no resend under our door, 4xx refusals fail at once ----------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "provider_says"),
+    [("error_422", 422, "injected unprocessable entity"), ("error_403", 403, "injected permission denied")],
+)
+async def test_a_4xx_refusal_is_sent_once_and_permanent(fault: str, status: int, provider_says: str) -> None:
+    """LiteLLM's drop_params path sent a 422'd request twice and then returned nothing (read as a
+    transient "no choices"); a 403 came back as a generic APIError, read as transient."""
+    with FaultServer(FaultPlan(**{fault: 1.0})) as server:
+        request = CompletionRequest(
+            model="openai/fake-model", messages=({"role": "user", "content": "hi"},), api_base=server.api_base
+        )
+        with pytest.raises(ProviderError) as caught:
+            await LiteLLMBackend().complete(request)
+        seen = server.stats()["requests"]
+    assert seen == 1
+    assert not isinstance(caught.value, TransientProviderError)
+    assert str(status) in str(caught.value) and provider_says in str(caught.value)
+
+
+async def test_parameters_a_model_refuses_are_dropped_before_sending() -> None:
+    """o-series models take no temperature but 1: dropped here (LiteLLM's drop_params is off)."""
+    with FaultServer(FaultPlan(wrong_rate=0.0)) as server:
+        backend = LiteLLMBackend()
+        request = CompletionRequest(
+            model="openai/o1", messages=({"role": "user", "content": "What is 2 + 3?"},), api_base=server.api_base
+        )
+        assert (await backend.complete(request))[0] == "5"
+        assert (await backend.complete(request))[0] == "5"
+        assert server.stats()["requests"] == 2
+
+
+def test_price_comes_from_the_cost_map_and_embedded_models_are_free() -> None:
+    backend = LiteLLMBackend()
+    assert backend.price("openai/gpt-4o-mini", 1000, 1000) == pytest.approx(0.00015 + 0.0006)
+    assert backend.price("local/smollm2-135m", 1000, 1000) == 0.0
+    assert backend.price("openai/no-such-model", 1000, 1000) == 0.0

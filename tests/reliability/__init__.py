@@ -90,9 +90,9 @@ def only_run_dir(results: Path) -> Path:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every parseable line of a JSONL file (a torn last line from a kill is skipped)."""
+    """Every parseable line of a JSONL file (a torn last line from a kill, or garbage, is skipped)."""
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:

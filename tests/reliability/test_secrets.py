@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.reliability import FAST_RETRY, eval_args, only_run_dir, run_parallel, summary_json, write_architecture
 
-OPENAI_KEY = "sk-planted-SECRET-123"
+OPENAI_KEY = "sk-planted-SECRET-123"  # the echoing server also quotes it without "sk-"
 GATEWAY_KEY = "gw-planted-OTHER-4567"  # read through a custom api_key_env whose name does not look like a key
-ENV = {"OPENAI_API_KEY": OPENAI_KEY, "MY_GATEWAY_CREDENTIAL": GATEWAY_KEY}
-LEAKS = (OPENAI_KEY, GATEWAY_KEY, "planted-SECRET", "planted-OTHER")
+SHORT_KEY = "Qx9Kz7"  # under 8 characters, through another custom api_key_env
+ENV = {"OPENAI_API_KEY": OPENAI_KEY, "MY_GATEWAY_CREDENTIAL": GATEWAY_KEY, "MY_SHORT_CREDENTIAL": SHORT_KEY}
+LEAKS = (OPENAI_KEY, GATEWAY_KEY, SHORT_KEY, "planted-SECRET", "planted-OTHER")
 
 
 def _two_generators(path: Path, api_base: str) -> Path:
-    """Layer 0: one generator on the provider's usual key, one on a key named by api_key_env."""
+    """Layer 0: one generator on the provider's usual key, two on keys named by api_key_env."""
     base = {"type": "generator", "model": "openai/fake-model", "api_base": api_base, "timeout": 5.0}
     # Different max_tokens: requests that differ only in their key are one request (and cache entry).
     gateway = {**base, "api_key_env": "MY_GATEWAY_CREDENTIAL", "max_tokens": 17}
-    return write_architecture(path, api_base, name="two-keys", layers=[[{**base, "max_tokens": 16}, gateway]])
+    short = {**base, "api_key_env": "MY_SHORT_CREDENTIAL", "max_tokens": 18}
+    return write_architecture(path, api_base, name="three-keys", layers=[[{**base, "max_tokens": 16}, gateway, short]])
 
 
 def _files_leaking(root: Path) -> list[str]:
@@ -49,7 +53,7 @@ def test_keys_are_sent_but_never_stored_or_printed(tmp_path: Path) -> None:
 
     # The keys were used: each server received both in its Authorization header.
     for authorizations in seen.values():
-        assert sorted(authorizations) == sorted([f"Bearer {OPENAI_KEY}", f"Bearer {GATEWAY_KEY}"])
+        assert sorted(authorizations) == sorted(f"Bearer {k}" for k in (OPENAI_KEY, GATEWAY_KEY, SHORT_KEY))
     ok_run, ok_eval, leaky_run, leaky_eval = results
     assert ok_run.code == 0 and ok_eval.code == 0, (ok_run.stderr, ok_eval.stderr)
     assert "layer 0: generator" in ok_run.stderr  # the trace was printed
@@ -64,6 +68,16 @@ def test_keys_are_sent_but_never_stored_or_printed(tmp_path: Path) -> None:
         for stream in (result.stdout, result.stderr):
             assert not [s for s in LEAKS if s in stream], stream
     assert _files_leaking(tmp_path) == []
+
+
+def test_every_configured_key_is_scrubbed_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archon_cli.llm.litellm_backend import redact_secrets
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-Tiny7")
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "1")
+    message = "HTTP 401: key sk-Tiny7 (or Tiny7) refused; gateway key k9 refused; 1 retry"
+    cleaned = redact_secrets(message, ["k9"])
+    assert cleaned == "HTTP 401: key *** (or ***) refused; gateway key *** refused; *** retry"
 
 
 def test_redaction_of_provider_messages() -> None:

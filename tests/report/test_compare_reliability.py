@@ -20,7 +20,7 @@ def judged_run(root: Path, name: str, scores: dict[str, float | None], parsed: i
     with (folder / "questions.jsonl").open("w", encoding="utf-8") as f:
         for qid, score in scores.items():
             details = {"judge_asked": 2, "judge_parsed": parsed if score is not None else 0, "weight": 2}
-            record = {"id": qid, "category": "writing", "score": score, "error": None, "score_details": details,
+            record = {"id": qid, "category": "writing", "answer": "an answer", "score": score, "error": None, "score_details": details,
                       "calls": 2, "cache_hits": 0, "retries": 0, "latency": 0.1}  # fmt: skip
             f.write(json.dumps(record) + "\n")
     (folder / "summary.json").write_text(json.dumps({"complete": True}), encoding="utf-8")
