@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from archon_cli.errors import UserError
 from archon_cli.llm.accountant import CallStats
 
 
@@ -53,10 +54,13 @@ class RequestLog:
         self.path = path
         self._file: IO[str] | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
-            if self._file.tell() > 0 and not _ends_with_newline(path):
-                self._file.write("\n")  # a torn last line from a kill must not swallow the next record
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = path.open("a", encoding="utf-8")
+                if self._file.tell() > 0 and not _ends_with_newline(path):
+                    self._file.write("\n")  # a torn last line from a kill must not swallow the next record
+            except OSError as exc:
+                raise UserError(f"{path}: cannot write the request log: {exc.strerror or exc}") from None
 
     def append(self, record: dict[str, Any]) -> None:
         if self._file is not None:

@@ -19,6 +19,9 @@ import httpx
 import openai
 import pytest
 
+from archon_cli.commands.serve import parse_spec
+from archon_cli.commands.settings import secret_from_env
+from archon_cli.errors import UserError
 from archon_cli.server.request_log import read_request_log
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.commands.test_run import assert_user_error
@@ -148,9 +151,27 @@ def test_bad_setups_are_one_line_exit_2(tmp_path: Path) -> None:
         run_cli("serve", "=architectures/single-call.yaml"), "expected an architecture file, or NAME=PATH"
     )
     assert_user_error(run_cli("serve", str(tmp_path / "missing.yaml")), "not found")
+    assert_user_error(run_cli("serve", arch, "--request-log", str(tmp_path)), "cannot write the request log")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = str(taken.getsockname()[1])
         assert_user_error(run_cli("serve", arch, "--port", port), f"cannot listen on 127.0.0.1:{port}")
     assert_user_error(run_cli("serve", arch, "--host", "no.such.host.invalid", "--port", "0"), "cannot listen")
+
+
+def test_the_key_is_read_from_the_named_variable() -> None:
+    assert secret_from_env("K", "--api-key-env", {"K": " abc "}) == "abc"
+    for environ in ({}, {"K": "  "}):
+        with pytest.raises(UserError, match="--api-key-env K: the variable is not set or empty"):
+            secret_from_env("K", "--api-key-env", environ)
+    with pytest.raises(UserError, match="give the name of an environment variable"):
+        secret_from_env("", "--api-key-env", {})
+
+
+def test_specs_name_or_path(tmp_path: Path) -> None:
+    assert parse_spec("a/b.yaml") == (None, Path("a/b.yaml"))
+    assert parse_spec("best=results/s/best.yaml") == ("best", Path("results/s/best.yaml"))
+    odd = tmp_path / "x=y.yaml"
+    odd.write_text("", encoding="utf-8")
+    assert parse_spec(str(odd)) == (None, odd)  # an existing file whose name holds '='
