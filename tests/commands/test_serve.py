@@ -26,6 +26,7 @@ from archon_cli.server.request_log import read_request_log
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.commands.test_run import assert_user_error
 from tests.conftest import ROOT, run_cli
+from tests.server import wait_in_flight
 
 KEY = "sk-serve-subprocess-key-0123456789"
 
@@ -93,7 +94,7 @@ def test_serve_prints_url_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_sigterm_waits_for_requests_in_flight(tmp_path: Path) -> None:
-    with FaultServer(FaultPlan(latency=1.5, wrong_rate=0.0)) as provider:
+    with FaultServer(FaultPlan(latency=2.0, wrong_rate=0.0)) as provider:
         arch = loop_yaml(tmp_path, provider.api_base)
         with serving(str(arch), "--no-cache", "--request-log", str(tmp_path / "log.jsonl"), "--grace", "20") as (
             proc,
@@ -123,7 +124,7 @@ def test_sigterm_answers_503_after_grace(tmp_path: Path) -> None:
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 body = {"model": "loop", "messages": [{"role": "user", "content": "hi"}]}
                 pending = pool.submit(httpx.post, url + "/v1/chat/completions", json=body, timeout=30)
-                time.sleep(0.5)
+                wait_in_flight(url, 1)
                 started = time.perf_counter()
                 proc.send_signal(signal.SIGTERM)
                 reply = pending.result()

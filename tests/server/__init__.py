@@ -3,8 +3,11 @@ background thread of the test process, with fast retries."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.config.architecture import Architecture
@@ -71,3 +74,13 @@ def start_server(
         served.append(ServedArchitecture(arch.name, runner))
     options = ServeOptions(api_key=api_key, concurrency=concurrency, grace=grace, request_log=log)
     return BackgroundServer(ArchitectureService(served, gateway, options)).start()
+
+
+def wait_in_flight(url: str, n: int, timeout: float = 30.0) -> None:
+    """Wait until the server at ``url`` is running ``n`` requests (its ``/health`` says so)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(url + "/health", timeout=10).json()["in_flight"] >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url}: {n} requests never were in flight together")

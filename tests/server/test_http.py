@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from archon_cli.testing import FaultPlan, FaultServer
-from tests.server import one_call, start_server
+from tests.server import one_call, start_server, wait_in_flight
 
 GOOD = {"model": "one-call", "messages": [{"role": "user", "content": "What is 1 + 2?"}]}
 
@@ -150,18 +150,19 @@ def test_a_storm_of_bad_requests_leaves_the_server_serving(url: str) -> None:
 # -- the drain on stop ------------------------------------------------------------------------
 
 
-def _post_later(url: str, delay: float) -> concurrent.futures.Future[httpx.Response]:
+def _post_in_flight(url: str) -> concurrent.futures.Future[httpx.Response]:
+    """A request sent from another thread; returns once the server is running it."""
     pool = concurrent.futures.ThreadPoolExecutor(1)
     future = pool.submit(lambda: httpx.post(url + "/v1/chat/completions", json=GOOD, timeout=30))
     pool.shutdown(wait=False)
-    time.sleep(delay)
+    wait_in_flight(url, 1)
     return future
 
 
 def test_stop_lets_requests_in_flight_finish() -> None:
     with FaultServer(FaultPlan(latency=1.0, wrong_rate=0.0)) as provider:
         server = start_server([one_call(provider.api_base)], grace=10)
-        pending = _post_later(server.url, 0.3)
+        pending = _post_in_flight(server.url)
         started = time.perf_counter()
         server.stop()
         stopped = time.perf_counter() - started
@@ -173,7 +174,7 @@ def test_stop_lets_requests_in_flight_finish() -> None:
 def test_stop_answers_503_after_the_grace_period() -> None:
     with FaultServer(FaultPlan(latency=5.0)) as provider:
         server = start_server([one_call(provider.api_base)], grace=0.5)
-        pending = _post_later(server.url, 0.3)
+        pending = _post_in_flight(server.url)
         started = time.perf_counter()
         server.stop()
         stopped = time.perf_counter() - started
