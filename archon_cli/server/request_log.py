@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from archon_cli.errors import UserError
 from archon_cli.llm.accountant import CallStats
+from archon_cli.records import JsonlLog
 
 
 def log_record(
@@ -75,16 +76,7 @@ class RequestLog:
 
 def read_request_log(path: Path) -> list[dict[str, Any]]:
     """The records of a request log (a torn last line is skipped)."""
-    records = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-    return records
+    return JsonlLog(path).read() if path.exists() else []
 
 
 def _ends_with_newline(path: Path) -> bool:
