@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from archon_cli.engine.runner import QueryResult
 from archon_cli.errors import ArchonError
 from archon_cli.server.protocol import (
     SSE_DONE,
@@ -119,7 +120,8 @@ async def _chat(service: ArchitectureService, request: Request) -> Response:
     started = time.perf_counter()
     request_id = new_request_id()
     chat: ChatRequest | None = None
-    result = None
+    result: QueryResult | None = None
+    failure: ApiError | None = None
     try:
         if service.draining:
             raise shutting_down()
@@ -128,39 +130,20 @@ async def _chat(service: ArchitectureService, request: Request) -> Response:
         served = service.architecture(chat.model)
         result = await service.run(served, chat.messages, request_id)
         failure = service.failure(result)
-        if failure is not None:
-            raise failure
     except ApiError as error:
-        stats = result.stats if result is not None else None
-        service.record(
-            request_id,
-            chat.model if chat else None,
-            error.status,
-            bool(chat and chat.stream),
-            stats,
-            started,
-            error.message,
-        )
-        return error_response(error, request_id)
+        failure = error
     except ArchonError as exc:  # a misconfigured server (a model gone missing): the operator's to fix
-        misconfigured = ApiError(500, service.redact(str(exc)), type="server_error", code="server_misconfigured")
-        service.notify(f"error: {misconfigured.message}")
-        service.record(
-            request_id,
-            chat.model if chat else None,
-            500,
-            bool(chat and chat.stream),
-            None,
-            started,
-            misconfigured.message,
-        )
-        return error_response(misconfigured, request_id)
+        failure = ApiError(500, service.redact(str(exc)), type="server_error", code="server_misconfigured")
+        service.notify(f"error: {failure.message}")
     except Exception as exc:
+        failure = ApiError(500, "internal server error", type="server_error", code="internal_error")
         service.notify(f"internal error answering {request_id}: {type(exc).__name__}: {service.redact(str(exc))[:200]}")
-        service.record(request_id, chat.model if chat else None, 500, False, None, started, "internal server error")
-        return error_response(
-            ApiError(500, "internal server error", type="server_error", code="internal_error"), request_id
-        )
+    if failure is not None or chat is None or result is None:
+        failure = failure or ApiError(500, "internal server error", type="server_error", code="internal_error")
+        stats = result.stats if result is not None else None
+        model, stream = (chat.model, chat.stream) if chat is not None else (None, False)
+        service.record(request_id, model, failure.status, stream, stats, started, failure.message)
+        return error_response(failure, request_id)
 
     created = int(time.time())
     usage = result_usage(result)
