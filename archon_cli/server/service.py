@@ -13,7 +13,7 @@ import hmac
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,55 @@ def result_usage(result: QueryResult) -> dict[str, int]:
     return usage_body(result.stats.prompt_tokens, result.stats.completion_tokens)
 
 
+class RequestGate:
+    """The requests running now: at most ``concurrency`` at once (0 = unbounded; the others wait),
+    and the drain at shutdown: once it begins no request is let in, and ``grace`` seconds later
+    those still running are cancelled and answered 503."""
+
+    def __init__(self, concurrency: int, grace: float) -> None:
+        self.grace = grace
+        self.in_flight = 0
+        self.draining = False
+        self._slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
+        self._tasks: set[asyncio.Future[QueryResult]] = set()
+        self._expired = False
+
+    async def run(self, work: Callable[[], Awaitable[QueryResult]]) -> QueryResult:
+        """``work()`` in a slot; raises ApiError 503 when draining, or cut off by the end of the grace."""
+        if self.draining:
+            raise shutting_down()
+        self.in_flight += 1
+        task = asyncio.ensure_future(self._in_slot(work))
+        self._tasks.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._expired and task.cancelled() and not (current is not None and current.cancelling()):
+                raise shutting_down(f"the request did not finish within the {self.grace:g}s grace period") from None
+            raise  # the client went away, or the server is being stopped hard
+        finally:
+            self._tasks.discard(task)
+            self.in_flight -= 1
+
+    async def _in_slot(self, work: Callable[[], Awaitable[QueryResult]]) -> QueryResult:
+        if self._slots is None:
+            return await work()
+        async with self._slots:
+            return await work()
+
+    def begin_drain(self) -> None:
+        """Call on the server's event loop."""
+        if not self.draining:
+            self.draining = True
+            asyncio.get_running_loop().call_later(self.grace, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        for task in list(self._tasks):
+            task.cancel()
+
+
 class ArchitectureService:
     """The architectures served, by name, and the state of the server (counters, drain)."""
 
@@ -102,11 +151,7 @@ class ArchitectureService:
         self.started = time.monotonic()
         self.log = RequestLog(self.options.request_log)
         self.statuses: Counter[int] = Counter()
-        self.in_flight = 0
-        self._slots = asyncio.Semaphore(self.options.concurrency) if self.options.concurrency > 0 else None
-        self._tasks: set[asyncio.Future[QueryResult]] = set()
-        self._draining = False
-        self._expired = False
+        self.gate = RequestGate(self.options.concurrency, self.options.grace)
 
     # -- who may ask, and for what
 
@@ -138,29 +183,8 @@ class ArchitectureService:
     async def run(self, served: ServedArchitecture, messages: tuple[Message, ...], request_id: str) -> QueryResult:
         """Run ``served`` on the conversation. A provider failure or a spent budget comes back in the
         result (see ``failure``); raises ApiError 503 when the server is shutting down."""
-        if self._draining:
-            raise shutting_down()
-        self.in_flight += 1
-        task = asyncio.ensure_future(self._run_in_slot(served, Query(messages=messages, id=request_id)))
-        self._tasks.add(task)
-        try:
-            return await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if self._expired and task.cancelled() and not (current is not None and current.cancelling()):
-                raise shutting_down(
-                    f"the request did not finish within the {self.options.grace:g}s grace period"
-                ) from None
-            raise
-        finally:
-            self._tasks.discard(task)
-            self.in_flight -= 1
-
-    async def _run_in_slot(self, served: ServedArchitecture, query: Query) -> QueryResult:
-        if self._slots is None:
-            return await served.runner.run_safely(query)
-        async with self._slots:
-            return await served.runner.run_safely(query)
+        query = Query(messages=messages, id=request_id)
+        return await self.gate.run(lambda: served.runner.run_safely(query))
 
     def failure(self, result: QueryResult) -> ApiError | None:
         """What a failed run is to the client: 429 when a budget stopped it, 502 when a provider failed
@@ -193,20 +217,12 @@ class ArchitectureService:
 
     @property
     def draining(self) -> bool:
-        return self._draining
+        return self.gate.draining
 
     def begin_drain(self) -> None:
         """Refuse new requests (503); those in flight get ``grace`` seconds, then are answered 503.
         Call on the server's event loop."""
-        if self._draining:
-            return
-        self._draining = True
-        asyncio.get_running_loop().call_later(self.options.grace, self._expire)
-
-    def _expire(self) -> None:
-        self._expired = True
-        for task in list(self._tasks):
-            task.cancel()
+        self.gate.begin_drain()
 
     def close(self) -> None:
         self.log.close()
@@ -214,9 +230,9 @@ class ArchitectureService:
     def health(self) -> dict[str, Any]:
         spent = self.gateway.stats
         return {
-            "status": "draining" if self._draining else "ok",
+            "status": "draining" if self.draining else "ok",
             "models": list(self.architectures),
-            "in_flight": self.in_flight,
+            "in_flight": self.gate.in_flight,
             "requests": sum(self.statuses.values()),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "uptime_s": round(time.monotonic() - self.started, 1),
