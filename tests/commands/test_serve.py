@@ -94,7 +94,7 @@ def test_serve_prints_url_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_sigterm_waits_for_requests_in_flight(tmp_path: Path) -> None:
-    with FaultServer(FaultPlan(latency=2.0, wrong_rate=0.0)) as provider:
+    with FaultServer(FaultPlan(latency=3.0, wrong_rate=0.0)) as provider:
         arch = loop_yaml(tmp_path, provider.api_base)
         with serving(str(arch), "--no-cache", "--request-log", str(tmp_path / "log.jsonl"), "--grace", "20") as (
             proc,
@@ -105,7 +105,7 @@ def test_sigterm_waits_for_requests_in_flight(tmp_path: Path) -> None:
                 pending = [
                     pool.submit(httpx.post, url + "/v1/chat/completions", json=body, timeout=30) for _ in range(3)
                 ]
-                time.sleep(0.5)
+                wait_in_flight(url, 3)
                 proc.send_signal(signal.SIGTERM)
                 replies = [p.result() for p in pending]
             _, err = proc.communicate(timeout=30)
