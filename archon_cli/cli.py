@@ -230,6 +230,47 @@ def check(
 
 
 @app.command()
+def serve(
+    architectures: Annotated[
+        list[str], typer.Argument(help="Architecture files to serve, each under its name (or NAME=PATH).")
+    ],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: a free one).")] = 8000,
+    budget: Annotated[
+        Optional[str],
+        typer.Option("--budget", help="Calls per request (an integer) or a budget file (its totals: 429 once spent)."),
+    ] = None,
+    api_key_env: Annotated[
+        Optional[str],
+        typer.Option("--api-key-env", help="Requests must carry this variable's value as a bearer token."),
+    ] = None,
+    request_log: Annotated[Path, typer.Option("--request-log", help="JSONL log, one line per request.")] = Path(
+        "results/serve/requests.jsonl"
+    ),
+    grace: Annotated[
+        float, typer.Option("--grace", min=0.0, help="Seconds requests in flight get after SIGTERM, then 503.")
+    ] = 30.0,
+    cache_dir: CacheDirOption = Path("results/cache"),
+    no_cache: NoCacheOption = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=0, help="Requests running at once; others wait (0 = unbounded).")
+    ] = 32,
+    model_limit: ModelLimitOption = None,
+    max_attempts: MaxAttemptsOption = 6,
+    retry_wait: RetryWaitOption = 0.5,
+) -> None:
+    """Serve architectures behind an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health)."""
+    from archon_cli.commands.serve import run_serve
+    from archon_cli.commands.settings import engine_settings, secret_from_env
+    from archon_cli.server import ServeOptions
+
+    settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
+    key = secret_from_env(api_key_env, "--api-key-env") if api_key_env is not None else None
+    options = ServeOptions(api_key=key, concurrency=concurrency, grace=grace, request_log=request_log)
+    raise typer.Exit(run_serve(architectures, host, port, settings, options, _stderr()))
+
+
+@app.command()
 def benchmarks() -> None:
     """List the benchmarks `eval` and `search` accept."""
     from archon_cli.commands.benchmarks import list_benchmarks

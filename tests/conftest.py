@@ -37,6 +37,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def assert_user_error(result: CliResult, fragment: str) -> None:
+    """A user error as promised: exit 2, one line on stderr starting 'error: ' and naming the problem, no traceback."""
+    assert result.code == 2, (result.code, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+
+
 @pytest.fixture
 def cli():  # type: ignore[no-untyped-def]
     return run_cli

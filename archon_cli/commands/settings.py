@@ -29,6 +29,16 @@ def data_dir_from_env(given: Path | None, environ: Mapping[str, str] = os.enviro
     return Path(env) if env else None
 
 
+def secret_from_env(variable: str, option: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The value of the environment variable an option names (``--api-key-env VAR``); never printed."""
+    if not variable.strip():
+        raise UserError(f"{option}: give the name of an environment variable")
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise UserError(f"{option} {variable}: the variable is not set or empty")
+    return value
+
+
 def local_settings(environ: Mapping[str, str] = os.environ) -> LocalSettings:
     """How embedded models run: ARCHON_LOCAL_THREADS (llama.cpp threads per call, default
     min(4, cores)) and ARCHON_MODEL_DIR (where assembled GGUF files are kept)."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from archon_cli.report.plots import HEIGHT_PX, WIDTH_PX
-from tests.conftest import run_cli
+from tests.conftest import assert_user_error, run_cli
 
 CATEGORIES = ("addition", "subtraction", "comparison")
 
@@ -78,14 +77,6 @@ def flipped(scores: dict[str, float], n: int) -> dict[str, float]:
 
 def base_scores(n: int = 100) -> dict[str, float]:
     return {f"q{i:03d}": (1.0 if i % 5 != 0 else 0.0) for i in range(n)}  # 80% correct
-
-
-def assert_user_error(result: Any, fragment: str) -> None:
-    assert result.code == 2, (result.code, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
 
 
 def assert_png(path: Path) -> None:

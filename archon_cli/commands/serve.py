@@ -1,0 +1,77 @@
+"""What ``archon serve`` does: load and check every architecture (budget, routes, keys) before it
+listens, print the URL, serve until SIGTERM or Ctrl-C, then print the totals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from archon_cli.commands.common import load_checked
+from archon_cli.commands.settings import EngineSettings, open_gateway
+from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import EXIT_OK, UserError
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.server import ArchitectureService, ServedArchitecture, ServeOptions
+
+
+def parse_spec(spec: str) -> tuple[str | None, Path]:
+    """``PATH`` (served under the architecture's name) or ``NAME=PATH``."""
+    path = Path(spec)
+    if "=" not in spec or path.exists():
+        return None, path
+    name, _, rest = spec.partition("=")
+    if not name.strip() or not rest.strip():
+        raise UserError(f"{spec!r}: expected an architecture file, or NAME=PATH")
+    return name.strip(), Path(rest.strip())
+
+
+def load_served(
+    specs: list[str], settings: EngineSettings, console: Console
+) -> tuple[list[ServedArchitecture], LLMGateway]:
+    """Every architecture loaded, checked against the per-request budget, its routes and keys
+    resolved, all on one gateway: any problem stops here, before the server listens."""
+    gateway = open_gateway(settings)
+    served = []
+    for spec in specs:
+        name, path = parse_spec(spec)
+        architecture = load_checked(path, settings, console)
+        runner = ArchitectureRunner(architecture, gateway, settings.budget.calls_per_query)
+        runner.check_routes()
+        served.append(ServedArchitecture(name or architecture.name, runner))
+    return served, gateway
+
+
+def run_serve(
+    specs: list[str], host: str, port: int, settings: EngineSettings, options: ServeOptions, console: Console
+) -> int:
+    from archon_cli.server.host import listen, serve, url_of
+
+    served_list, gateway = load_served(specs, settings, console)
+    service = ArchitectureService(
+        served_list,
+        gateway,
+        options,
+        notify=lambda message: console.print(f"[yellow]{message}[/]", highlight=False, soft_wrap=True),
+    )
+    sock = listen(host, port)
+    url = url_of(sock)
+    print(url, flush=True)  # the first line of stdout, for scripts that start the server with --port 0
+    for served in service.architectures.values():
+        console.print(f"serving [bold]{served.name}[/] ({served.calls} calls per request) at {url}/v1", highlight=False)
+    budget = settings.budget.describe()
+    console.print(
+        f"[dim]budget: {budget}; key: {'required' if options.api_key else 'none'}; "
+        f"log: {options.request_log or 'off'}; SIGTERM or Ctrl-C stops (grace {options.grace:g}s)[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    serve(service, sock)
+    s = service.summary()
+    console.print(
+        f"stopped: {s['requests']} requests ({s['ok']} answered, {s['failed']} not); "
+        f"{s['calls']} calls, {s['cache_hits']} cache hits, {s['tokens']} tokens, ${s['cost']:.4f}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return EXIT_OK

@@ -1,0 +1,85 @@
+"""The request log of ``archon serve``: one JSON line per request answered (this module owns the
+format). Each line is written and flushed as the request ends, so a kill loses nothing answered;
+it is not fsynced per line, which would cap a busy server at the disk's sync rate.
+
+Fields: ``id``, ``time`` (UTC, ISO 8601), ``model``, ``status`` (the HTTP status), ``stream``,
+``calls``, ``cache_hits``, ``retries``, ``prompt_tokens``, ``completion_tokens``, ``tokens``,
+``cost``, ``latency`` (seconds from the request's arrival to its answer) and ``error`` (the message
+sent to the client, or null). Never a prompt, an answer, a header or a key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from archon_cli.errors import UserError
+from archon_cli.llm.accountant import CallStats
+from archon_cli.records import JsonlLog
+
+
+def log_record(
+    request_id: str,
+    model: str | None,
+    status: int,
+    stream: bool,
+    stats: CallStats | None,
+    latency: float,
+    error: str | None,
+) -> dict[str, Any]:
+    s = stats or CallStats()
+    return {
+        "id": request_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": model,
+        "status": status,
+        "stream": stream,
+        "calls": s.calls,
+        "cache_hits": s.cache_hits,
+        "retries": s.retries,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "tokens": s.tokens,
+        "cost": round(s.cost, 8),
+        "latency": round(latency, 4),
+        "error": error,
+    }
+
+
+class RequestLog:
+    """Appends records to a JSONL file (created with its folder); ``None`` path: records are dropped."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = path.open("a", encoding="utf-8")
+                if self._file.tell() > 0 and not _ends_with_newline(path):
+                    self._file.write("\n")  # a torn last line from a kill must not swallow the next record
+            except OSError as exc:
+                raise UserError(f"{path}: cannot write the request log: {exc.strerror or exc}") from None
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_request_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a request log (a torn last line is skipped)."""
+    return JsonlLog(path).read() if path.exists() else []
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
