@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import random
 from pathlib import Path
 
 import pytest
 import yaml
 
+from archon_cli.benchmarks.base import Question
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.config import load_architecture
 from archon_cli.engine.runner import ArchitectureRunner
@@ -26,7 +28,8 @@ from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.pool import PoolModel
-from archon_cli.search.space import FeasibleSpace, Point, SearchSpace
+from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id
+from archon_cli.search.trials import Trial, rank_trials
 from archon_cli.testing.simulated import SimulatedBackend
 
 ACCURACY = {"sim/good": 0.6, "sim/bad": 0.35}
@@ -132,3 +135,63 @@ def test_trial_architecture_files_match_their_points(tmp_path: Path) -> None:
         data = yaml.safe_load((result.search_dir / trial.run_dir / "architecture.yaml").read_text())
         samples = data["layers"][0][0]["samples"]
         assert trial.point is not None and samples == trial.point["samples"]
+
+
+# -- multi-fidelity and the baseline -------------------------------------------------------------
+
+
+class ManyArith(TinyArith):
+    """tiny-arith's questions in the same words, 500 of them (100 dev), so rungs have room."""
+
+    name = "many-arith"
+
+    def load(self) -> list[Question]:
+        rng = random.Random(7)
+        questions = []
+        for i in range(500):
+            a, b = rng.randint(1, 9), rng.randint(1, 9)
+            kind = ("add", "sub", "cmp")[i % 3]
+            if kind == "add":
+                text, answer = f"What is {a} + {b}?", a + b
+            elif kind == "sub":
+                a, b = max(a, b), min(a, b)
+                text, answer = f"What is {a} - {b}?", a - b
+            else:
+                a, b = rng.sample(range(10, 100), 2)
+                text, answer = f"Which is larger, {a} or {b}?", max(a, b)
+            questions.append(Question(id=f"{kind}-{i:03d}", turns=(f"{text} Answer with just the number.",),
+                                      reference=str(answer), category=kind))  # fmt: skip
+        return questions
+
+
+BEST = architecture_id(Point(1, 7, 0, 1, False, "majority_vote"), ["sim/good", "sim/bad"])
+
+
+class _Reached(Exception):
+    pass
+
+
+def calls_to_reach_best(tmp: Path, seed: int, rungs: tuple[int, ...] | None) -> int:
+    """Calls sent (stage 1 and the baseline included) until the leaderboard's leader, measured on
+    the whole dev split, is the known best (majority vote over 7 samples of sim/good)."""
+    s = SearchSettings(**{**settings(seed, trials=38).__dict__, "benchmark": ManyArith(), "rungs": rungs})
+    backend = SimulatedBackend(ACCURACY)
+    gateway = LLMGateway(backend=backend, cache=ResponseCache(tmp / "cache.sqlite"))
+
+    def on_trial(_trial: Trial, trials: list[Trial]) -> None:
+        lead = rank_trials(trials)[0]
+        if lead.arch_id == BEST and lead.questions == 100:
+            raise _Reached
+
+    with pytest.raises(_Reached):
+        asyncio.run(SearchDriver(s, gateway, tmp, on_trial=on_trial).run())
+    return backend.sent
+
+
+def test_multi_fidelity_reaches_the_known_best_with_fewer_calls_than_plain_gp(tmp_path: Path) -> None:
+    outcomes = {}
+    for seed in range(5):
+        plain = calls_to_reach_best(tmp_path / f"plain-{seed}", seed, None)
+        rungs = calls_to_reach_best(tmp_path / f"rungs-{seed}", seed, (10, 40, 100))
+        outcomes[seed] = (plain, rungs)
+    assert all(rungs < plain for plain, rungs in outcomes.values()), outcomes
