@@ -74,7 +74,10 @@ def generate() -> list[Question]:
     return questions
 
 
-_EXAMPLES = {category: items for (_, category, _), items in zip(CATEGORIES, _items(_EXAMPLE_SEED, SHOTS + 1).values(), strict=True)}
+_EXAMPLES = {
+    category: items
+    for (_, category, _), items in zip(CATEGORIES, _items(_EXAMPLE_SEED, SHOTS + 1).values(), strict=True)
+}
 
 
 def few_shot_examples(question: Question) -> tuple[Item, ...]:

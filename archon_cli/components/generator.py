@@ -36,7 +36,9 @@ class GeneratorConfig(LLMComponentConfig):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     system_prompt: str | None = None
     prompt_format: PromptFormat = "chat"
-    shots: int = Field(default=DEFAULT_SHOTS, ge=0, le=64, description="worked examples a few-shot format shows at most")
+    shots: int = Field(
+        default=DEFAULT_SHOTS, ge=0, le=64, description="worked examples a few-shot format shows at most"
+    )
     answer_format: str | None = Field(
         default=None, description="instruction appended to the question; unset: the benchmark's own, '': none"
     )
