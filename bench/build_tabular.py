@@ -7,14 +7,14 @@ architecture's right and wrong answer per question.
 
 The table's architectures are generator ensembles (one generator per prompt style of a set, each
 with k samples, greedy or at 0.7) with or without a majority vote. Each of them draws from the same
-few requests per question and style: the greedy answer and sample slots 0..2 at 0.7 (an
+few requests per question and style: the greedy answer and sample slots 0 and 1 at 0.7 (an
 architecture with k samples of a style reuses slots 0..k-1, see llm/types.py SampleSlots). So
 ``--warm`` first sends exactly those requests, through the real generators (the largest architecture
 of the space, greedy and sampled, question by question, into the response cache); it can be stopped
-at any time and run again (the cache keeps every reply). The build then evaluates all 120
+at any time and run again (the cache keeps every reply). The build then evaluates all 90
 architectures through the real runner, each reply a cache hit, so every score is what
-``archon eval`` of that architecture computes, not a re-implementation of it. The 120 x 300 x ~4
-calls on paper cost about 3,200 sent calls (202 distinct dev prompts x 4 styles x 4 draws).
+``archon eval`` of that architecture computes, not a re-implementation of it. The 90 x 300 x ~4
+calls on paper cost about 2,400 sent calls (202 distinct dev prompts x 4 styles x 3 draws).
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ MODELS = ["local/smollm2-135m"]
 
 
 def warm_points(feasible: FeasibleSpace) -> list[Point]:
-    """The architectures whose requests every other one reuses: all styles, most samples, sampled
-    and greedy (the sampled one first: it is the larger)."""
+    """The architectures whose requests every other one reuses: each style alone, greedy first
+    (the styles' greedy answers are most of what the table measures), then with the most samples."""
     s = feasible.space
-    every = s.style_choices()[-1]
     return [
-        feasible.canonical(Point(s.top_models[0], s.samples[1], 0, 1, False, "none", every, t))
-        for t in sorted(s.temperatures, reverse=True)
+        feasible.canonical(Point(s.top_models[0], s.samples[1] if t > 0 else 1, 0, 1, False, "none", (style,), t))
+        for t in sorted(s.temperatures)
+        for style in s.styles
     ]
 
 
@@ -63,10 +63,13 @@ async def build(args: argparse.Namespace) -> None:
     gateway = LLMGateway(cache=cache, local_models=LocalModelPool(local_settings()))
     started = time.perf_counter()
     if args.warm:
+        # One prompt style at a time, one question at a time, a category's questions together:
+        # consecutive prompts then share their long few-shot prefix, which llama.cpp reuses.
+        ordered = sorted(questions, key=lambda q: q.category)
         for point in warm_points(feasible):
             runner = ArchitectureRunner(feasible.architecture(point), gateway)
-            for i in range(0, len(questions), 20):
-                await evaluate(runner, benchmark, questions[i : i + 20], concurrency=args.concurrency)
+            for i in range(0, len(ordered), 20):
+                await evaluate(runner, benchmark, ordered[i : i + 20], concurrency=1)
                 print(
                     f"warm {point.label()}: {min(i + 20, len(questions))}/{len(questions)} questions, "
                     f"sent {gateway.stats.calls} calls, {time.perf_counter() - started:.0f}s",

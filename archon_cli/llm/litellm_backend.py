@@ -213,10 +213,8 @@ class LiteLLMBackend:
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise TransientProviderError(f"{request.model}: reply had no choices")
-        if request.prompt is None:
-            text = choices[0].message.content or ""
-        else:
-            text = getattr(choices[0], "text", None) or ""
+        # a chat reply's text is its message's content; a text completion's, the choice's text
+        text = (choices[0].message.content if request.prompt is None else getattr(choices[0], "text", None)) or ""
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)

@@ -148,12 +148,13 @@ class SearchSpace(BaseModel):
         if dimension in ranges:
             low, high = ranges[dimension]
             return list(range(low, high + 1))
-        return {
+        choices: dict[str, list[Any]] = {
             "critic_ranker": list(self.critic_ranker),
             "final": list(self.final),
-            "styles": self.style_choices(),
+            "styles": list(self.style_choices()),
             "temperature": list(self.temperatures),
-        }[dimension]
+        }
+        return choices[dimension]
 
     def holds(self, point: Point) -> bool:
         """Whether every setting of ``point`` is one of this space's choices."""

@@ -3,6 +3,8 @@ answer-format instruction and system prompt; what reaches the one door (the gate
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from archon_cli.benchmarks.tiny_arith import INSTRUCTION, TinyArith, generate
@@ -107,3 +109,32 @@ def test_an_ensemble_may_mix_styles_of_one_model() -> None:
         }
     )
     assert architecture.static_calls() == 3 and warnings == []
+
+
+def test_a_completion_request_reaches_the_embedded_model_as_plain_text_on_a_chat_model(tmp_path: Path) -> None:
+    from archon_cli.llm.local_models import LocalModelPool, LocalSettings
+
+    model = LocalModelPool(LocalSettings(model_dir=tmp_path)).get("smollm2-135m")
+    model._path = tmp_path / "model.gguf"  # no model file is read to shape the request
+    request = CompletionRequest(
+        model="local/smollm2-135m", messages=(), prompt="Q: 1 + 1?\nA: 2\nQ: 2 + 2?\nA:", stop=("\n",)
+    )
+    body = model.worker_request(request)
+    assert body["chat"] is False and body["prompt"] == request.prompt and "messages" not in body
+    assert body["params"]["stop"][0] == "\n"
+    chat = model.worker_request(
+        CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "hi"},))
+    )
+    assert chat["chat"] is True and chat["messages"] == [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.local_model
+async def test_the_embedded_model_answers_a_few_shot_completion_in_one_line(local_model_available: None) -> None:
+    architecture = arch(prompt_format="few_shot_completion", answer_format="", temperature=0.0, max_tokens=16)
+    gateway = LLMGateway()
+    runner = ArchitectureRunner(architecture, gateway)
+    questions = generate()[:6]  # two of each category
+    answers = [(await TinyArith().respond(q, runner.run_safely)).answer for q in questions]
+    # the transcript's examples set the shape: a bare number, stopped at the end of its line
+    assert all(a.strip().lstrip("-").isdigit() and "\n" not in a for a in answers), answers
+    assert gateway.stats.calls == len(questions) and gateway.stats.completion_tokens <= 6 * len(questions)
