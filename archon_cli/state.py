@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archon_cli.llm.types import Message
 
 
 @dataclass(frozen=True)
 class Query:
-    """A user query: one or more chat messages (multi-turn conversations end with a user turn)."""
+    """A user query: one or more chat messages (multi-turn conversations end with a user turn).
+
+    A benchmark's query also says what its last user turn is made of, so a generator's prompt
+    style can rewrite it: ``question`` (the turn without the answer-format instruction),
+    ``instruction`` (that instruction, which the messages append to every user turn) and
+    ``examples``, worked (question, answer) pairs for few-shot prompts. A query from elsewhere
+    (``archon run``, the server) has only its messages: ``question`` None."""
 
     messages: tuple[Message, ...]
     id: str = ""
+    question: str | None = None
+    instruction: str = ""
+    examples: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_prompt(cls, prompt: str, id: str = "") -> Query:
@@ -40,7 +49,8 @@ class Query:
             messages.append({"role": "user", "content": note.strip()})
         else:
             messages[last_user]["content"] = messages[last_user]["content"] + note
-        return Query(messages=tuple(messages), id=self.id)
+        question = None if self.question is None else self.question + note
+        return replace(self, messages=tuple(messages), question=question)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,20 @@
 """Build the tabular benchmark: evaluate every architecture of spaces/tabular.yaml once with the
-embedded models on the dev split of tiny-arith (36 questions), and write the score table.
+embedded model on the tiny-arith dev split (300 questions), and write the score table with each
+architecture's right and wrong answer per question.
 
-    python bench/build_tabular.py            # writes tests/data/tabular_tiny_arith.csv
+    flock /tmp/archon-model.lock timeout 700 python bench/build_tabular.py --warm   # model calls, in slices
+    flock /tmp/archon-model.lock python bench/build_tabular.py                      # writes the table
 
-The 108 architectures x 36 questions cost 25,884 calls on paper; through the shared response cache
-the build sent 2,316 (0.09 of nominal), about 50 minutes on a quiet 2-core machine.
-
-Runs through the response cache (--cache-dir), so an interrupted build resumes where it stopped.
-The table is test data: search algorithms are compared on it without calling a model.
+The table's architectures are generator ensembles (one generator per prompt style of a set, each
+with k samples, greedy or at 0.7) with or without a majority vote. Each of them draws from the same
+few requests per question and style: the greedy answer and sample slots 0 and 1 at 0.7 (an
+architecture with k samples of a style reuses slots 0..k-1, see llm/types.py SampleSlots). So
+``--warm`` first sends exactly those requests, through the real generators (the largest architecture
+of the space, greedy and sampled, question by question, into the response cache); it can be stopped
+at any time and run again (the cache keeps every reply). The build then evaluates all 90
+architectures through the real runner, each reply a cache hit, so every score is what
+``archon eval`` of that architecture computes, not a re-implementation of it. The 90 x 300 x ~4
+calls on paper cost about 2,400 sent calls (202 distinct dev prompts x 4 styles x 3 draws).
 """
 
 from __future__ import annotations
@@ -29,47 +36,74 @@ from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LocalModelPool
-from archon_cli.search.space import FeasibleSpace, load_space
-from archon_cli.search.tabular import write_table
+from archon_cli.search.space import FeasibleSpace, Point, load_space
+from archon_cli.search.tabular import QUESTION_PREFIX, table_row, write_table
 
-MODELS = ["local/smollm2-135m", "local/gemma-3-270m"]
+MODELS = ["local/smollm2-135m"]
 
 
-async def build(limit: int | None, seed: int, space_file: Path, out: Path, cache_dir: Path, concurrency: int) -> None:
-    space = load_space(space_file)
+def warm_points(feasible: FeasibleSpace) -> list[Point]:
+    """The architectures whose requests every other one reuses: each style alone, greedy first
+    (the styles' greedy answers are most of what the table measures), then with the most samples."""
+    s = feasible.space
+    return [
+        feasible.canonical(Point(s.top_models[0], s.samples[1] if t > 0 else 1, 0, 1, False, "none", (style,), t))
+        for t in sorted(s.temperatures)
+        for style in s.styles
+    ]
+
+
+async def build(args: argparse.Namespace) -> None:
+    space = load_space(args.space)
     feasible = FeasibleSpace(space, MODELS, None)
-    points = feasible.all_points()
     benchmark = TinyArith()
-    questions = plan_questions(benchmark, "dev", seed, limit)
-    # The embedded models run as `archon` runs them (ARCHON_LOCAL_THREADS, ARCHON_MODEL_DIR).
-    gateway = LLMGateway(
-        cache=ResponseCache(cache_dir / "responses.sqlite"), local_models=LocalModelPool(local_settings())
-    )
-    rows = []
+    questions = plan_questions(benchmark, "dev", args.seed, args.limit)
+    # The embedded model runs as `archon` runs it (ARCHON_LOCAL_THREADS, ARCHON_MODEL_DIR).
+    cache = ResponseCache(args.cache_dir / "responses.sqlite")
+    gateway = LLMGateway(cache=cache, local_models=LocalModelPool(local_settings()))
     started = time.perf_counter()
-    for i, point in enumerate(points, start=1):
+    if args.warm:
+        # One prompt style at a time, one question at a time, a category's questions together:
+        # consecutive prompts then share their long few-shot prefix, which llama.cpp reuses.
+        ordered = sorted(questions, key=lambda q: q.category)
+        for point in warm_points(feasible):
+            runner = ArchitectureRunner(feasible.architecture(point), gateway)
+            for i in range(0, len(ordered), 20):
+                await evaluate(runner, benchmark, ordered[i : i + 20], concurrency=1)
+                print(
+                    f"warm {point.label()}: {min(i + 20, len(questions))}/{len(questions)} questions, "
+                    f"sent {gateway.stats.calls} calls, {time.perf_counter() - started:.0f}s",
+                    flush=True,
+                )
+        print(f"warm: {len(cache)} replies cached, {gateway.stats.calls} calls sent")
+        return
+    points = feasible.all_points()
+    rows = []
+    for n, point in enumerate(points, start=1):
         outcome = await evaluate(
-            ArchitectureRunner(feasible.architecture(point), gateway), benchmark, questions, concurrency=concurrency
+            ArchitectureRunner(feasible.architecture(point), gateway),
+            benchmark,
+            questions,
+            concurrency=args.concurrency,
         )
         summary = summarize(outcome.records)
-        rows.append(
-            {
-                **point.to_dict(),
-                "score": f"{summary['score']:.6f}",
-                "calls_per_query": f"{summary['calls_per_query']:.3f}",
-            }
-        )
+        by_id = {r["id"]: r for r in outcome.records}
+        row = table_row(point, float(summary["score"]), float(summary["calls_per_query"]))
+        for q in questions:
+            row[QUESTION_PREFIX + q.id] = int((by_id[q.id].get("score") or 0.0) >= 1.0)
+        rows.append(row)
         print(
-            f"{i}/{len(points)} {point.label():20} score {summary['score']:.3f}  "
+            f"{n}/{len(points)} {point.label():32} score {summary['score']:.3f}  "
             f"sent {gateway.stats.calls} calls, {time.perf_counter() - started:.0f}s",
             flush=True,
         )
-    write_table(out, rows)
-    print(f"{len(rows)} architectures -> {out} ({gateway.stats.calls} calls sent)")
+    write_table(args.out, rows)
+    print(f"{len(rows)} architectures x {len(questions)} questions -> {args.out} ({gateway.stats.calls} calls sent)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warm", action="store_true", help="only send the requests every architecture reuses")
     parser.add_argument("--limit", type=int, default=None, help="dev questions per architecture (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", type=Path, default=Path("spaces/tabular.yaml"))
@@ -77,7 +111,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("results/tabular-cache"))
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    asyncio.run(build(args.limit, args.seed, args.space, args.out, args.cache_dir, args.concurrency))
+    asyncio.run(build(args))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Figure 3: trials gp, random and greedy need to reach the best architecture of the tabular benchmark.
 
 The table (tests/data/tabular_tiny_arith.csv, built by bench/build_tabular.py) holds the score of
-every architecture of spaces/tabular.yaml, so an algorithm is run against it without any model
-call: ``trials_to_reach_best`` counts the distinct architectures it evaluates until it evaluates
-one with the best score. Medians over ``--seeds`` seeds.
+every architecture of spaces/tabular.yaml on the 300 tiny-arith dev questions, with each
+question's result, so an algorithm is run against it without any model call:
+``trials_to_reach_best`` counts the distinct architectures it evaluates until it evaluates one
+with the best score. Medians over ``--seeds`` seeds. It also says whether the table's differences
+exceed its noise: the spread of the scores against one score's 95% interval, and the paired 95% CI
+(bootstrap over the questions) of the best architecture against the median one.
 
     python bench/search_efficiency.py --seeds 20
     python bench/search_efficiency.py --synthetic   # a made-up table, to check the script itself
@@ -20,12 +23,12 @@ import time
 from pathlib import Path
 
 from archon_cli.search.space import FeasibleSpace, Point, load_space
-from archon_cli.search.tabular import read_table, top_fraction_threshold, trials_per_algorithm
+from archon_cli.search.tabular import ScoreTable, load_table, top_fraction_threshold, trials_per_algorithm
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "tests" / "data" / "tabular_tiny_arith.csv"
 SPACE = ROOT / "spaces" / "tabular.yaml"
-MODELS = ["local/smollm2-135m", "local/gemma-3-270m"]
+MODELS = ["local/smollm2-135m"]
 ALGORITHMS = ("gp", "random", "greedy")
 # The paper (Archon, arXiv 2409.15254): ITAS's Bayesian optimisation needs 88.5% fewer evaluations
 # than greedy search and 90.4% fewer than random search to find the best architecture.
@@ -46,6 +49,29 @@ def synthetic_table(feasible: FeasibleSpace, seed: int = 0) -> dict[Point, float
     }
 
 
+def table_noise(loaded: ScoreTable, resamples: int = 2000) -> dict[str, float]:
+    """The table's spread against its noise: best, worst, one score's 95% half-width (normal
+    approximation at the median score) and the paired bootstrap CI of best minus median."""
+    if not loaded.questions:
+        return {}
+    ranked = sorted(loaded.scores, key=lambda p: loaded.scores[p])
+    best, median = ranked[-1], ranked[len(ranked) // 2]
+    n = len(loaded.questions)
+    diffs = [a - b for a, b in zip(loaded.correct[best], loaded.correct[median], strict=True)]
+    rng = random.Random(0)
+    means = sorted(sum(rng.choice(diffs) for _ in range(n)) / n for _ in range(resamples))
+    m = loaded.scores[median]
+    return {
+        "questions": float(n),
+        "best": loaded.scores[best],
+        "worst": loaded.scores[ranked[0]],
+        "half_width": 1.96 * (m * (1 - m) / n) ** 0.5,
+        "best_minus_median": sum(diffs) / n,
+        "ci_low": means[int(0.025 * resamples)],
+        "ci_high": means[int(0.975 * resamples) - 1],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--table", type=Path, default=TABLE)
@@ -59,13 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON line")
     args = p.parse_args(argv)
     feasible = FeasibleSpace(load_space(args.space), MODELS, args.budget)
+    noise: dict[str, float] = {}
     if args.synthetic:
         table, source = synthetic_table(feasible), "synthetic"
     elif args.table.exists():
+        loaded = load_table(args.table)
         table, source = (
-            read_table(args.table),
+            loaded.scores,
             str(args.table.relative_to(ROOT) if args.table.is_relative_to(ROOT) else args.table),
         )
+        noise = table_noise(loaded)
         if args.budget is not None:
             table = {pt: v for pt, v in table.items() if feasible.contains(pt)}
     else:
@@ -95,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "trials": top_trials,
             "median": top_medians,
         },
+        "noise": noise,
         "seconds": time.perf_counter() - started,
     }
     if args.json:
@@ -103,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{source}: {len(table)} architectures ({result['best_points']} share the best score), {args.seeds} seeds"
         )
+        if noise:
+            print(
+                f"  scores {noise['worst']:.3f}-{noise['best']:.3f} on {noise['questions']:.0f} questions; one score's "
+                f"95% interval is about +-{noise['half_width']:.3f}; best - median {noise['best_minus_median']:+.3f} "
+                f"(paired 95% CI {noise['ci_low']:+.3f} to {noise['ci_high']:+.3f})"
+            )
         for name in ALGORITHMS:
             print(f"  {name:7} median {medians[name]:5.1f} trials  {trials[name]}")
         fewer = result["fewer_than"]

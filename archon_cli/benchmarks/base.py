@@ -23,10 +23,14 @@ from archon_cli.state import Query
 
 Solve = Callable[[Query], Awaitable[QueryResult]]
 
+DEV_FRACTION = 0.2  # the share of a benchmark's questions in its dev split (the rest are test)
+
 
 @dataclass(frozen=True)
 class Question:
-    """One benchmark item. ``turns`` are the user turns (MT-Bench has two)."""
+    """One benchmark item. ``turns`` are the user turns (MT-Bench has two); ``instruction`` is the
+    answer-format instruction the benchmark appends to each of them (tiny-arith's " Answer with
+    just the number."), kept apart so a generator's prompt style can word the question its own way."""
 
     id: str
     turns: tuple[str, ...]
@@ -34,16 +38,28 @@ class Question:
     category: str = ""
     system: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    instruction: str = ""
 
-    def query(self, history: Sequence[Message] = ()) -> Query:
-        """The query for the next turn, after ``history`` (earlier user/assistant messages)."""
+    def asked(self, turn: int) -> str:
+        """User turn ``turn`` as the benchmark asks it: the turn and its instruction."""
+        return self.turns[turn] + self.instruction
+
+    def query(self, history: Sequence[Message] = (), examples: Sequence[tuple[str, str]] = ()) -> Query:
+        """The query for the next turn, after ``history`` (earlier user/assistant messages), with
+        the benchmark's few-shot ``examples`` for generators whose prompt style uses them."""
         messages: list[Message] = []
         if self.system:
             messages.append({"role": "system", "content": self.system})
         messages.extend(dict(m) for m in history)
         turn = sum(1 for m in history if m["role"] == "user")
-        messages.append({"role": "user", "content": self.turns[turn]})
-        return Query(messages=tuple(messages), id=self.id)
+        messages.append({"role": "user", "content": self.asked(turn)})
+        return Query(
+            messages=tuple(messages),
+            id=self.id,
+            question=self.turns[turn],
+            instruction=self.instruction,
+            examples=tuple(examples),
+        )
 
 
 @dataclass
@@ -105,6 +121,8 @@ class Benchmark(ABC):
     # Where the data lives under --data-dir (for messages), and the hub id used without one.
     data_files: ClassVar[tuple[str, ...]] = ()
     hub_id: ClassVar[str | None] = None
+    # The share of the questions in the dev split (the rest are held-out test).
+    dev_fraction: ClassVar[float] = DEV_FRACTION
 
     def __init__(self, data_dir: Path | None = None) -> None:
         self.data_dir = data_dir
@@ -113,18 +131,28 @@ class Benchmark(ABC):
     def load(self) -> list[Question]:
         """All questions, in a stable order, with stable ids. Raises UserError when data is missing."""
 
+    def few_shot(self, question: Question) -> tuple[tuple[str, str], ...]:
+        """Worked (question, answer) pairs a few-shot prompt may show before ``question``: written
+        like its turns (without the instruction), never drawn from the questions scored. None by
+        default; a generator asking for examples then prompts zero-shot in its format."""
+        return ()
+
     async def respond(self, question: Question, solve: Solve) -> Response:
         """Run the architecture on every turn; later turns see the architecture's earlier answers."""
         history: list[Message] = []
         answers: list[str] = []
         results: list[QueryResult] = []
-        for turn in question.turns:
-            result = await solve(question.query(history))
+        examples = self.few_shot(question)
+        for turn in range(len(question.turns)):
+            result = await solve(question.query(history, examples))
             results.append(result)
             if result.error is not None:
                 break
             answers.append(result.answer)
-            history += [{"role": "user", "content": turn}, {"role": "assistant", "content": result.answer}]
+            history += [
+                {"role": "user", "content": question.asked(turn)},
+                {"role": "assistant", "content": result.answer},
+            ]
         return Response(answers=answers, results=results)
 
     @abstractmethod
@@ -196,7 +224,7 @@ def required(row: dict[str, Any], fields: Iterable[str], name: str, where: str) 
 
 
 def split_questions(
-    questions: list[Question], split: str, seed: int, name: str, dev_fraction: float = 0.2
+    questions: list[Question], split: str, seed: int, name: str, dev_fraction: float = DEV_FRACTION
 ) -> list[Question]:
     """A deterministic dev/test split: questions ordered by a seeded hash of their id, the first
     ``dev_fraction`` are dev and the rest held-out test. Returned in the benchmark's own order."""

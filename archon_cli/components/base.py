@@ -67,10 +67,12 @@ class LLMComponentConfig(ComponentConfig):
         stop: tuple[str, ...] = (),
         max_tokens: int | None = None,
         step: str | None = None,
+        prompt: str | None = None,
     ) -> CompletionRequest:
         """A request to this component's model with its sampling settings. Its ``purpose`` names
         the component (and the ``step``, for components that make calls of several kinds). The
-        sample slot is left to the query's ``SampleSlots``: every call draws its own sample."""
+        sample slot is left to the query's ``SampleSlots``: every call draws its own sample.
+        ``prompt`` asks for a plain text completion of it instead (``messages`` then empty)."""
         return CompletionRequest(
             model=self.model,
             messages=tuple(dict(m) for m in messages),
@@ -81,6 +83,7 @@ class LLMComponentConfig(ComponentConfig):
             api_key_env=self.api_key_env,
             timeout=self.timeout,
             purpose=self.type if step is None else f"{self.type}:{step}",
+            prompt=prompt,
         )
 
 

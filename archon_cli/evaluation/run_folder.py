@@ -116,7 +116,7 @@ def plan_questions(benchmark: Benchmark, split: str, seed: int, limit: int | Non
         raise UserError(f"{benchmark.name}: the data{where} cannot be read ({type(exc).__name__}: {reason})") from None
     if not questions:
         raise UserError(f"{benchmark.name}: the data has no questions")
-    chosen = split_questions(questions, split, seed, benchmark.name)
+    chosen = split_questions(questions, split, seed, benchmark.name, benchmark.dev_fraction)
     return chosen[:limit] if limit is not None else chosen
 
 

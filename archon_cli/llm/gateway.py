@@ -178,7 +178,8 @@ class LLMGateway:
         """What one send of ``request`` may spend at most: one call, its prompt's token bound plus
         ``max_tokens`` (and a character's overrun), and those tokens at the backend's price (when a
         dollar limit is set)."""
-        prompt = prompt_token_bound(request.messages)
+        sent = request.messages if request.prompt is None else ({"role": "", "content": request.prompt},)
+        prompt = prompt_token_bound(sent)
         completion = request.max_tokens + TOKENS_PAST_MAX
         price = getattr(self.backend, "price", None) if self.accountant.budget.dollars is not None else None
         dollars = float(price(request.model, prompt, completion)) if price is not None else 0.0

@@ -170,7 +170,6 @@ class LiteLLMBackend:
         lib = _lib()
         kwargs: dict[str, Any] = {
             "model": request.model,
-            "messages": [dict(m) for m in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "timeout": request.timeout,
@@ -178,6 +177,12 @@ class LiteLLMBackend:
             "max_retries": 0,
             "drop_params": False,
         }
+        if request.prompt is None:
+            kwargs["messages"] = [dict(m) for m in request.messages]
+            send = lib.acompletion
+        else:  # a plain completion (few-shot transcript): the provider's text-completion endpoint
+            kwargs["prompt"] = request.prompt
+            send = lib.atext_completion
         if request.stop:
             kwargs["stop"] = list(request.stop)
         if request.purpose:
@@ -192,7 +197,7 @@ class LiteLLMBackend:
         dropped = self._dropped.setdefault(request.model, set())
         while True:
             try:
-                response = await lib.acompletion(**{k: v for k, v in kwargs.items() if k not in dropped})
+                response = await send(**{k: v for k, v in kwargs.items() if k not in dropped})
                 break
             except (ProviderError, UserError):
                 raise
@@ -208,7 +213,8 @@ class LiteLLMBackend:
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise TransientProviderError(f"{request.model}: reply had no choices")
-        text = choices[0].message.content or ""
+        # a chat reply's text is its message's content; a text completion's, the choice's text
+        text = (choices[0].message.content if request.prompt is None else getattr(choices[0], "text", None)) or ""
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)

@@ -222,7 +222,11 @@ class LocalModel:
             "n_ctx": self.spec.n_ctx,
             "threads": self.settings.threads,
         }
-        if self.spec.chat:
+        if request.prompt is not None:  # a plain completion asked for: no chat template, on any model
+            body["chat"] = False
+            body["prompt"] = request.prompt
+            params["stop"] = list(request.stop) + [s for s in _TRANSCRIPT_STOPS if s not in request.stop]
+        elif self.spec.chat:
             body["messages"] = [dict(m) for m in request.messages]
             params["stop"] = list(request.stop) or None
         else:

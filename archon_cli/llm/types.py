@@ -24,6 +24,9 @@ class CompletionRequest:
     query's ``SampleSlots`` sets it; callers outside one (the benchmark judge) set it themselves.
     ``purpose`` says who asks (a component kind such as ``ranker``, ``verifier:verdict``, or
     ``judge``), for test doubles and logs; it is not part of the cache key and changes no reply.
+    ``prompt``, when set, asks for a plain text completion instead of a chat reply: the model
+    continues this text (a few-shot "Q:/A:" transcript), no chat template applied, and
+    ``messages`` is empty.
     """
 
     model: str
@@ -36,6 +39,7 @@ class CompletionRequest:
     api_key_env: str | None = None
     timeout: float = 120.0
     purpose: str = ""
+    prompt: str | None = None
 
     def cache_key(self) -> str:
         """Stable key over everything that changes the reply (not timeout, key name or purpose)."""
@@ -54,6 +58,8 @@ class CompletionRequest:
             "stop": list(self.stop),
             "api_base": self.api_base,
         }
+        if self.prompt is not None:  # only then, so chat requests keep the keys they always had
+            payload["prompt"] = self.prompt
         if with_slot:
             payload["sample_index"] = self.sample_index
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)

@@ -84,16 +84,7 @@ class GreedySearch(SearchAlgorithm):
         self._dims_since_new = 0
 
     def _values_of(self, dim: str) -> list[Any]:
-        s = self.feasible.space
-        choices: dict[str, list[Any]] = {
-            "top_models": list(range(s.top_models[0], s.top_models[1] + 1)),
-            "samples": list(range(s.samples[0], s.samples[1] + 1)),
-            "fusion_layers": list(range(s.fusion_layers[0], s.fusion_layers[1] + 1)),
-            "fusers_per_layer": list(range(s.fusers_per_layer[0], s.fusers_per_layer[1] + 1)),
-            "critic_ranker": list(s.critic_ranker),
-            "final": list(s.final),
-        }
-        return choices[dim]
+        return self.feasible.space.choices(dim)
 
     def _refill(self) -> None:
         while not self._queue:
@@ -161,7 +152,7 @@ class GPSearch(SearchAlgorithm):
             n_initial_points=n_initial_points,
             initial_point_generator="random",
             random_state=seed,
-            space_constraint=lambda x: feasible.contains(Point.from_list(x)),
+            space_constraint=lambda x: feasible.contains(feasible.from_skopt(x)),
         )
         self._n_candidates = n_candidates
         self._rng = random.Random(seed)
@@ -172,7 +163,7 @@ class GPSearch(SearchAlgorithm):
         # One BLAS thread: the GP's matrices are tiny, and threaded BLAS made each fit ~9x slower here.
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")  # skopt warns when it proposes a point evaluated before
-            point = Point.from_list(self._opt.ask())
+            point = self.feasible.from_skopt(self._opt.ask())
             if point in self._told:
                 return self._best_unevaluated() or point
             return point
@@ -191,7 +182,9 @@ class GPSearch(SearchAlgorithm):
         if len(fresh) > self._n_candidates:
             fresh = self._rng.sample(fresh, self._n_candidates)
         ei = gaussian_ei(
-            self._opt.space.transform([p.as_list() for p in fresh]), self._opt.models[-1], y_opt=min(self._opt.yi)
+            self._opt.space.transform([self.feasible.to_skopt(p) for p in fresh]),
+            self._opt.models[-1],
+            y_opt=min(self._opt.yi),
         )
         return fresh[int(ei.argmax())]
 
@@ -201,7 +194,7 @@ class GPSearch(SearchAlgorithm):
         self._told.add(point)
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
-            self._opt.tell(point.as_list(), -value)  # skopt minimises
+            self._opt.tell(self.feasible.to_skopt(point), -value)  # skopt minimises
 
     def update(self, point: Point, value: float) -> None:
         """Replace the point's value in the optimiser's data and refit the GP on it (skopt's own
@@ -210,7 +203,7 @@ class GPSearch(SearchAlgorithm):
             self.tell(point, value)
             return
         for i, xi in enumerate(self._opt.Xi):
-            if Point.from_list(xi) == point:
+            if self.feasible.from_skopt(xi) == point:
                 self._opt.yi[i] = -value
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")

@@ -299,14 +299,16 @@ class SearchDriver:
         )
 
     async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
-        """Stage 1: each model answers the dev split alone; models ranked by score (pool order on ties)."""
+        """Stage 1: each model answers the dev split alone, one greedy call (temperature 0) per
+        question, as the baseline does: the best model's stage-1 run is the baseline on dev, answered
+        from the cache. Models ranked by score (pool order on ties)."""
         self.on_stage("stage 1: ranking the model pool")
         scores: list[tuple[str, float]] = []
         trials = []
         for i, pool_model in enumerate(self.s.pool):
             model = pool_model.model
             arch = build_architecture(
-                Point(1, 1, 0, 1, False, "none"),
+                Point(1, 1, 0, 1, False, "none", temperature=0.0),
                 [model],
                 self.s.space.for_pool(1),
                 name=f"single-{model}",

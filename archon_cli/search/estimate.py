@@ -69,7 +69,7 @@ def estimate_calls(
     finals = min(final_k, trials) if test else 0
     return CallEstimate(
         stage1=pool_size * dev,
-        baseline=dev + test,
+        baseline=test,  # on dev the baseline is stage 1's run of the best model (the cache answers it)
         search=round(search),
         final=round(finals * test * per_query),
         per_rung=list(zip(rungs, counts, strict=True)),

@@ -6,7 +6,14 @@ Dimensions (after the paper, all overridable from a YAML file):
 - ``fusion_layers``: fuser layers (0-4); ``fusers_per_layer``: fused candidates each non-final
   fuser layer makes (the last fuser layer makes one, since only the first candidate is the answer);
 - ``critic_ranker``: a critic and a ranker before each fuser layer, or not;
-- ``final``: a last stage: none, majority_vote, verifier, unit_tests, or ranker.
+- ``final``: a last stage: none, majority_vote, verifier, unit_tests, or ranker;
+- ``styles``: the set of prompt styles the generators use (each model gets one generator per style
+  of the set, so a set of three styles of one model is an ensemble of three prompts); the space
+  names its styles (``styles``: name -> generator settings) and lists the sets to choose from
+  (``style_sets``; by default every non-empty set of its styles);
+- ``temperature``: the sampling temperature of generators and fusers, one of the space's choices.
+  At temperature 0 every sample of a prompt is the same greedy answer, so ``samples`` has no
+  effect there and is set to its lowest value.
 
 The budget shapes the space: a point whose architecture costs more calls per query than the
 budget is not in the feasible set and is never evaluated.
@@ -15,20 +22,47 @@ budget is not in the feasible set and is never evaluated.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from itertools import product
+from itertools import combinations, product
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from archon_cli.components.generator import DEFAULT_SHOTS, GeneratorConfig, PromptFormat
 from archon_cli.config.architecture import Architecture
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
 
 FinalStage = Literal["none", "majority_vote", "verifier", "unit_tests", "ranker"]
-DIMENSIONS = ("top_models", "samples", "fusion_layers", "fusers_per_layer", "critic_ranker", "final")
+DIMENSIONS = (
+    "top_models", "samples", "fusion_layers", "fusers_per_layer", "critic_ranker", "final", "styles", "temperature"
+)  # fmt: skip
+DEFAULT_STYLE = "chat"  # a generator with no style settings: the query's own messages, zero-shot
+DEFAULT_TEMPERATURE = 0.7
+_STYLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,24}$")
+
+
+class StyleSettings(BaseModel):
+    """A named prompt style: the generator settings it sets (see components/generator.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_format: PromptFormat = "chat"
+    shots: int = Field(default=DEFAULT_SHOTS, ge=0, le=64)
+    answer_format: str | None = None
+    system_prompt: str | None = None
+
+    @model_validator(mode="after")
+    def _valid_generator(self) -> StyleSettings:
+        GeneratorConfig(**self.generator_settings())  # the same rules as in an architecture file
+        return self
+
+    def generator_settings(self) -> dict[str, Any]:
+        """Only the settings that differ from a plain generator's, so a plain style adds nothing."""
+        return self.model_dump(exclude_defaults=True)
 
 
 class SearchSpace(BaseModel):
@@ -44,9 +78,25 @@ class SearchSpace(BaseModel):
     final: tuple[FinalStage, ...] = ("none", "majority_vote", "verifier", "unit_tests")
     ranker_top_k: int = Field(default=3, ge=1)
     unit_tests: int = Field(default=3, ge=1, le=20)
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    temperature: float | tuple[float, ...] = Field(
+        default=DEFAULT_TEMPERATURE, description="one temperature, or the choices of the temperature dimension"
+    )
+    styles: dict[str, StyleSettings] = Field(default_factory=lambda: {DEFAULT_STYLE: StyleSettings()})
+    style_sets: tuple[tuple[str, ...], ...] | None = Field(
+        default=None, description="the sets of styles to choose from (default: every non-empty set)"
+    )
     max_tokens: int = Field(default=256, ge=1)
     aux_max_tokens: int = Field(default=384, ge=1, description="max_tokens of fusers, critics, judges")
+
+    @field_validator("styles")
+    @classmethod
+    def _style_names(cls, styles: dict[str, StyleSettings]) -> dict[str, StyleSettings]:
+        if not styles:
+            raise ValueError("list at least one style")
+        for name in styles:
+            if not _STYLE_NAME.match(name):
+                raise ValueError(f"style name {name!r}: use 1-24 letters, digits or underscores")
+        return styles
 
     @model_validator(mode="after")
     def _check(self) -> SearchSpace:
@@ -58,7 +108,53 @@ class SearchSpace(BaseModel):
                 )
         if not self.critic_ranker or not self.final:
             raise ValueError("critic_ranker and final need at least one choice")
+        temperatures = self.temperatures
+        if (
+            not temperatures
+            or any(not 0.0 <= t <= 2.0 for t in temperatures)
+            or len(set(temperatures)) < len(temperatures)
+        ):
+            raise ValueError("temperature: expected one value, or distinct choices, each from 0 to 2")
+        for chosen in self.style_sets or ():
+            unknown = [n for n in chosen if n not in self.styles]
+            if unknown:
+                raise ValueError(f"style_sets: {unknown[0]!r} is not one of the styles ({', '.join(self.styles)})")
+            if not chosen or len(set(chosen)) < len(chosen):
+                raise ValueError("style_sets: each set needs one or more distinct styles")
+        if self.style_sets is not None and not self.style_sets:
+            raise ValueError("style_sets: list at least one set")
         return self
+
+    @property
+    def temperatures(self) -> tuple[float, ...]:
+        """The temperature dimension's choices."""
+        return (float(self.temperature),) if isinstance(self.temperature, int | float) else tuple(self.temperature)
+
+    def style_choices(self) -> list[tuple[str, ...]]:
+        """The style sets to choose from, each in the order the space lists its styles."""
+        names = list(self.styles)
+        if self.style_sets is None:
+            return [c for k in range(1, len(names) + 1) for c in combinations(names, k)]
+        return list(dict.fromkeys(tuple(n for n in names if n in chosen) for chosen in self.style_sets))
+
+    def choices(self, dimension: str) -> list[Any]:
+        """Every value of one dimension (``DIMENSIONS``)."""
+        ranges = {
+            "top_models": self.top_models,
+            "samples": self.samples,
+            "fusion_layers": self.fusion_layers,
+            "fusers_per_layer": self.fusers_per_layer,
+        }
+        if dimension in ranges:
+            low, high = ranges[dimension]
+            return list(range(low, high + 1))
+        choices: dict[str, list[Any]] = {
+            "critic_ranker": list(self.critic_ranker),
+            "final": list(self.final),
+            "styles": list(self.style_choices()),
+            "temperature": list(self.temperatures),
+        }
+        return choices[dimension]
 
     def holds(self, point: Point) -> bool:
         """Whether every setting of ``point`` is one of this space's choices."""
@@ -68,7 +164,17 @@ class SearchSpace(BaseModel):
             all(low <= v <= high for (low, high), v in zip(ranges, values, strict=True))
             and point.critic_ranker in self.critic_ranker
             and point.final in self.final
+            and point.styles in self.style_choices()
+            and point.temperature in self.temperatures
         )
+
+    def style_settings(self, name: str) -> dict[str, Any]:
+        """The generator settings of a style (the default style needs no entry)."""
+        if name in self.styles:
+            return self.styles[name].generator_settings()
+        if name == DEFAULT_STYLE:
+            return {}
+        raise ConfigError(f"style {name!r} is not one of the space's styles ({', '.join(self.styles)})")
 
     def for_pool(self, pool_size: int) -> SearchSpace:
         """The space with ``top_models`` clipped to the number of models in the pool."""
@@ -94,13 +200,28 @@ class Point:
     fusers_per_layer: int
     critic_ranker: bool
     final: str
+    styles: tuple[str, ...] = (DEFAULT_STYLE,)
+    temperature: float = DEFAULT_TEMPERATURE
 
-    def canonical(self, neutral_fusers: int = 1, neutral_critic: bool = False) -> Point:
+    def __post_init__(self) -> None:
+        # Points read back from JSON carry lists and ints; equal points must hash alike.
+        object.__setattr__(self, "styles", tuple(self.styles))
+        object.__setattr__(self, "temperature", float(self.temperature))
+
+    def canonical(self, neutral_fusers: int = 1, neutral_critic: bool = False, neutral_samples: int = 1) -> Point:
         """Settings that have no effect are set to a neutral value, so equal architectures have
-        equal points (a single fuser layer makes one candidate; no fusion, no critic/ranker)."""
+        equal points (a single fuser layer makes one candidate; no fusion, no critic/ranker; at
+        temperature 0 every sample of a prompt is the same greedy answer)."""
         fusers = self.fusers_per_layer if self.fusion_layers >= 2 else neutral_fusers
         critic = self.critic_ranker if self.fusion_layers >= 1 else neutral_critic
-        return Point(self.top_models, self.samples, self.fusion_layers, fusers, critic, self.final)
+        samples = self.samples if self.temperature > 0 else neutral_samples
+        return Point(
+            self.top_models, samples, self.fusion_layers, fusers, critic, self.final, self.styles, self.temperature
+        )
+
+    def is_plain(self) -> bool:
+        """Default style and temperature: the point as the six-dimension space knew it."""
+        return self.styles == (DEFAULT_STYLE,) and self.temperature == DEFAULT_TEMPERATURE
 
     def as_list(self) -> list[Any]:
         return [
@@ -110,16 +231,24 @@ class Point:
             self.fusers_per_layer,
             int(self.critic_ranker),
             self.final,
+            "+".join(self.styles),
+            self.temperature,
         ]
 
     @classmethod
     def from_list(cls, values: list[Any]) -> Point:
-        t, s, f, fp, cr, final = values
-        return cls(int(t), int(s), int(f), int(fp), bool(int(cr)), str(final))
+        """The inverse of ``as_list`` (a six-value list: default style and temperature)."""
+        t, s, f, fp, cr, final, *rest = values
+        styles = tuple(str(rest[0]).split("+")) if rest else (DEFAULT_STYLE,)
+        temperature = float(rest[1]) if len(rest) > 1 else DEFAULT_TEMPERATURE
+        return cls(int(t), int(s), int(f), int(fp), bool(int(cr)), str(final), styles, temperature)
 
     def label(self) -> str:
-        """A short readable name: g2x5-f2x3-cr-mv."""
+        """A short readable name: g2x5-f2x3-cr-mv, with the styles and temperature when not the
+        defaults: g1x3-chat+qa8-mv-t0."""
         parts = [f"g{self.top_models}x{self.samples}"]
+        if self.styles != (DEFAULT_STYLE,):
+            parts.append("+".join(self.styles))
         if self.fusion_layers:
             parts.append(f"f{self.fusion_layers}x{self.fusers_per_layer}")
         if self.critic_ranker:
@@ -127,6 +256,8 @@ class Point:
         short = {"none": "", "majority_vote": "mv", "verifier": "ver", "unit_tests": "ut", "ranker": "rk"}[self.final]
         if short:
             parts.append(short)
+        if self.temperature != DEFAULT_TEMPERATURE:
+            parts.append(f"t{self.temperature:g}")
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,9 +271,11 @@ def build_architecture(
     name: str | None = None,
     endpoints: dict[str, dict[str, str]] | None = None,
 ) -> Architecture:
-    """The architecture of ``point``: generators from the top ``top_models`` of the ranked
-    ``models``; fusers, critics, rankers and the final stage use the top-ranked model.
-    ``endpoints`` adds ``api_base`` / ``api_key_env`` to every component of a model."""
+    """The architecture of ``point``: one generator per style of the point's set for each of the
+    top ``top_models`` of the ranked ``models`` (model by model, styles in the space's order);
+    fusers, critics, rankers and the final stage use the top-ranked model. Generators and fusers
+    sample at the point's temperature. ``endpoints`` adds ``api_base`` / ``api_key_env`` to every
+    component of a model."""
     p = point
     lead = models[0]
     aux = {"model": lead, "max_tokens": space.aux_max_tokens}
@@ -152,10 +285,12 @@ def build_architecture(
                 "type": "generator",
                 "model": m,
                 "samples": p.samples,
-                "temperature": space.temperature,
+                "temperature": p.temperature,
                 "max_tokens": space.max_tokens,
+                **space.style_settings(style),
             }
             for m in models[: p.top_models]
+            for style in p.styles
         ]
     ]
     for i in range(p.fusion_layers):
@@ -163,7 +298,7 @@ def build_architecture(
             layers.append([{"type": "critic", **aux}])
             layers.append([{"type": "ranker", "model": lead, "top_k": space.ranker_top_k}])
         fused = 1 if i == p.fusion_layers - 1 else p.fusers_per_layer
-        layers.append([{"type": "fuser", **aux, "samples": fused, "temperature": space.temperature}])
+        layers.append([{"type": "fuser", **aux, "samples": fused, "temperature": p.temperature}])
     if p.final == "majority_vote":
         layers.append([{"type": "majority_vote"}])
     elif p.final == "verifier":
@@ -180,9 +315,11 @@ def build_architecture(
 
 
 def architecture_id(point: Point, models: list[str]) -> str:
-    """Stable id: the readable label plus a digest of the point and the models it uses."""
+    """Stable id: the readable label plus a digest of the point and the models it uses (a point
+    of default style and temperature keeps the id it had before those dimensions existed)."""
     p = point.canonical()  # ids ignore settings that have no effect
-    digest = hashlib.sha256(f"{p.as_list()}|{models[: p.top_models]}|{models[0]}".encode()).hexdigest()[:6]
+    values = p.as_list()[:6] if p.is_plain() else p.as_list()
+    digest = hashlib.sha256(f"{values}|{models[: p.top_models]}|{models[0]}".encode()).hexdigest()[:6]
     return f"{p.label()}-{digest}"
 
 
@@ -200,7 +337,7 @@ class FeasibleSpace:
         self.models = models
         self.endpoints = endpoints or {}
         self.calls_per_query = calls_per_query
-        self._neutral = (self.space.fusers_per_layer[0], self.space.critic_ranker[0])
+        self._neutral = (self.space.fusers_per_layer[0], self.space.critic_ranker[0], self.space.samples[0])
         self._calls = lru_cache(maxsize=None)(self._static_calls)
 
     def canonical(self, point: Point) -> Point:
@@ -225,23 +362,30 @@ class FeasibleSpace:
         """Every feasible canonical point, in a fixed order."""
         s = self.space
         points = []
-        for t, n, f, fp, cr, final in product(
-            range(s.top_models[0], s.top_models[1] + 1),
-            range(s.samples[0], s.samples[1] + 1),
-            range(s.fusion_layers[0], s.fusion_layers[1] + 1),
-            range(s.fusers_per_layer[0], s.fusers_per_layer[1] + 1),
-            s.critic_ranker,
-            s.final,
-        ):
-            p = Point(t, n, f, fp, cr, final)
+        for values in product(*(s.choices(d) for d in DIMENSIONS)):
+            p = Point(*values)
             if self.contains(p):
                 points.append(p)
         return sorted(set(points))
+
+    # The optimiser's view of a point: the six numbers and choices, then one 0/1 per style of the
+    # space (whether the set holds it, so the GP learns what each style adds), then temperature.
+
+    def to_skopt(self, point: Point) -> list[Any]:
+        return [*point.as_list()[:6], *(int(n in point.styles) for n in self.space.styles), point.temperature]
+
+    def from_skopt(self, values: list[Any]) -> Point:
+        names = list(self.space.styles)
+        flags, temperature = values[6 : 6 + len(names)], values[6 + len(names)]
+        styles = tuple(n for n, flag in zip(names, flags, strict=True) if int(flag))
+        return Point.from_list([*values[:6], "+".join(styles), temperature])
 
     def skopt_dimensions(self) -> list[Any]:
         from skopt.space import Categorical, Integer
 
         s = self.space
+        sets = s.style_choices()
+        styles = [Categorical(sorted({int(n in chosen) for chosen in sets}), name=f"style_{n}") for n in s.styles]
         return [
             Integer(*s.top_models, name="top_models")
             if s.top_models[0] < s.top_models[1]
@@ -257,4 +401,6 @@ class FeasibleSpace:
             else Categorical([s.fusers_per_layer[0]], name="fusers_per_layer"),
             Categorical([int(v) for v in s.critic_ranker], name="critic_ranker"),
             Categorical(list(s.final), name="final"),
+            *styles,
+            Categorical(list(s.temperatures), name="temperature"),
         ]

@@ -1,19 +1,112 @@
 """Score tables: every architecture of a space evaluated once, so search algorithms can be compared
 on it without calling a model (the tabular benchmark; bench/build_tabular.py writes one).
 
-A table is a CSV with the point's dimensions (``DIMENSIONS``), ``score`` and ``calls_per_query``.
+A table is a CSV, one row per architecture: the point's dimensions (``DIMENSIONS``; ``styles`` as
+names joined by ``+``), ``score``, ``calls_per_query``, then one column per question, named
+``q:<question id>``, holding 1 where the architecture answered it right and 0 where not. The
+per-question columns let a search that scores architectures on subsets of the questions (a
+multi-fidelity search's rungs) be replayed on the table: ``ScoreTable.score(point, ids)``.
+Tables written before the styles and temperature dimensions, or without question columns, still
+load (default style and temperature; no per-question scores).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from archon_cli.search.algorithms import make_algorithm, trials_to_reach_best
-from archon_cli.search.space import DIMENSIONS, FeasibleSpace, Point
+from archon_cli.search.space import DEFAULT_STYLE, DEFAULT_TEMPERATURE, DIMENSIONS, FeasibleSpace, Point
 
 FIELDS = [*DIMENSIONS, "score", "calls_per_query"]
+QUESTION_PREFIX = "q:"
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """A loaded table: each point's score, calls per query and, where the table has them, its
+    right (1) and wrong (0) answers, in the order of ``questions``."""
+
+    scores: dict[Point, float]
+    calls: dict[Point, float]
+    questions: tuple[str, ...]
+    correct: dict[Point, tuple[int, ...]]
+
+    def score(self, point: Point, questions: Sequence[str] | None = None) -> float:
+        """``point``'s accuracy on ``questions`` (ids of the table's questions; all when None)."""
+        if questions is None:
+            return self.scores[point]
+        index = {q: i for i, q in enumerate(self.questions)}
+        missing = [q for q in questions if q not in index]
+        if missing or not questions:
+            raise ValueError(f"the table has no question {missing[0]!r}" if missing else "no questions given")
+        row = self.correct[point]
+        return sum(row[index[q]] for q in questions) / len(questions)
+
+
+def _point(row: dict[str, str]) -> Point:
+    styles = (row.get("styles") or DEFAULT_STYLE).split("+")
+    temperature = row.get("temperature") or DEFAULT_TEMPERATURE
+    critic = row["critic_ranker"].strip().lower() in ("1", "true", "yes")
+    legacy = [row[d] for d in DIMENSIONS[:6]]
+    legacy[4] = str(int(critic))
+    return Point.from_list([*legacy, "+".join(styles), temperature])
+
+
+def load_table(path: Path) -> ScoreTable:
+    """A score table with its per-question columns; a table with no rows is a ``ValueError``."""
+    scores: dict[Point, float] = {}
+    calls: dict[Point, float] = {}
+    correct: dict[Point, tuple[int, ...]] = {}
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames or [] if c.startswith(QUESTION_PREFIX)]
+        for row in reader:
+            point = _point(row)
+            scores[point] = float(row["score"])
+            calls[point] = float(row.get("calls_per_query") or 0.0)
+            if columns:
+                correct[point] = tuple(int(row[c]) for c in columns)
+    if not scores:
+        raise ValueError(f"{path}: no rows")
+    return ScoreTable(scores, calls, tuple(c[len(QUESTION_PREFIX) :] for c in columns), correct)
+
+
+def read_table(path: Path) -> dict[Point, float]:
+    """``{point: score}`` from a score table; a table with no rows is a ``ValueError``."""
+    return load_table(path).scores
+
+
+def table_row(point: Point, score: float, calls_per_query: float) -> dict[str, object]:
+    """A row's point, score and calls (add ``q:<id>`` columns for its per-question results)."""
+    values = point.as_list()
+    row: dict[str, object] = dict(zip(DIMENSIONS, values, strict=True))
+    row["critic_ranker"] = point.critic_ranker
+    row.update(score=f"{score:.6f}", calls_per_query=f"{calls_per_query:.3f}")
+    return row
+
+
+def write_table(path: Path, rows: Iterable[dict[str, object]]) -> None:
+    """Write rows (``table_row`` output, or a point's ``to_dict()`` plus ``score`` and
+    ``calls_per_query``; optionally ``q:<id>`` columns) as a score table."""
+    rows = list(rows)
+    for row in rows:
+        if isinstance(row.get("styles"), list | tuple):
+            row["styles"] = "+".join(row["styles"])  # type: ignore[arg-type]
+    questions = list(dict.fromkeys(k for row in rows for k in row if k.startswith(QUESTION_PREFIX)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS + questions)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def top_fraction_threshold(table: dict[Point, float], fraction: float) -> float:
+    """The score that the best ``fraction`` of the table's architectures reach (ties included)."""
+    scores = sorted(table.values(), reverse=True)
+    return scores[max(1, round(fraction * len(scores))) - 1]
 
 
 class TableSpace(FeasibleSpace):
@@ -30,34 +123,6 @@ class TableSpace(FeasibleSpace):
     def all_points(self) -> list[Point]:
         within = super().contains
         return sorted(p for p in self._points if within(p))
-
-
-def read_table(path: Path) -> dict[Point, float]:
-    """``{point: score}`` from a score table; a table with no rows is a ``ValueError``."""
-    table: dict[Point, float] = {}
-    with path.open(newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            values: dict[str, object] = {d: row[d] for d in DIMENSIONS}
-            values["critic_ranker"] = row["critic_ranker"].strip().lower() in ("1", "true", "yes")
-            table[Point.from_list(list(values.values()))] = float(row["score"])
-    if not table:
-        raise ValueError(f"{path}: no rows")
-    return table
-
-
-def write_table(path: Path, rows: Iterable[dict[str, object]]) -> None:
-    """Write rows (a point's ``to_dict()`` plus ``score`` and ``calls_per_query``) as a score table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def top_fraction_threshold(table: dict[Point, float], fraction: float) -> float:
-    """The score that the best ``fraction`` of the table's architectures reach (ties included)."""
-    scores = sorted(table.values(), reverse=True)
-    return scores[max(1, round(fraction * len(scores))) - 1]
 
 
 def trials_per_algorithm(

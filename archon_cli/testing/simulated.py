@@ -30,13 +30,14 @@ def _uniform(*parts: object) -> float:
 
 
 def gold_answer(prompt: str) -> int | None:
-    if m := _ADD.search(prompt):
-        return int(m[1]) + int(m[2])
-    if m := _SUB.search(prompt):
-        return int(m[1]) - int(m[2])
-    if m := _CMP.search(prompt):
-        return max(int(m[1]), int(m[2]))
-    return None
+    """The answer to the last arithmetic question in ``prompt`` (few-shot prompts quote worked
+    examples before the question asked)."""
+    found = [(m.start(), kind, m) for kind, rx in (("+", _ADD), ("-", _SUB), ("max", _CMP)) for m in rx.finditer(prompt)]
+    if not found:
+        return None
+    _, kind, m = max(found, key=lambda f: f[0])
+    a, b = int(m[1]), int(m[2])
+    return a + b if kind == "+" else a - b if kind == "-" else max(a, b)
 
 
 class SimulatedBackend:
@@ -54,7 +55,7 @@ class SimulatedBackend:
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         self.sent += 1
-        prompt = request.messages[-1]["content"]
+        prompt = request.prompt if request.prompt is not None else request.messages[-1]["content"]
         return self._reply(request, prompt), Usage(prompt_tokens=len(prompt) // 4, completion_tokens=4)
 
     def _reply(self, request: CompletionRequest, prompt: str) -> str:

@@ -82,3 +82,20 @@ def test_check_never_loads_a_model_or_litellm(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "RESULT 0 []" in out.stdout, out.stdout + out.stderr
+
+
+def test_prompt_styles_are_checked(tmp_path: Path) -> None:
+    styles = ROOT / "architectures" / "prompt-styles-vote.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: b\nlayers:\n  - - {type: generator, prompt_format: two_shot}\n  - - {type: majority_vote}\n",
+        encoding="utf-8",
+    )
+    chat_shots = tmp_path / "shots.yaml"
+    chat_shots.write_text("name: s\nlayers:\n  - - {type: generator, shots: 2}\n", encoding="utf-8")
+    result = run_cli("check", str(styles), str(bad), str(chat_shots))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"OK    {styles}: 3 calls per query (3 + 0); models: local/smollm2-135m"
+    assert lines[1].startswith(f"ERROR {bad}: layers[0][0].prompt_format") and "few_shot_completion" in lines[1]
+    assert lines[2].startswith(f"ERROR {chat_shots}: layers[0][0]") and "shots" in lines[2]

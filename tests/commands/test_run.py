@@ -125,3 +125,21 @@ def test_original_archon_unit_tests_first_run_on_the_embedded_model(
         ("generator", 2),
         ("unit_test_evaluator", 1),
     ]
+
+
+def test_run_accepts_a_prompt_style(tmp_path: Path) -> None:
+    from archon_cli.testing import FaultPlan, FaultServer
+
+    arch = tmp_path / "styled.yaml"
+    with FaultServer(FaultPlan(wrong_rate=0.0)) as server:
+        arch.write_text(
+            "name: styled\nlayers:\n  - - {type: generator, model: openai/fake, api_base: '"
+            + server.api_base
+            + "', temperature: 0, prompt_format: few_shot_chat, answer_format: ' Digits only.',"
+            " system_prompt: 'You are a calculator.'}\n",
+            encoding="utf-8",
+        )
+        result = run_cli("run", str(arch), "--prompt", "What is 2 + 3?", "--json", "--no-cache")
+    assert result.code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["answer"] == "5" and record["calls"] == 1

@@ -124,3 +124,37 @@ def test_price_comes_from_the_cost_map_and_embedded_models_are_free() -> None:
     assert backend.price("openai/gpt-4o-mini", 1000, 1000) == pytest.approx(0.00015 + 0.0006)
     assert backend.price("local/smollm2-135m", 1000, 1000) == 0.0
     assert backend.price("openai/no-such-model", 1000, 1000) == 0.0
+
+
+async def test_a_plain_completion_goes_to_the_text_completion_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few-shot transcript (``prompt``) is sent as a text completion, never as chat messages."""
+    import types
+
+    import archon_cli.llm.litellm_backend as module
+
+    sent: dict[str, object] = {}
+
+    async def atext_completion(**kwargs: object) -> object:
+        sent.update(kwargs, endpoint="text")
+        choice = types.SimpleNamespace(text=" 4")
+        return types.SimpleNamespace(
+            choices=[choice], usage=types.SimpleNamespace(prompt_tokens=9, completion_tokens=1)
+        )
+
+    async def acompletion(**kwargs: object) -> object:
+        raise AssertionError("a plain completion was sent as chat")
+
+    fake = types.SimpleNamespace(
+        atext_completion=atext_completion,
+        acompletion=acompletion,
+        UnsupportedParamsError=type("UnsupportedParamsError", (Exception,), {}),
+        completion_cost=lambda **_: 0.0,
+    )
+    monkeypatch.setattr(module, "_lib", lambda: fake)
+    request = CompletionRequest(
+        model="openai/fake-model", messages=(), prompt="Q: 2 + 2?\nA:", stop=("\n",), api_base="http://127.0.0.1:9"
+    )
+    text, usage = await LiteLLMBackend().complete(request)
+    assert (text, usage.prompt_tokens) == (" 4", 9)
+    assert sent["endpoint"] == "text" and sent["prompt"] == "Q: 2 + 2?\nA:" and "messages" not in sent
+    assert sent["stop"] == ["\n"]

@@ -81,8 +81,8 @@ def test_expected_architectures_and_the_estimate() -> None:
         pool_size=2, dev=400, test=100, rungs=(25, 100, 400), trials=40, final_k=1, architecture_calls=[1, 3] * 50
     )
     # 40 x 25 + 10 x 75 + 2 x 300 questions at 2 calls each.
-    assert (e.stage1, e.baseline, e.search, e.final) == (800, 500, 2 * (1000 + 750 + 600), 200)
-    assert e.total == 800 + 500 + 4700 + 200
+    assert (e.stage1, e.baseline, e.search, e.final) == (800, 100, 2 * (1000 + 750 + 600), 200)
+    assert e.total == 800 + 100 + 4700 + 200
     assert "--search-calls 1,000 is below it" in e.describe(1000)
     plain = estimate_calls(
         pool_size=1, dev=36, test=0, rungs=(36,), trials=5, final_k=0, architecture_calls=[2, 2, 2]
