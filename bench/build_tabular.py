@@ -30,16 +30,28 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.commands.settings import local_settings
 from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.run_folder import plan_questions
 from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LocalModelPool
+from archon_cli.llm.types import CompletionRequest, Usage
 from archon_cli.search.space import FeasibleSpace, Point, load_space
 from archon_cli.search.tabular import QUESTION_PREFIX, table_row, write_table
 
 MODELS = ["local/smollm2-135m"]
+
+
+class NotCached:
+    """A backend for ``--cached-only``: every reply must come from the cache; a miss stops the build."""
+
+    def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
+        return None
+
+    async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
+        raise UserError(f"{request.model}: a reply is not in the cache (run --warm to the end first)")
 
 
 def warm_points(feasible: FeasibleSpace) -> list[Point]:
@@ -60,7 +72,8 @@ async def build(args: argparse.Namespace) -> None:
     questions = plan_questions(benchmark, "dev", args.seed, args.limit)
     # The embedded model runs as `archon` runs it (ARCHON_LOCAL_THREADS, ARCHON_MODEL_DIR).
     cache = ResponseCache(args.cache_dir / "responses.sqlite")
-    gateway = LLMGateway(cache=cache, local_models=LocalModelPool(local_settings()))
+    backend = NotCached() if args.cached_only else None
+    gateway = LLMGateway(backend=backend, cache=cache, local_models=LocalModelPool(local_settings()))
     started = time.perf_counter()
     if args.warm:
         # One prompt style at a time, one question at a time, a category's questions together:
@@ -104,6 +117,7 @@ async def build(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warm", action="store_true", help="only send the requests every architecture reuses")
+    parser.add_argument("--cached-only", action="store_true", help="call no model: every reply from the cache")
     parser.add_argument("--limit", type=int, default=None, help="dev questions per architecture (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", type=Path, default=Path("spaces/tabular.yaml"))
@@ -111,7 +125,10 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("results/tabular-cache"))
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    asyncio.run(build(args))
+    try:
+        asyncio.run(build(args))
+    except UserError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
