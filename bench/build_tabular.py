@@ -2,19 +2,19 @@
 embedded model on the tiny-arith dev split (300 questions), and write the score table with each
 architecture's right and wrong answer per question.
 
-    flock /tmp/archon-model.lock timeout 700 python bench/build_tabular.py --warm   # model calls, in slices
-    flock /tmp/archon-model.lock python bench/build_tabular.py                      # writes the table
+    flock /tmp/archon-model.lock timeout 600 python bench/build_tabular.py --warm   # model calls, in slices
+    python bench/build_tabular.py --cached-only                                     # writes the table
 
-The table's architectures are generator ensembles (one generator per prompt style of a set, each
-with k samples, greedy or at 0.7) with or without a majority vote. Each of them draws from the same
-few requests per question and style: the greedy answer and sample slots 0 and 1 at 0.7 (an
-architecture with k samples of a style reuses slots 0..k-1, see llm/types.py SampleSlots). So
-``--warm`` first sends exactly those requests, through the real generators (the largest architecture
-of the space, greedy and sampled, question by question, into the response cache); it can be stopped
-at any time and run again (the cache keeps every reply). The build then evaluates all 90
-architectures through the real runner, each reply a cache hit, so every score is what
-``archon eval`` of that architecture computes, not a re-implementation of it. The 90 x 300 x ~4
-calls on paper cost about 2,400 sent calls (202 distinct dev prompts x 4 styles x 3 draws).
+The table's architectures are ensembles of greedy generators, one per prompt style of a set, with
+or without a majority vote. Every one of them sends the same requests per question: each style's
+greedy answer (identical greedy requests are one call). So ``--warm`` first sends exactly those,
+through the real generators, one style at a time into the response cache (an architecture of one
+style each; categories together, so consecutive few-shot prompts share their prefix); it can be
+stopped at any time and run again (the cache keeps every reply). The build then evaluates all 126
+architectures through the real runner, every reply a cache hit (``--cached-only`` stops at a miss
+rather than call a model), so each score is what ``archon eval`` of that architecture computes,
+not a re-implementation of it. 126 x 300 x 3.3 calls on paper cost 1,212 sent calls (202
+distinct dev prompts x 6 styles).
 """
 
 from __future__ import annotations
