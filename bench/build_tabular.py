@@ -2,19 +2,19 @@
 embedded model on the tiny-arith dev split (300 questions), and write the score table with each
 architecture's right and wrong answer per question.
 
-    flock /tmp/archon-model.lock timeout 700 python bench/build_tabular.py --warm   # model calls, in slices
-    flock /tmp/archon-model.lock python bench/build_tabular.py                      # writes the table
+    flock /tmp/archon-model.lock timeout 600 python bench/build_tabular.py --warm   # model calls, in slices
+    python bench/build_tabular.py --cached-only                                     # writes the table
 
-The table's architectures are generator ensembles (one generator per prompt style of a set, each
-with k samples, greedy or at 0.7) with or without a majority vote. Each of them draws from the same
-few requests per question and style: the greedy answer and sample slots 0 and 1 at 0.7 (an
-architecture with k samples of a style reuses slots 0..k-1, see llm/types.py SampleSlots). So
-``--warm`` first sends exactly those requests, through the real generators (the largest architecture
-of the space, greedy and sampled, question by question, into the response cache); it can be stopped
-at any time and run again (the cache keeps every reply). The build then evaluates all 90
-architectures through the real runner, each reply a cache hit, so every score is what
-``archon eval`` of that architecture computes, not a re-implementation of it. The 90 x 300 x ~4
-calls on paper cost about 2,400 sent calls (202 distinct dev prompts x 4 styles x 3 draws).
+The table's architectures are ensembles of greedy generators, one per prompt style of a set, with
+or without a majority vote. Every one of them sends the same requests per question: each style's
+greedy answer (identical greedy requests are one call). So ``--warm`` first sends exactly those,
+through the real generators, one style at a time into the response cache (an architecture of one
+style each; categories together, so consecutive few-shot prompts share their prefix); it can be
+stopped at any time and run again (the cache keeps every reply). The build then evaluates all 126
+architectures through the real runner, every reply a cache hit (``--cached-only`` stops at a miss
+rather than call a model), so each score is what ``archon eval`` of that architecture computes,
+not a re-implementation of it. 126 x 300 x 3.3 calls on paper cost 1,212 sent calls (202
+distinct dev prompts x 6 styles).
 """
 
 from __future__ import annotations
@@ -30,16 +30,28 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.commands.settings import local_settings
 from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.run_folder import plan_questions
 from archon_cli.evaluation.summary import summarize
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LocalModelPool
+from archon_cli.llm.types import CompletionRequest, Usage
 from archon_cli.search.space import FeasibleSpace, Point, load_space
 from archon_cli.search.tabular import QUESTION_PREFIX, table_row, write_table
 
 MODELS = ["local/smollm2-135m"]
+
+
+class NotCached:
+    """A backend for ``--cached-only``: every reply must come from the cache; a miss stops the build."""
+
+    def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
+        return None
+
+    async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
+        raise UserError(f"{request.model}: a reply is not in the cache (run --warm to the end first)")
 
 
 def warm_points(feasible: FeasibleSpace) -> list[Point]:
@@ -60,7 +72,8 @@ async def build(args: argparse.Namespace) -> None:
     questions = plan_questions(benchmark, "dev", args.seed, args.limit)
     # The embedded model runs as `archon` runs it (ARCHON_LOCAL_THREADS, ARCHON_MODEL_DIR).
     cache = ResponseCache(args.cache_dir / "responses.sqlite")
-    gateway = LLMGateway(cache=cache, local_models=LocalModelPool(local_settings()))
+    backend = NotCached() if args.cached_only else None
+    gateway = LLMGateway(backend=backend, cache=cache, local_models=LocalModelPool(local_settings()))
     started = time.perf_counter()
     if args.warm:
         # One prompt style at a time, one question at a time, a category's questions together:
@@ -104,6 +117,7 @@ async def build(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warm", action="store_true", help="only send the requests every architecture reuses")
+    parser.add_argument("--cached-only", action="store_true", help="call no model: every reply from the cache")
     parser.add_argument("--limit", type=int, default=None, help="dev questions per architecture (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", type=Path, default=Path("spaces/tabular.yaml"))
@@ -111,7 +125,10 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("results/tabular-cache"))
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    asyncio.run(build(args))
+    try:
+        asyncio.run(build(args))
+    except UserError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":

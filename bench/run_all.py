@@ -98,7 +98,7 @@ def _efficiency(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
             f"{m['greedy']:g}: gp/random {r['gp_over_random']:.2f}; gp needs {_fewer(fewer['greedy'])} than greedy, "
             f"{_fewer(fewer['random'])} than random (paper: 88.5% and 90.4% fewer). To the top "
             f"{top['fraction']:.0%} ({top['points']} architectures): gp {tm['gp']:g}, random {tm['random']:g}, "
-            f"greedy {tm['greedy']:g}",
+            f"greedy {tm['greedy']:g}" + _noise(r) + _fidelity(r),
             "gp <= 0.5x random",
             None if synthetic else r["gp_over_random"] <= 0.5,
             cmd,
@@ -106,6 +106,28 @@ def _efficiency(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
             "synthetic table: a check of the script, not a result" if synthetic else "",
         )
     ]
+
+
+def _noise(r: dict[str, Any]) -> str:
+    n = r.get("noise") or {}
+    if not n:
+        return ""
+    return (
+        f". Scores {n['worst']:.3f}-{n['best']:.3f} on {n['questions']:.0f} questions (one score's 95% interval "
+        f"+-{n['half_width']:.3f}); best - median {n['best_minus_median']:+.3f}, paired 95% CI "
+        f"{n['ci_low']:+.3f} to {n['ci_high']:+.3f}"
+    )
+
+
+def _fidelity(r: dict[str, Any]) -> str:
+    f = r.get("multi_fidelity") or {}
+    if not f:
+        return ""
+    m = f["median"]
+    return (
+        f". Multi-fidelity (rungs {'/'.join(map(str, f['rungs']))}), full evaluations until the best is measured "
+        f"on every question: gp {m['gp']:.1f}, random {m['random']:.1f}"
+    )
 
 
 def _fewer(share: float) -> str:

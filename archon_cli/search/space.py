@@ -237,8 +237,11 @@ class Point:
 
     @classmethod
     def from_list(cls, values: list[Any]) -> Point:
-        """The inverse of ``as_list`` (a six-value list: default style and temperature)."""
+        """The inverse of ``as_list`` (a six-value list: default style and temperature). The
+        optimiser's vectors differ (one 0/1 per style): read them with ``FeasibleSpace.from_skopt``."""
         t, s, f, fp, cr, final, *rest = values
+        if len(rest) not in (0, 2) or (rest and not isinstance(rest[0], str)):
+            raise ValueError(f"not a point's as_list() (an optimiser vector? use FeasibleSpace.from_skopt): {values}")
         styles = tuple(str(rest[0]).split("+")) if rest else (DEFAULT_STYLE,)
         temperature = float(rest[1]) if len(rest) > 1 else DEFAULT_TEMPERATURE
         return cls(int(t), int(s), int(f), int(fp), bool(int(cr)), str(final), styles, temperature)
