@@ -201,6 +201,18 @@ def search(
     allow_weak_judge: Annotated[
         bool, typer.Option("--allow-weak-judge", help="Search even with a judge whose verdicts are mostly unreadable.")
     ] = False,
+    rungs: Annotated[
+        Optional[str],
+        typer.Option(
+            "--rungs",
+            help="Dev questions per rung of the multi-fidelity search, e.g. 25,100,400 (the default); "
+            "off: every trial on the whole dev split.",
+        ),
+    ] = None,
+    search_calls: Annotated[
+        Optional[int],
+        typer.Option("--search-calls", min=1, help="Hard cap on the calls this search sends (exit 3 when reached)."),
+    ] = None,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
     from archon_cli.commands.search import build_settings, run_search
@@ -210,6 +222,7 @@ def search(
     settings = build_settings(
         benchmark, budget, models, pool, space, algorithm, trials, seed, cost_weight, final_k, limit, test_limit,
         judge, data_dir_from_env(data_dir), concurrency, allow_unsandboxed, allow_weak_judge, engine.provider_keys,
+        rungs, search_calls,
     )  # fmt: skip
     raise typer.Exit(run_search(settings, engine, results_dir, search_id, _stderr(), json_out))
 

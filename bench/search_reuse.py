@@ -45,17 +45,22 @@ def demo_arguments(makefile: Path = ROOT / "Makefile") -> list[str]:
 
 
 def reuse(search_dir: Path) -> dict[str, Any]:
-    """real / nominal calls of a finished search folder, in all and by stage (stage 1, search, final)."""
+    """real / nominal calls of a finished search folder, in all and by stage (stage 1, baseline,
+    search with every rung's evaluations, final)."""
     meta = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
     nominal, real = int(meta["nominal_calls"]), int(meta["real_calls"])
     trials = [json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line]
     search = [t for t in trials if t.get("stage") == "search"]
     finals = meta.get("finals") or []
+    base = meta.get("baseline") or {}
+    baseline = [t for t in (base.get("dev"), base.get("test")) if t]
     stages = {
         "search": [sum(t["real_calls"] for t in search), sum(t["nominal_calls"] for t in search)],
         "final": [sum(t["real_calls"] for t in finals), sum(t["nominal_calls"] for t in finals)],
+        "baseline": [sum(t["real_calls"] for t in baseline), sum(t["nominal_calls"] for t in baseline)],
     }
-    stages["stage1"] = [real - stages["search"][0] - stages["final"][0], nominal - stages["search"][1] - stages["final"][1]]
+    rest = [sum(stages[k][i] for k in ("search", "final", "baseline")) for i in (0, 1)]
+    stages["stage1"] = [real - rest[0], nominal - rest[1]]
     return {"nominal_calls": nominal, "real_calls": real, "ratio": real / nominal if nominal else None, "stages": stages}
 
 
@@ -125,8 +130,8 @@ def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:
 def stage_text(stages: dict[str, list[int]]) -> str:
     """'stage 1 40/48, search 492/1176 = 0.42, final 288/560 = 0.51'."""
     parts = []
-    for name in ("stage1", "search", "final"):
-        real, nominal = stages[name]
+    for name in ("stage1", "baseline", "search", "final"):
+        real, nominal = stages.get(name, [0, 0])
         if nominal:
             parts.append(f"{'stage 1' if name == 'stage1' else name} {real}/{nominal} = {real / nominal:.2f}")
     return ", ".join(parts)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from archon_cli.commands.settings import EngineSettings
 from archon_cli.config.architecture import Architecture, load_architecture
@@ -29,3 +30,17 @@ def load_checked(path: Path, settings: EngineSettings, console: Console) -> Arch
     print_warnings(console, warnings)
     check_budget(architecture, settings.budget)
     return architecture
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table on a terminal as Rich lays it out (fitted to its width); anywhere else (a pipe, a log
+    file, CI) at its full natural width, every cell whole, instead of squeezed to 80 columns."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    from rich.measure import Measurement
+
+    natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    # Console.print never goes wider than its console, so a console of the table's width prints it.
+    wide = Console(file=console.file, width=max(natural, console.width), no_color=console.no_color)
+    wide.print(table)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from archon_cli.commands.common import print_warnings
+from archon_cli.commands.common import print_table, print_warnings
 from archon_cli.commands.evaluating import eval_exit_code, evaluate_with_progress, plan_eval, print_summary
 from archon_cli.commands.settings import EngineSettings, check_folder_option
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, UserError
@@ -144,11 +144,12 @@ def _print_text(
     for row in rows:
         cells = format_row(row)
         table.add_row(*(escape(c) for c in cells), style="bold" if row["best"] else None)
-    out.print(table)
+    print_table(out, table)
     if pairs:
         out.print("paired comparisons on shared questions (95% bootstrap CI):")
         for pair in pairs:
-            out.print(f"  {escape(pair['verdict'])}  [dim](n={pair['shared_questions']})[/]", highlight=False)
+            line = f"  {escape(pair['verdict'])}  [dim](n={pair['shared_questions']})[/]"
+            out.print(line, highlight=False, soft_wrap=True)
     for path in plot_paths:
         out.print(f"plot: {path}", highlight=False, soft_wrap=True)
     if report_path:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.common import warner
+from archon_cli.commands.common import print_table, warner
 from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
 from archon_cli.config.budget import load_budget
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, BudgetExceeded, UserError
@@ -19,6 +19,7 @@ from archon_cli.evaluation.judge import choose_judge
 from archon_cli.evaluation.run_folder import check_folder_name
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.driver import SearchDriver, SearchSettings
+from archon_cli.search.fidelity import parse_rungs
 from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import parse_pool
 from archon_cli.search.space import SearchSpace, load_space
@@ -44,7 +45,10 @@ def build_settings(
     allow_unsandboxed: bool = False,
     allow_weak_judge: bool = False,
     provider_keys: frozenset[str] = frozenset(),
+    rungs: str | None = None,
+    search_calls: int | None = None,
 ) -> SearchSettings:
+    """``rungs``: ``--rungs`` as given (None: the default rungs; "off": none)."""
     if dev_limit is not None and dev_limit < 1:
         raise UserError(f"--limit {dev_limit}: must be at least 1")
     parsed_budget = load_budget(budget)
@@ -74,14 +78,27 @@ def build_settings(
         judge_model=choice.model if choice else None,
         judge_max_tokens=choice.max_tokens if choice else None,
         allow_weak_judge=allow_weak_judge,
+        rungs=parse_rungs(rungs),
+        search_calls=search_calls,
     )
     settings.validate()
     return settings
 
 
+def _versus(t: Trial) -> str:
+    v = t.vs_baseline
+    if not v:
+        return "-"
+    return f"{v['difference']:+.1f} [{v['ci_low']:+.1f}, {v['ci_high']:+.1f}]"
+
+
 def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Table:
     table = Table(title=title)
-    for col in ("rank", "architecture", f"dev {metric}", "95% CI", "test", "calls/query", "objective"):
+    columns = (
+        "rank", "architecture", "questions", f"dev {metric}", "95% CI", "vs one call [95% CI]", "test",
+        "calls/query", "objective",
+    )  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "architecture" else "right")
     for rank, t in enumerate(rank_trials(trials)[:limit], start=1):
         ci = f"{t.ci95[0]:.3f}-{t.ci95[1]:.3f}" if t.ci95 else "-"
@@ -89,8 +106,10 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
         table.add_row(
             str(rank),
             t.arch_id,
+            str(t.questions or "-"),
             score if t.reliable else f"{score} UNRELIABLE",
             ci,
+            _versus(t),
             f"{t.test_score:.4f}" if t.test_score is not None else "",
             f"{t.calls_per_query:.1f}",
             f"{t.objective:.4f}",
@@ -113,19 +132,21 @@ def run_search(
         check_folder_name(search_id, "--search-id")
     check_folder_option(results_dir, "--results-dir")
     # The budget file's whole-run limits (total calls, tokens, dollars) bind the whole search.
-    gateway = open_gateway(engine.model_copy(update={"budget": settings.budget}), on_warning=warner(console))
+    # ``--search-calls`` caps the budget's total calls (search/driver.py: gateway_budget).
+    gateway = open_gateway(engine.model_copy(update={"budget": settings.gateway_budget()}), on_warning=warner(console))
     gateway.check_routes([(p.model, p.api_base, p.api_key_env) for p in settings.pool])
     if settings.judge_model is not None:
         gateway.check_routes([(settings.judge_model, None, None)])
     metric = settings.benchmark.metric
-    live = Live(console=console, transient=json_out, refresh_per_second=4)
+    # Off a terminal the live table draws nothing; the leaderboard is printed whole at the end.
+    live = Live(console=console, transient=json_out or not console.is_terminal, refresh_per_second=4)
 
     def on_trial(trial: Trial, trials: list[Trial]) -> None:
         live.update(_table(trials, metric, f"best so far: {len(trials)}/{settings.trials} trials"))
 
     def on_stage(message: str) -> None:
         if not json_out:
-            console.print(message, highlight=False)
+            console.print(message, highlight=False, soft_wrap=True)
 
     driver = SearchDriver(settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage)
     with live:
@@ -134,6 +155,8 @@ def run_search(
         except BudgetExceeded as exc:
             return _budget_stop(str(exc), driver, gateway, console, json_out)
         live.update(_table(result.trials, metric, "leaderboard"))
+    if not json_out and not console.is_terminal:
+        print_table(console, _table(result.trials, metric, "leaderboard"))
     if json_out:
         print(json.dumps(_json_summary(result)))
     else:
@@ -166,6 +189,16 @@ def _print_result(result: SearchResult, console: Console) -> None:
         f"calls: {result.nominal_calls} nominal, {result.real_calls} sent ({ratio:.2f}); "
         f"{result.wall_seconds:.0f}s"
     )
-    console.print(f"results: {result.search_dir}  (leaderboard.csv, best.yaml, pareto.csv, pareto.png, search.json)")
+    console.print(
+        f"results: {result.search_dir}  (leaderboard.csv, best.yaml, pareto.csv, pareto.png, search.json)",
+        soft_wrap=True,
+    )
     if result.best:
-        console.print(f"best: {SearchFolder(result.search_dir).best}")
+        console.print(f"best: {SearchFolder(result.search_dir).best}", soft_wrap=True)
+    if result.baseline:
+        dev, test = result.baseline["dev"], result.baseline["test"]
+        scores = f"dev {dev['dev_score']:.4f}" if dev["dev_score"] is not None else "dev -"
+        if test and test["test_score"] is not None:
+            scores += f", test {test['test_score']:.4f}"
+        console.print(f"baseline: one greedy call of {result.baseline['model']} ({scores})", soft_wrap=True)
+    console.print(result.verdict, style="bold", highlight=False, soft_wrap=True)

@@ -39,6 +39,11 @@ class SearchAlgorithm(ABC):
     def tell(self, point: Point, value: float) -> None:
         """The objective (higher is better) of ``point``."""
 
+    def update(self, point: Point, value: float) -> None:
+        """A better measurement of a point told before (a multi-fidelity promotion measured it on
+        more questions): it replaces the old value."""
+        self.tell(point, value)
+
 
 class RandomSearch(SearchAlgorithm):
     name = "random"
@@ -106,6 +111,13 @@ class GreedySearch(SearchAlgorithm):
     def ask(self) -> Point:
         self._refill()
         return self._queue[0]
+
+    def update(self, point: Point, value: float) -> None:
+        self._values[point] = value
+        if point == self._incumbent:
+            self._best = value
+        elif value > self._best:
+            self._best, self._incumbent = value, point
 
     def tell(self, point: Point, value: float) -> None:
         self._values[point] = value
@@ -183,6 +195,19 @@ class GPSearch(SearchAlgorithm):
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
             self._opt.tell(self.feasible.to_skopt(point), -value)  # skopt minimises
+
+    def update(self, point: Point, value: float) -> None:
+        """Replace the point's value in the optimiser's data and refit the GP on it (skopt's own
+        ``_tell`` with no new point refits on the data it holds)."""
+        if point not in self._told:
+            self.tell(point, value)
+            return
+        for i, xi in enumerate(self._opt.Xi):
+            if self.feasible.from_skopt(xi) == point:
+                self._opt.yi[i] = -value
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            self._opt._tell([], [])
 
 
 ALGORITHMS: dict[str, type[SearchAlgorithm]] = {"gp": GPSearch, "random": RandomSearch, "greedy": GreedySearch}

@@ -1,5 +1,6 @@
-"""The search driver: rank the pool (stage 1), search the budget-shaped space (stage 2), evaluate
-the best on the held-out test split, write the leaderboard.
+"""The search driver: rank the pool (stage 1), measure the baseline (one greedy call of the best
+model), search the budget-shaped space (stage 2, on rungs of growing dev subsets: search/fidelity.py),
+evaluate the best and the baseline on the held-out test split, write the leaderboard and the verdict.
 
 Every evaluation goes through ``evaluate_into_folder`` and the shared response cache, into its own
 run folder in the search folder, so finished questions and finished trials survive a kill;
@@ -22,10 +23,13 @@ from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import BudgetExceeded, UserError
 from archon_cli.evaluation.judge import EMBEDDED_MAX_TOKENS, GatewayJudge, judge_model_for
-from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder, plan_questions
+from archon_cli.evaluation.run_folder import RunPlan, RunResult, evaluate_into_folder, plan_questions
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.search.algorithms import ALGORITHMS, make_algorithm
+from archon_cli.search.algorithms import ALGORITHMS, SearchAlgorithm, make_algorithm
+from archon_cli.search.baseline import baseline_architecture, closing_line, read_run, versus, versus_baseline
+from archon_cli.search.estimate import CallEstimate, estimate_calls
+from archon_cli.search.fidelity import RungScheduler, rung_sizes, spread
 from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import PoolModel
 from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id, build_architecture
@@ -53,6 +57,10 @@ class SearchSettings:
     judge_max_tokens: int | None = None
     # Go on when the judge's verdicts are mostly unreadable (the scores are then marked unreliable).
     allow_weak_judge: bool = False
+    # Rung sizes of the multi-fidelity search (search/fidelity.py); None: every trial on the whole dev split.
+    rungs: tuple[int, ...] | None = None
+    # A hard cap on the calls this run of the search sends (with the budget's total_calls, the lower binds).
+    search_calls: int | None = None
 
     def validate(self) -> None:
         if self.trials < 1:
@@ -65,6 +73,15 @@ class SearchSettings:
             raise UserError(f"--final-k {self.final_k}: must be 0 or more")
         if not (math.isfinite(self.cost_weight) and self.cost_weight >= 0):
             raise UserError(f"--cost-weight {self.cost_weight}: must be a finite number, 0 or more")
+        if self.search_calls is not None and self.search_calls < 1:
+            raise UserError(f"--search-calls {self.search_calls}: must be at least 1")
+
+    def gateway_budget(self) -> Budget:
+        """The budget the gateway enforces: ``--search-calls`` caps its total calls (the lower wins)."""
+        if self.search_calls is None:
+            return self.budget
+        total = min(self.budget.total_calls or self.search_calls, self.search_calls)
+        return self.budget.model_copy(update={"total_calls": total})
 
     def search_id(self) -> str:
         """Same settings, same id: re-running the command resumes the same search folder."""
@@ -76,6 +93,8 @@ class SearchSettings:
                 "dev_limit": self.dev_limit,
                 "judge": self.judge_model,
                 "budget": self.budget.model_dump(exclude={"name"}),
+                # Plain searches keep the ids they had before rungs existed.
+                **({"rungs": list(self.rungs)} if self.rungs else {}),
             },
             sort_keys=True,
         )
@@ -159,25 +178,40 @@ class SearchDriver:
             real_calls=int(summary["calls"]),
             run_dir=str(run_dir.relative_to(self.dir)),
             reliable=bool(summary.get("reliable", True)),
+            questions=int(summary["questions"]),
         )
 
     # -- the search ------------------------------------------------------------------------------
 
+    def questions(self, split: str, limit: int | None) -> list[Question]:
+        """The split in a seeded random order (so a limit, and every rung, mixes the categories),
+        then its first ``limit``."""
+        chosen = plan_questions(self.s.benchmark, split, self.s.seed, None)
+        salt = f"{self.s.benchmark.name}:{split}"
+        return spread(chosen, [q.id for q in chosen], self.s.seed, salt)[:limit]
+
     async def run(self) -> SearchResult:
         started = time.perf_counter()
-        dev = plan_questions(self.s.benchmark, "dev", self.s.seed, self.s.dev_limit)
-        test = plan_questions(self.s.benchmark, "test", self.s.seed, self.s.test_limit) if self.s.final_k else []
-        self.folder.start(self._settings_info(dev, test))
-
+        dev = self.questions("dev", self.s.dev_limit)
+        test = self.questions("test", self.s.test_limit) if self.s.final_k else []
+        sizes = rung_sizes(self.s.rungs, len(dev))
         self._check_budget()
+        estimate = self.estimate(dev, test, sizes)
+        self.on_stage(estimate.describe(self.s.search_calls))
+        self.folder.start(
+            self._settings_info(dev, test) | {"rungs": list(sizes), "estimated_calls": estimate.as_dict()}
+        )
+
         ranking, stage1 = await self._rank_models(dev)
         models = [m for m, _ in ranking]
         feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
-        points = feasible.all_points()
-        trials, exhausted = await self._search(feasible, dev, len(points))
+        base_dev, base_dev_run = await self._baseline(models[0], "dev", dev)
+        trials, evaluations, exhausted = await self._search(feasible, dev, sizes, base_dev_run)
         ranked = rank_trials(trials)
         finals = await self._final(ranked[: self.s.final_k], feasible, test) if test else []
-        everything = stage1 + trials + finals
+        base_test = await self._versus_on_test(models[0], finals, test) if finals else None
+        everything = stage1 + evaluations + finals + [base_dev] + ([base_test] if base_test else [])
+        best_versus = versus_baseline(finals[0].arch_id, base_dev.arch_id, finals[0].vs_baseline) if finals else None
         result = SearchResult(
             search_dir=self.dir,
             ranking=ranking,
@@ -188,9 +222,31 @@ class SearchDriver:
             real_calls=sum(t.real_calls for t in everything),
             exhausted=exhausted,
             wall_seconds=time.perf_counter() - started,
+            evaluations=evaluations,
+            baseline={
+                "model": models[0],
+                "architecture": base_dev.arch_id,
+                "dev": base_dev.to_dict(),
+                "test": base_test.to_dict() if base_test else None,
+            },
+            versus_baseline=best_versus,
+            verdict=closing_line(best_versus, [(t.arch_id, t.vs_baseline) for t in finals[1:]]),
         )
         self._finish(result, feasible, dev, test)
         return result
+
+    def estimate(self, dev: list[Question], test: list[Question], sizes: tuple[int, ...]) -> CallEstimate:
+        """The calls these settings will need (call counts do not depend on the models' order)."""
+        feasible = FeasibleSpace(self.s.space, [p.model for p in self.s.pool], self.s.budget.calls_per_query)
+        return estimate_calls(
+            pool_size=len(self.s.pool),
+            dev=len(dev),
+            test=len(test),
+            rungs=sizes,
+            trials=self.s.trials,
+            final_k=self.s.final_k,
+            architecture_calls=[feasible.calls(p) for p in feasible.all_points()],
+        )
 
     def _finish(self, result: SearchResult, feasible: FeasibleSpace, dev: list[Question], test: list[Question]) -> None:
         best = None
@@ -214,9 +270,13 @@ class SearchDriver:
                 "model_ranking": [{"model": m, "dev_score": s} for m, s in result.ranking],
                 "feasible_architectures": len(feasible.all_points()),
                 "trials_done": len(result.trials),
+                "evaluations": len(result.evaluations),
                 "space_exhausted": result.exhausted,
                 "best": result.best.to_dict() if result.best else None,
                 "finals": [t.to_dict() for t in result.finals],
+                "baseline": result.baseline,
+                "versus_baseline": result.versus_baseline,
+                "verdict": result.verdict,
                 "nominal_calls": result.nominal_calls,
                 "real_calls": result.real_calls,
                 "reuse_ratio": round(result.real_calls / result.nominal_calls, 4) if result.nominal_calls else None,
@@ -239,14 +299,16 @@ class SearchDriver:
         )
 
     async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
-        """Stage 1: each model answers the dev split alone; models ranked by score (pool order on ties)."""
+        """Stage 1: each model answers the dev split alone, one greedy call (temperature 0) per
+        question, as the baseline does: the best model's stage-1 run is the baseline on dev, answered
+        from the cache. Models ranked by score (pool order on ties)."""
         self.on_stage("stage 1: ranking the model pool")
         scores: list[tuple[str, float]] = []
         trials = []
         for i, pool_model in enumerate(self.s.pool):
             model = pool_model.model
             arch = build_architecture(
-                Point(1, 1, 0, 1, False, "none"),
+                Point(1, 1, 0, 1, False, "none", temperature=0.0),
                 [model],
                 self.s.space.for_pool(1),
                 name=f"single-{model}",
@@ -261,40 +323,109 @@ class SearchDriver:
         order = sorted(range(len(scores)), key=lambda i: (-scores[i][1], i))
         return [scores[i] for i in order], trials
 
-    async def _search(self, feasible: FeasibleSpace, dev: list[Question], space_size: int) -> tuple[list[Trial], bool]:
-        """Stage 2. Recorded trials are replayed into the algorithm first (a resume)."""
-        self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget")
-        recorded = self.folder.recorded_trials()
-        algorithm = make_algorithm(self.s.algorithm, feasible, self.s.seed)
-        trials: list[Trial] = []
-        values: dict[Point, float] = {}
-        repeats = 0
-        while len(trials) < min(self.s.trials, space_size):
+    async def _baseline(self, model: str, split: str, questions: list[Question]) -> tuple[Trial, RunResult]:
+        """One greedy call of ``model`` on ``questions`` (search/baseline.py), and its run read back."""
+        architecture = baseline_architecture(model, self.s.space, self.endpoints)
+        run_dir = self.folder.baseline_dir(split)
+        summary = await self._evaluate(architecture, questions, run_dir, split, {"stage": "baseline", "model": model})
+        trial = self._trial(0, architecture.name, None, f"baseline-{split}", summary, run_dir)
+        if split == "test":
+            trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
+        shown = "-" if summary["score"] is None else f"{summary['score']:.4f}"
+        self.on_stage(f"baseline: one greedy call of {model}: {split} {shown} ({len(questions)} questions)")
+        return trial, read_run(run_dir)
+
+    def _propose(self, algorithm: SearchAlgorithm, feasible: FeasibleSpace, values: dict[Point, float]) -> Point | None:
+        """The algorithm's next unevaluated point; None when it keeps repeating evaluated ones."""
+        for _ in range(_MAX_REPEATS + 1):
             point = feasible.canonical(algorithm.ask())
-            if point in values:
-                repeats += 1
-                if repeats > _MAX_REPEATS:
-                    return trials, True
-                algorithm.tell(point, values[point])
-                continue
-            repeats = 0
-            arch_id = architecture_id(point, feasible.models)
-            if arch_id in recorded:
-                trial = Trial(**recorded[arch_id])
-                trial.trial = len(trials) + 1
+            if point not in values:
+                return point
+            algorithm.tell(point, values[point])
+        return None
+
+    async def _search(
+        self, feasible: FeasibleSpace, dev: list[Question], sizes: tuple[int, ...], baseline: RunResult
+    ) -> tuple[list[Trial], list[Trial], bool]:
+        """Stage 2: new architectures at rung 0, promotions as search/fidelity.py decides. Returns
+        each architecture at its highest rung, every evaluation, and whether the space ran out.
+        Recorded evaluations are replayed first (a resume): the same decisions follow from them."""
+        space_size = len(feasible.all_points())
+        rungs = "" if len(sizes) == 1 else f", on rungs of {'/'.join(map(str, sizes))} dev questions"
+        self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget{rungs}")
+        recorded = self.folder.recorded_trials(len(dev))
+        algorithm = make_algorithm(self.s.algorithm, feasible, self.s.seed)
+        scheduler = RungScheduler(sizes)
+        latest: dict[str, Trial] = {}
+        evaluations: list[Trial] = []
+        points: dict[str, Point] = {}
+        values: dict[Point, float] = {}
+        exhausted = False
+        while True:
+            step = scheduler.promotion()
+            if step is None and not exhausted and len(latest) < min(self.s.trials, space_size):
+                point = self._propose(algorithm, feasible, values)
+                if point is None:
+                    exhausted = True
+                else:
+                    arch_id = architecture_id(point, feasible.models)
+                    points[arch_id] = point
+                    step = (arch_id, 0)
+            if step is None:
+                step = scheduler.top_up(max(self.s.final_k, 1))
+            if step is None:
+                break
+            arch_id, rung = step
+            number = latest[arch_id].trial if arch_id in latest else len(latest) + 1
+            earlier = [t for t in evaluations if t.arch_id == arch_id]
+            trial = await self._measure(
+                feasible, points[arch_id], rung, number, dev[: sizes[rung]], earlier, recorded, baseline
+            )
+            evaluations.append(trial)
+            latest[arch_id] = trial
+            scheduler.record(arch_id, rung, trial.objective, trial.calls_per_query, number)
+            values[points[arch_id]] = trial.objective
+            if earlier:
+                algorithm.update(points[arch_id], trial.objective)
             else:
-                architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
-                run_dir = self.folder.trial_dir(arch_id)
-                summary = await self._evaluate(
-                    architecture, dev, run_dir, "dev", {"stage": "search", "point": point.to_dict()}
-                )
-                trial = self._trial(len(trials) + 1, arch_id, point, "search", summary, run_dir)
-                self.folder.record_trial(trial)
-            trials.append(trial)
-            values[point] = trial.objective
-            algorithm.tell(point, trial.objective)
-            self.on_trial(trial, trials)
-        return trials, len(trials) >= space_size
+                algorithm.tell(points[arch_id], trial.objective)
+            self.on_trial(trial, list(latest.values()))
+        return list(latest.values()), evaluations, exhausted or len(latest) >= space_size
+
+    async def _measure(
+        self,
+        feasible: FeasibleSpace,
+        point: Point,
+        rung: int,
+        number: int,
+        questions: list[Question],
+        earlier: list[Trial],
+        recorded: dict[tuple[str, int], dict[str, Any]],
+        baseline: RunResult,
+    ) -> Trial:
+        """One architecture on one rung's questions (recorded by an earlier run, or evaluated now in
+        the architecture's run folder, where a promotion only adds the new questions)."""
+        arch_id = architecture_id(point, feasible.models)
+        run_dir = self.folder.trial_dir(arch_id)
+        if (arch_id, len(questions)) in recorded:
+            trial = Trial(**recorded[(arch_id, len(questions))])
+            trial.trial = number
+            if trial.vs_baseline is None:
+                trial.vs_baseline = versus(self.dir / trial.run_dir, baseline)
+            return trial
+        architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
+        summary = await self._evaluate(
+            architecture, questions, run_dir, "dev", {"stage": "search", "point": point.to_dict(), "rung": rung}
+        )
+        trial = self._trial(number, arch_id, point, "search", summary, run_dir)
+        trial.rung, trial.questions = rung, len(questions)
+        # What this evaluation added: the questions of the lower rungs were answered before.
+        before = max((t.questions for t in earlier), default=0)
+        trial.nominal_calls = round(trial.calls_per_query * (len(questions) - before))
+        trial.real_calls -= sum(t.real_calls for t in earlier)
+        trial.vs_baseline = versus(run_dir, baseline)
+        self.folder.record_trial(trial)
+        return trial
 
     async def _final(self, best: list[Trial], feasible: FeasibleSpace, test: list[Question]) -> list[Trial]:
         """The top architectures on the held-out test split."""
@@ -311,10 +442,18 @@ class SearchDriver:
             final = self._trial(trial.trial, trial.arch_id, point, "final", summary, run_dir)
             trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
             final.test_score, final.test_ci95 = summary["score"], summary["ci95"]
+            final.rung = trial.rung
             finals.append(final)
             shown = "-" if summary["score"] is None else f"{summary['score']:.4f}"
             self.on_stage(f"  {trial.arch_id}: test {shown}")
         return finals
+
+    async def _versus_on_test(self, model: str, finals: list[Trial], test: list[Question]) -> Trial:
+        """The baseline on the test split, and each finalist's paired difference from it."""
+        trial, run = await self._baseline(model, "test", test)
+        for final in finals:
+            final.vs_baseline = versus(self.dir / final.run_dir, run)
+        return trial
 
     def _settings_info(self, dev: list[Question], test: list[Question]) -> dict[str, Any]:
         return {

@@ -1,11 +1,14 @@
 """The search folder, ``results/<search-id>/``: the one owner of its files.
 
     search.json       the settings (status "running"), then the outcome (status "complete")
-    trials.jsonl      each finished trial, appended as it finishes (a re-run replays them)
+    trials.jsonl      each finished evaluation (an architecture at a rung), appended as it
+                      finishes (a re-run replays them)
     leaderboard.csv   every trial, best first; best.yaml, the best architecture (runs with eval)
     pareto.csv/.png   the trials no other beats on both score and calls per query
 
-Each evaluation is a run folder (``evaluation.run_folder``) under stage1/, trials/ and final/.
+Each evaluation is a run folder (``evaluation.run_folder``) under stage1/, trials/ (one per
+architecture: a promotion to a higher rung adds questions to it), final/ and baseline/ (dev/ and
+test/: one greedy call of the stage-1 best model).
 Everything here is written from plain data: trials, an architecture, a few figures.
 """
 
@@ -26,9 +29,12 @@ from archon_cli.report.stats import pareto_front
 from archon_cli.search.trials import Trial, rank_trials
 
 LEADERBOARD_FIELDS = [
-    "rank", "arch_id", "dev_score", "dev_ci_low", "dev_ci_high", "test_score", "test_ci_low", "test_ci_high",
-    "objective", "calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "point", "reliable",
+    "rank", "arch_id", "dev_questions", "dev_score", "dev_ci_low", "dev_ci_high",
+    "vs_baseline", "vs_baseline_ci_low", "vs_baseline_ci_high",
+    "test_score", "test_ci_low", "test_ci_high",
+    "objective", "calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "rung", "point", "reliable",
 ]  # fmt: skip
+BASELINE_RUNS = "baseline"
 
 
 def _fmt(value: float | None) -> str:
@@ -38,13 +44,18 @@ def _fmt(value: float | None) -> str:
 def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
     rows = []
     for rank, t in enumerate(rank_trials(trials), start=1):
+        versus = t.vs_baseline or {}
         rows.append(
             {
                 "rank": rank,
                 "arch_id": t.arch_id,
+                "dev_questions": t.questions or "",
                 "dev_score": _fmt(t.dev_score),
                 "dev_ci_low": _fmt(t.ci95[0] if t.ci95 else None),
                 "dev_ci_high": _fmt(t.ci95[1] if t.ci95 else None),
+                "vs_baseline": versus.get("difference", ""),
+                "vs_baseline_ci_low": versus.get("ci_low", ""),
+                "vs_baseline_ci_high": versus.get("ci_high", ""),
                 "test_score": _fmt(t.test_score),
                 "test_ci_low": _fmt(t.test_ci95[0] if t.test_ci95 else None),
                 "test_ci_high": _fmt(t.test_ci95[1] if t.test_ci95 else None),
@@ -54,6 +65,7 @@ def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
                 "cost_per_query": f"{t.cost_per_query:.6f}",
                 "errors": t.errors,
                 "trial": t.trial,
+                "rung": t.rung,
                 "point": json.dumps(t.point, sort_keys=True),
                 "reliable": "yes" if t.reliable else "no (judge verdicts mostly unreadable)",
             }
@@ -79,6 +91,9 @@ class SearchFolder:
     def final_dir(self, arch_id: str) -> Path:
         return self.path / FINAL_RUNS / arch_id
 
+    def baseline_dir(self, split: str) -> Path:
+        return self.path / BASELINE_RUNS / split
+
     # -- search.json and trials.jsonl
 
     def start(self, info: dict[str, Any]) -> None:
@@ -92,9 +107,14 @@ class SearchFolder:
         data: dict[str, Any] = json.loads((self.path / SEARCH_INFO).read_text(encoding="utf-8"))
         return data
 
-    def recorded_trials(self) -> dict[str, dict[str, Any]]:
-        """The search trials finished by an earlier run, by architecture id."""
-        return {r["arch_id"]: r for r in self._trials.read() if r.get("stage") == "search"}
+    def recorded_trials(self, whole_split: int) -> dict[tuple[str, int], dict[str, Any]]:
+        """The search evaluations finished by an earlier run, by (architecture id, questions); a
+        record without a question count (written before rungs) was over the ``whole_split``."""
+        return {
+            (r["arch_id"], int(r.get("questions") or whole_split)): r
+            for r in self._trials.read()
+            if r.get("stage") == "search"
+        }
 
     def record_trial(self, trial: Trial) -> None:
         self._trials.append(trial.to_dict())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +29,35 @@ class Trial:
     test_ci95: list[float] | None = None
     # False when the judge's verdicts were mostly unreadable (see evaluation/summary.py).
     reliable: bool = True
+    # Multi-fidelity (search/fidelity.py): the rung and how many questions the score is over
+    # (0: a record written before rungs existed, over the whole split).
+    rung: int = 0
+    questions: int = 0
+    # Paired difference from the baseline on the shared questions, in points (search/baseline.py).
+    vs_baseline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def rank_trials(trials: list[Trial]) -> list[Trial]:
-    """Best first: highest objective, then fewer calls per query, then the earlier trial."""
-    return sorted(trials, key=lambda t: (-t.objective, t.calls_per_query, t.trial))
+    """Best first: measured at the highest rung (on the most questions), then highest objective,
+    then fewer calls per query, then the earlier trial."""
+    return sorted(trials, key=lambda t: (-t.rung, -t.objective, t.calls_per_query, t.trial))
 
 
 @dataclass
 class SearchResult:
     search_dir: Path
     ranking: list[tuple[str, float]]
-    trials: list[Trial]
+    trials: list[Trial]  # each architecture once, at the highest rung it reached
     best: Trial | None
     finals: list[Trial]
     nominal_calls: int
     real_calls: int
     exhausted: bool
     wall_seconds: float
+    evaluations: list[Trial] = field(default_factory=list)  # every rung of every architecture
+    baseline: dict[str, Any] | None = None  # the baseline's model and its dev and test trials
+    versus_baseline: dict[str, Any] | None = None
+    verdict: str = ""

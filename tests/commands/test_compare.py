@@ -4,6 +4,7 @@ refusals with one-line errors, JSON, report.md, and the plots (800 x 500 px PNG)
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,28 @@ def test_compare_real_eval_runs_and_architecture_file(tmp_path: Path, local_mode
     single = next(r for r in data["runs"] if r["label"] == "single-call")
     assert Path(single["path"]) in runs and single["questions"] == 8
     assert "0 questions resumed" not in again.stderr and "8 questions resumed" in again.stderr
+
+
+def test_table_is_whole_when_stdout_is_not_a_terminal(tmp_path: Path) -> None:
+    """Piped or logged (CliRunner's output is not a terminal), the table keeps every cell whole
+    instead of squeezing it to 80 columns ("0.300-0.…", "architect…")."""
+    from typer.testing import CliRunner
+
+    from archon_cli.cli import app
+
+    base = base_scores(100)
+    long_a = "majority-vote-over-three-prompt-styles-of-smollm2-" + "a" * 20
+    long_b = "one-greedy-call-of-the-embedded-smollm2-135m-model-" + "b" * 20
+    a = make_run(tmp_path, long_a, base, calls=3)
+    b = make_run(tmp_path, long_b, flipped(base, 10))
+    result = CliRunner().invoke(
+        app, ["compare", str(a), str(b), "--results-dir", str(tmp_path)], env={"COLUMNS": None, "TERM": "dumb"}
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "…" not in out
+    assert long_a in out and long_b in out
+    assert re.search(r"0\.800 \[0\.\d{3}-0\.\d{3}\]", out) and re.search(r"0\.700 \[0\.\d{3}-0\.\d{3}\]", out)
+    row = next(line for line in out.splitlines() if long_a in line)
+    assert "★ best" in row and "100" in row and "3.00" in row  # the whole row on one line
+    assert len(row) > 80

@@ -41,3 +41,33 @@ def test_small_search_on_the_embedded_model(tmp_path: Path, local_model_availabl
     again = json.loads(run_cli(*args).stdout)
     assert again["calls_sent_this_run"] == 0
     assert again["real_calls"] == meta["real_calls"] and again["best"]["arch_id"] == meta["best"]["arch_id"]
+
+
+def test_leaderboard_is_whole_when_not_a_terminal() -> None:
+    """A piped or logged leaderboard keeps every cell whole (no "0.300-0.…", "architect…")."""
+    import io
+
+    from rich.console import Console
+
+    from archon_cli.commands.common import print_table
+    from archon_cli.commands.search import _table
+    from archon_cli.search.trials import Trial
+
+    trials = [
+        Trial(
+            trial=i, arch_id=f"g1x{i}-styles-s0-s2-s3-t0.0-majority-vote-{i:06d}", point=None, stage="search",
+            dev_score=0.6 + i / 100, ci95=[0.3001, 0.9002], calls_per_query=3.0, tokens_per_query=30.0,
+            cost_per_query=0.0, errors=0, objective=0.6 + i / 100, nominal_calls=1, real_calls=1, run_dir="x",
+            rung=2, questions=400, vs_baseline={"difference": 6.1, "ci_low": 2.0, "ci_high": 10.3},
+        )
+        for i in range(1, 4)
+    ]
+    out = io.StringIO()
+    console = Console(file=out, width=80)
+    assert not console.is_terminal
+    print_table(console, _table(trials, "accuracy", "leaderboard"))
+    text = out.getvalue()
+    assert "…" not in text
+    for t in trials:
+        row = next(line for line in text.splitlines() if t.arch_id in line)
+        assert "0.300-0.900" in row and "+6.1 [+2.0, +10.3]" in row and "400" in row

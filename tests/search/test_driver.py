@@ -10,23 +10,26 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import random
 from pathlib import Path
 
 import pytest
 import yaml
 
+from archon_cli.benchmarks.base import Question
 from archon_cli.benchmarks.tiny_arith import TinyArith
 from archon_cli.config import load_architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.run_folder import plan_questions
 from archon_cli.evaluation.summary import summarize
-from archon_cli.llm.accountant import Budget
+from archon_cli.llm.accountant import Budget, BudgetAccountant
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.pool import PoolModel
-from archon_cli.search.space import FeasibleSpace, Point, SearchSpace
+from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id
+from archon_cli.search.trials import Trial, rank_trials
 from archon_cli.testing.simulated import SimulatedBackend
 
 ACCURACY = {"sim/good": 0.6, "sim/bad": 0.35}
@@ -132,3 +135,154 @@ def test_trial_architecture_files_match_their_points(tmp_path: Path) -> None:
         data = yaml.safe_load((result.search_dir / trial.run_dir / "architecture.yaml").read_text())
         samples = data["layers"][0][0]["samples"]
         assert trial.point is not None and samples == trial.point["samples"]
+
+
+# -- multi-fidelity and the baseline -------------------------------------------------------------
+
+
+class ManyArith(TinyArith):
+    """tiny-arith's questions in the same words, 500 of them (100 dev), so rungs have room."""
+
+    name = "many-arith"
+    dev_fraction = 0.2  # 100 dev, 400 test
+
+    def load(self) -> list[Question]:
+        rng = random.Random(7)
+        questions = []
+        for i in range(500):
+            a, b = rng.randint(1, 9), rng.randint(1, 9)
+            kind = ("add", "sub", "cmp")[i % 3]
+            if kind == "add":
+                text, answer = f"What is {a} + {b}?", a + b
+            elif kind == "sub":
+                a, b = max(a, b), min(a, b)
+                text, answer = f"What is {a} - {b}?", a - b
+            else:
+                a, b = rng.sample(range(10, 100), 2)
+                text, answer = f"Which is larger, {a} or {b}?", max(a, b)
+            questions.append(Question(id=f"{kind}-{i:03d}", turns=(f"{text} Answer with just the number.",),
+                                      reference=str(answer), category=kind))  # fmt: skip
+        return questions
+
+
+BEST = architecture_id(Point(1, 7, 0, 1, False, "majority_vote"), ["sim/good", "sim/bad"])
+
+
+class _Reached(Exception):
+    pass
+
+
+def calls_to_reach_best(tmp: Path, seed: int, rungs: tuple[int, ...] | None) -> int:
+    """Calls sent (stage 1 and the baseline included) until the leaderboard's leader, measured on
+    the whole dev split, is the known best (majority vote over 7 samples of sim/good)."""
+    s = SearchSettings(**{**settings(seed, trials=38).__dict__, "benchmark": ManyArith(), "rungs": rungs})
+    backend = SimulatedBackend(ACCURACY)
+    gateway = LLMGateway(backend=backend, cache=ResponseCache(tmp / "cache.sqlite"))
+
+    def on_trial(_trial: Trial, trials: list[Trial]) -> None:
+        lead = rank_trials(trials)[0]
+        if lead.arch_id == BEST and lead.questions == 100:
+            raise _Reached
+
+    with pytest.raises(_Reached):
+        asyncio.run(SearchDriver(s, gateway, tmp, on_trial=on_trial).run())
+    return backend.sent
+
+
+def test_multi_fidelity_reaches_the_known_best_with_fewer_calls_than_plain_gp(tmp_path: Path) -> None:
+    """Over five seeds the rung search reaches the known best (measured on the whole dev split)
+    with fewer calls than plain gp in all but at most one seed, and with fewer calls in all. (A
+    seed where plain gp proposes the best among its first trials leaves nothing to save: the rung
+    search must still screen before it promotes.)"""
+    outcomes = {}
+    for seed in range(5):
+        plain = calls_to_reach_best(tmp_path / f"plain-{seed}", seed, None)
+        rungs = calls_to_reach_best(tmp_path / f"rungs-{seed}", seed, (10, 40, 100))
+        outcomes[seed] = (plain, rungs)
+    wins = sum(rungs < plain for plain, rungs in outcomes.values())
+    total_plain = sum(plain for plain, _ in outcomes.values())
+    total_rungs = sum(rungs for _, rungs in outcomes.values())
+    assert wins >= 4 and total_rungs < 0.85 * total_plain, outcomes
+
+
+def mf_settings(seed: int = 0, **changes: object) -> SearchSettings:
+    base = {**settings(seed, trials=12, final_k=2).__dict__, "benchmark": ManyArith(), "rungs": (10, 40, 100)}
+    return SearchSettings(**{**base, **changes})
+
+
+def test_rung_search_records_rungs_and_resumes(tmp_path: Path) -> None:
+    first, backend = run(tmp_path, mf_settings())
+    evaluations = [json.loads(line) for line in (first.search_dir / "trials.jsonl").read_text().splitlines()]
+    assert {e["questions"] for e in evaluations} == {10, 40, 100}
+    assert len(evaluations) == len(first.evaluations) > len(first.trials) == 12
+    assert all(e["rung"] == [10, 40, 100].index(e["questions"]) for e in evaluations)
+    # Promotions add questions to the architecture's run folder: each counts only what it added.
+    promoted = [e for e in evaluations if e["rung"] > 0]
+    assert promoted and all(e["nominal_calls"] <= e["calls_per_query"] * (e["questions"] * 3 / 4) + 1 for e in promoted)
+    assert first.real_calls == backend.sent
+    # The finalists were measured on the whole dev split, and the best is one of them.
+    assert first.best is not None and first.best.questions == 100
+    assert [f.arch_id for f in first.finals] == [t.arch_id for t in rank_trials(first.trials)[:2]]
+    assert all(t.questions == 100 for t in rank_trials(first.trials)[:2])
+    # A re-run replays every evaluation without a call; more trials carry on from there.
+    again, backend = run(tmp_path, mf_settings())
+    assert backend.sent == 0
+    assert [(t.arch_id, t.rung) for t in again.evaluations] == [(t.arch_id, t.rung) for t in first.evaluations]
+    more, _ = run(tmp_path, mf_settings(trials=16))
+    assert [t.arch_id for t in more.trials][:12] == [t.arch_id for t in first.trials] and len(more.trials) == 16
+
+
+def test_baseline_and_versus_baseline(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, mf_settings())
+    meta = json.loads((result.search_dir / "search.json").read_text())
+    base = meta["baseline"]
+    assert base["model"] == "sim/good" and base["dev"]["questions"] == 100 and base["test"]["questions"] == 400
+    assert base["dev"]["real_calls"] == 0  # stage 1 asked the same greedy calls: the cache answers them
+    arch = yaml.safe_load((result.search_dir / "baseline" / "test" / "architecture.yaml").read_text())
+    generator = arch["layers"][0][0]
+    assert (generator["model"], generator["samples"], generator["temperature"]) == ("sim/good", 1, 0.0)
+    versus = meta["versus_baseline"]
+    assert set(versus) >= {"best", "baseline", "split", "questions", "difference", "ci_low", "ci_high"}
+    assert versus["best"] == result.finals[0].arch_id and versus["split"] == "test" and versus["questions"] == 400
+    assert versus["ci_low"] <= versus["difference"] <= versus["ci_high"]
+    # The difference is the paired one on the test questions, in points.
+    best = read_scores(result.search_dir / result.finals[0].run_dir)
+    one = read_scores(result.search_dir / "baseline" / "test")
+    assert versus["difference"] == pytest.approx(100 * sum(best[q] - one[q] for q in one) / len(one), abs=0.01)
+    # Majority vote over 7 samples of a 60% model beats one greedy call of it by far.
+    assert versus["significant"] and versus["ci_low"] > 0
+    assert meta["verdict"].startswith(f"best beats one call by +{versus['difference']:.1f} points (95% CI +")
+    assert meta["verdict"].endswith("on 400 held-out questions")
+    # Every leaderboard row carries its paired difference on its own dev questions.
+    rows = list(csv.DictReader((result.search_dir / "leaderboard.csv").open()))
+    assert all(r["vs_baseline"] != "" and r["dev_questions"] in ("10", "40", "100") for r in rows)
+
+
+def read_scores(run_dir: Path) -> dict[str, float]:
+    records = [json.loads(line) for line in (run_dir / "questions.jsonl").read_text().splitlines()]
+    return {r["id"]: float(r["score"]) for r in records}
+
+
+def test_search_calls_cap_stops_with_nothing_lost_and_the_estimate_comes_first(tmp_path: Path) -> None:
+    from archon_cli.errors import BudgetExceeded
+
+    s = mf_settings(search_calls=600)
+    backend = SimulatedBackend(ACCURACY)
+    gateway = LLMGateway(
+        backend=backend, cache=ResponseCache(tmp_path / "cache.sqlite"), accountant=BudgetAccountant(s.gateway_budget())
+    )
+    said: list[tuple[str, int]] = []
+    driver = SearchDriver(s, gateway, tmp_path, on_stage=lambda m: said.append((m, backend.sent)))
+    with pytest.raises(BudgetExceeded, match="600 total calls"):
+        asyncio.run(driver.run())
+    assert backend.sent <= 600
+    assert said[0][0].startswith("estimated calls (before cache reuse): about ") and said[0][1] == 0
+    assert "--search-calls 600 is below it" in said[0][0]
+    kept = (driver.dir / "trials.jsonl").read_text().splitlines()
+    assert kept  # finished evaluations are saved
+    # The same search with a larger cap resumes in the same folder: what was sent is not sent again.
+    resumed, backend2 = run(tmp_path, mf_settings(search_calls=100_000))
+    assert resumed.search_dir == driver.dir
+    fresh, backend3 = run(tmp_path / "fresh", mf_settings())
+    assert backend.sent + backend2.sent == backend3.sent
+    assert [t.arch_id for t in resumed.trials] == [t.arch_id for t in fresh.trials]
