@@ -22,9 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from archon_cli.search.algorithms import make_algorithm
 from archon_cli.search.space import FeasibleSpace, Point, load_space
-from archon_cli.search.tabular import ScoreTable, TableSpace, load_table, top_fraction_threshold, trials_per_algorithm
+from archon_cli.search.tabular import ScoreTable, load_table, rung_cost, top_fraction_threshold, trials_per_algorithm
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "tests" / "data" / "tabular_tiny_arith.csv"
@@ -48,75 +47,6 @@ def synthetic_table(feasible: FeasibleSpace, seed: int = 0) -> dict[Point, float
         + random.Random(f"{seed}:{p}").uniform(-0.01, 0.01)
         for p in feasible.all_points()
     }
-
-
-def has_rungs() -> bool:
-    """Whether the search's multi-fidelity module (search/fidelity.py) is part of this checkout."""
-    import importlib.util
-
-    return importlib.util.find_spec("archon_cli.search.fidelity") is not None
-
-
-def multi_fidelity_cost(
-    loaded: ScoreTable,
-    feasible: FeasibleSpace,
-    seed: int,
-    algorithm: str = "gp",
-    rungs: tuple[int, ...] = (25, 100, 400),
-    target: float | None = None,
-) -> float:
-    """The search driver's multi-fidelity loop (search/fidelity.py: rungs over nested question
-    subsets, promotions, the GP told each rung's score) replayed on the table: the dev questions
-    measured until an architecture scoring the table's best (or ``target``) on all of them is
-    measured on all of them, in full evaluations (questions / the table's questions), so it
-    compares with plain search's trials. ``inf``: never within the space."""
-    from archon_cli.search.fidelity import RungScheduler, rung_sizes, spread
-
-    ids = list(loaded.questions)
-    order = spread(ids, ids, seed, "tiny-arith:dev")
-    sizes = rung_sizes(rungs, len(order))
-    best = max(loaded.scores.values()) if target is None else target
-    space = TableSpace(feasible, set(loaded.scores))
-    search = make_algorithm(algorithm, space, seed)
-    scheduler = RungScheduler(sizes)
-    measured: dict[Point, int] = {}  # the highest rung each point was measured at
-    values: dict[Point, float] = {}
-    names: dict[str, Point] = {}
-    spent = 0
-    number = 0
-    for _ in range(100_000):
-        step = scheduler.promotion()
-        if step is None and len(measured) < len(loaded.scores):
-            point = None
-            for _ in range(50):
-                asked = space.canonical(search.ask())
-                if asked not in values:
-                    point = asked
-                    break
-                search.tell(asked, values[asked])
-            if point is not None:
-                names[str(point)] = point
-                step = (str(point), 0)
-        if step is None:
-            step = scheduler.top_up(1)
-        if step is None:
-            return float("inf")
-        name, rung = step
-        point = names[name]
-        spent += sizes[rung] - (sizes[measured[point]] if point in measured else 0)
-        value = loaded.score(point, order[: sizes[rung]])
-        if point not in measured:
-            number += 1
-        scheduler.record(name, rung, value, loaded.calls[point], number)
-        if point in measured:
-            search.update(point, value)
-        else:
-            search.tell(point, value)
-        measured[point] = rung
-        values[point] = value
-        if rung == len(sizes) - 1 and loaded.scores[point] >= best:
-            return spent / len(order)
-    return float("inf")
 
 
 def table_noise(loaded: ScoreTable, resamples: int = 2000) -> dict[str, float]:
@@ -180,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     top_medians = {name: statistics.median(v) for name, v in top_trials.items()}
     best = max(table.values())
     fidelity: dict[str, object] = {}
-    if not args.synthetic and args.budget is None and loaded.questions and has_rungs():
+    if not args.synthetic and args.budget is None and loaded.questions:
         rungs = tuple(int(r) for r in args.rungs.split(","))
         costs = {
-            name: [multi_fidelity_cost(loaded, feasible, seed, name, rungs) for seed in range(args.seeds)]
+            name: [rung_cost(loaded, feasible, seed, name, rungs) for seed in range(args.seeds)]
             for name in ("gp", "random")
         }
         fidelity = {

@@ -5,7 +5,8 @@ A table is a CSV, one row per architecture: the point's dimensions (``DIMENSIONS
 names joined by ``+``), ``score``, ``calls_per_query``, then one column per question, named
 ``q:<question id>``, holding 1 where the architecture answered it right and 0 where not. The
 per-question columns let a search that scores architectures on subsets of the questions (a
-multi-fidelity search's rungs) be replayed on the table: ``ScoreTable.score(point, ids)``.
+multi-fidelity search's rungs) be replayed on the table: ``ScoreTable.score(point, ids)``, and
+``rung_cost`` runs the search driver's rung loop (search/fidelity.py) on it.
 Tables written before the styles and temperature dimensions, or without question columns, still
 load (default style and temperature; no per-question scores).
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archon_cli.search.algorithms import make_algorithm, trials_to_reach_best
+from archon_cli.search.fidelity import RungScheduler, rung_sizes, spread
 from archon_cli.search.space import DEFAULT_STYLE, DEFAULT_TEMPERATURE, DIMENSIONS, FeasibleSpace, Point
 
 FIELDS = [*DIMENSIONS, "score", "calls_per_query"]
@@ -144,3 +146,64 @@ def trials_per_algorithm(
         name: [trials_to_reach_best(make_algorithm(name, space, s), table, target=target) for s in seeds]
         for name in algorithms
     }
+
+
+def rung_cost(
+    loaded: ScoreTable,
+    feasible: FeasibleSpace,
+    seed: int,
+    algorithm: str = "gp",
+    rungs: tuple[int, ...] = (25, 100, 400),
+    target: float | None = None,
+    salt: str = "tiny-arith:dev",
+) -> float:
+    """The search driver's multi-fidelity loop (search/fidelity.py: rungs over nested question
+    subsets, promotions, the GP told each rung's score) replayed on the table: the dev questions
+    measured until an architecture scoring the table's best (or ``target``) on all of them is
+    measured on all of them, in full evaluations (questions / the table's questions), so it
+    compares with plain search's trials. ``inf``: never within the space."""
+    ids = list(loaded.questions)
+    order = spread(ids, ids, seed, salt)
+    sizes = rung_sizes(rungs, len(order))
+    best = max(loaded.scores.values()) if target is None else target
+    space = TableSpace(feasible, set(loaded.scores))
+    search = make_algorithm(algorithm, space, seed)
+    scheduler = RungScheduler(sizes)
+    measured: dict[Point, int] = {}  # the highest rung each point was measured at
+    values: dict[Point, float] = {}
+    names: dict[str, Point] = {}
+    spent = 0
+    number = 0
+    for _ in range(100_000):
+        step = scheduler.promotion()
+        if step is None and len(measured) < len(loaded.scores):
+            point = None
+            for _ in range(50):
+                asked = space.canonical(search.ask())
+                if asked not in values:
+                    point = asked
+                    break
+                search.tell(asked, values[asked])
+            if point is not None:
+                names[str(point)] = point
+                step = (str(point), 0)
+        if step is None:
+            step = scheduler.top_up(1)
+        if step is None:
+            return float("inf")
+        name, rung = step
+        point = names[name]
+        spent += sizes[rung] - (sizes[measured[point]] if point in measured else 0)
+        value = loaded.score(point, order[: sizes[rung]])
+        if point not in measured:
+            number += 1
+        scheduler.record(name, rung, value, loaded.calls[point], number)
+        if point in measured:
+            search.update(point, value)
+        else:
+            search.tell(point, value)
+        measured[point] = rung
+        values[point] = value
+        if rung == len(sizes) - 1 and loaded.scores[point] >= best:
+            return spent / len(order)
+    return float("inf")

@@ -96,6 +96,6 @@ def test_prompt_styles_are_checked(tmp_path: Path) -> None:
     result = run_cli("check", str(styles), str(bad), str(chat_shots))
     assert result.code == 2 and "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"OK    {styles}: 3 calls per query (3 + 0); models: local/smollm2-135m"
+    assert lines[0] == f"OK    {styles}: 2 calls per query (2 + 0); models: local/smollm2-135m"
     assert lines[1].startswith(f"ERROR {bad}: layers[0][0].prompt_format") and "few_shot_completion" in lines[1]
     assert lines[2].startswith(f"ERROR {chat_shots}: layers[0][0]") and "shots" in lines[2]
