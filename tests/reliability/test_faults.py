@@ -137,7 +137,7 @@ def test_standalone_server_prints_its_url() -> None:
 
 def test_eval_under_mixed_faults(tmp_path: Path) -> None:
     plan = FaultPlan(
-        latency=0.02, error_500=0.10, error_429=0.10, hang=0.05, garbage=0.02, no_choices=0.02, retry_after=0.05, seed=4
+        latency=0.02, error_500=0.10, error_429=0.10, hang=0.05, garbage=0.02, no_choices=0.02, retry_after=0.05, seed=5
     )
     with FaultServer(plan) as server:
         arch = write_architecture(tmp_path / "arch.yaml", server.api_base, timeout=1.0)
