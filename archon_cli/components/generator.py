@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from pydantic import Field
 
-from archon_cli.components.base import LLM, Component, LLMComponentConfig
+from archon_cli.components.base import LLM, Component, LLMComponentConfig, sample
 from archon_cli.llm.types import Message
 from archon_cli.state import Candidate, LayerInput, LayerOutput
 
@@ -40,9 +39,7 @@ class Generator(Component[GeneratorConfig]):
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
         messages = build_messages(layer_input.query.messages, self.config.system_prompt)
-        replies = await asyncio.gather(
-            *(llm.complete(self.config.request(messages)) for _ in range(self.config.samples))
-        )
+        replies = await sample(llm, self.config.request(messages), self.config.samples)
         origin = f"generator:{self.config.model}"
         return LayerOutput(
             candidates=tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{i}") for i, r in enumerate(replies))

@@ -17,6 +17,7 @@ from typing import Any
 
 from archon_cli.errors import ArchonError, ProviderError, TransientProviderError, UserError
 from archon_cli.llm.local_models import LocalModelPool, local_name
+from archon_cli.llm.samples import MAX_SAMPLES_PER_REQUEST
 from archon_cli.llm.types import PURPOSE_HEADER, CompletionRequest, Usage
 
 _setup_lock = threading.Lock()
@@ -162,11 +163,39 @@ class LiteLLMBackend:
     def __init__(self, local_models: LocalModelPool | None = None) -> None:
         self.local_models = local_models or LocalModelPool()
         self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
+        self._samples: dict[tuple[str, str | None], int] = {}  # per route: samples one request may carry
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         name = local_name(request.model)
         if name is not None:
             return await self._complete_local(name, request)
+        texts, usage = await self._complete(request, 1)
+        return texts[0], usage
+
+    def samples_per_request(self, request: CompletionRequest) -> int:
+        """How many samples one request may carry: ``MAX_SAMPLES_PER_REQUEST`` where LiteLLM lists
+        ``n`` among the route's OpenAI parameters (OpenAI, vLLM, OpenAI-compatible servers), else 1
+        (Anthropic, the embedded model, a route LiteLLM cannot name)."""
+        if local_name(request.model) is not None:
+            return 1
+        route = (request.model, request.api_base)
+        known = self._samples.get(route)
+        if known is None:
+            lib = _lib()
+            try:
+                model, provider, _, _ = lib.get_llm_provider(model=request.model, api_base=request.api_base)
+                params = lib.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
+            except Exception:
+                params = []
+            known = self._samples[route] = MAX_SAMPLES_PER_REQUEST if "n" in params else 1
+        return known
+
+    async def complete_samples(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
+        """One request with ``n`` for ``n`` samples: the choices' texts (a server that ignores ``n``
+        sends fewer) and the request's usage (the prompt once, the completions summed)."""
+        return await self._complete(request, n)
+
+    async def _complete(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
         lib = _lib()
         kwargs: dict[str, Any] = {
             "model": request.model,
@@ -178,6 +207,8 @@ class LiteLLMBackend:
             "max_retries": 0,
             "drop_params": False,
         }
+        if n > 1:
+            kwargs["n"] = n
         if request.stop:
             kwargs["stop"] = list(request.stop)
         if request.purpose:
@@ -208,7 +239,7 @@ class LiteLLMBackend:
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise TransientProviderError(f"{request.model}: reply had no choices")
-        text = choices[0].message.content or ""
+        texts = [choice.message.content or "" for choice in choices[:n]]
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -216,7 +247,7 @@ class LiteLLMBackend:
             cost = float(lib.completion_cost(completion_response=response) or 0.0)
         except Exception:  # models missing from the price table cost what we cannot know
             cost = 0.0
-        return text, Usage(prompt_tokens, completion_tokens, cost)
+        return texts, Usage(prompt_tokens, completion_tokens, cost)
 
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Dollars for these tokens at LiteLLM's price for ``model``: 0 for embedded models and for
