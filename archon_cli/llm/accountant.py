@@ -181,6 +181,7 @@ class BudgetAccountant:
         self.stats = CallStats()
         self.per_model: Counter[str] = Counter()
         self._held: dict[int, Reservation] = {}
+        self._holding = Spend()  # the sum of ``_held``, kept as they come and go
         self._tickets = itertools.count(1)
         self._lock = threading.Lock()
         self._changed: asyncio.Event | None = None
@@ -194,14 +195,14 @@ class BudgetAccountant:
     def held(self) -> Spend:
         """What the reservations not yet settled may still spend."""
         with self._lock:
-            return sum((r.worst for r in self._held.values()), Spend())
+            return self._holding
 
     def try_reserve(self, model: str, worst: Spend) -> Reservation | None:
         """A reservation of ``worst``; None when sends in flight hold the room it needs (try again
         after one settles); BudgetExceeded when it would cross a limit even if they spent nothing."""
         with self._lock:
             spent = self.spent
-            held = sum((r.worst for r in self._held.values()), Spend())
+            held = self._holding
             wait = False
             b = self.budget
             for name, limit, used, holding, need in (
@@ -218,6 +219,7 @@ class BudgetAccountant:
                 return None
             reservation = Reservation(next(self._tickets), model, worst)
             self._held[reservation.ticket] = reservation
+            self._holding += worst
             return reservation
 
     async def reserve(self, model: str, worst: Spend) -> Reservation:
@@ -234,6 +236,7 @@ class BudgetAccountant:
         with self._lock:
             if self._held.pop(reservation.ticket, None) is None:
                 return  # settled or released already
+            self._holding = self._less(reservation.worst)
             self.stats.calls += reservation.worst.calls
             self.stats.requests += 1
             self.per_model[reservation.model] += reservation.worst.calls
@@ -246,7 +249,15 @@ class BudgetAccountant:
         with self._lock:
             if self._held.pop(reservation.ticket, None) is None:
                 return
+            self._holding = self._less(reservation.worst)
         self._notify()
+
+    def _less(self, worst: Spend) -> Spend:
+        """``_holding`` without ``worst`` (exactly 0 once nothing is held, so float sums do not drift)."""
+        if not self._held:
+            return Spend()
+        h = self._holding
+        return Spend(h.calls - worst.calls, h.tokens - worst.tokens, h.dollars - worst.dollars)
 
     def _refusal(self, limit: str, spent: Spend, worst: Spend) -> str:
         b = self.budget

@@ -32,11 +32,18 @@ _DROPPABLE = ("temperature", "stop")
 def _lib() -> Any:
     """Import and configure LiteLLM once, on first use (the import takes seconds)."""
     global _litellm
+    if _litellm is not None:  # every call after the first: no lock
+        return _litellm
     with _setup_lock:
         if _litellm is None:
             # LiteLLM reads these at import: the bundled price map (no download), quiet logs.
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             os.environ.setdefault("LITELLM_LOG", "ERROR")
+            # LiteLLM's own HTTP handler for the openai/ route instead of the OpenAI SDK (LiteLLM's
+            # switch, read on every call): the SDK's request transform and response models cost
+            # about 2 ms of CPU per request here (bench/RESULTS.md, figure 1's notes). Same
+            # requests, usage and error classes; set it to "false" to go through the SDK.
+            os.environ.setdefault("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", "true")
             import litellm
 
             litellm.suppress_debug_info = True
@@ -46,8 +53,34 @@ def _lib() -> Any:
             # LiteLLMBackend.complete), before anything is sent.
             litellm.drop_params = False
             litellm.telemetry = False
+            _quiet_success_logging(litellm)
             _litellm = litellm
     return _litellm
+
+
+def _quiet_success_logging(lib: Any) -> None:
+    """LiteLLM hands every successful reply to its logging worker, which builds a standard logging
+    payload (messages, cost, timings: about 0.3 ms of CPU per request here) for callbacks. Archon
+    registers none; while none is registered (LiteLLM's callback lists are read on every reply, so
+    a Router or a user's callback turns it back on) the work is dropped unbuilt. Usage and cost
+    are on the response before this point and are unaffected."""
+    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER as worker
+
+    enqueue = worker.ensure_initialized_and_enqueue
+
+    def ensure_initialized_and_enqueue(async_coroutine: Any) -> None:
+        if (
+            lib.callbacks
+            or lib.success_callback
+            or lib._async_success_callback
+            or lib.failure_callback
+            or lib._async_failure_callback
+        ):
+            enqueue(async_coroutine)
+        else:
+            async_coroutine.close()
+
+    worker.ensure_initialized_and_enqueue = ensure_initialized_and_enqueue  # type: ignore[method-assign]
 
 
 def _api_key(request: CompletionRequest) -> str | None:
@@ -127,6 +160,20 @@ def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) ->
     return ProviderError(f"{model}: {type(exc).__name__}: {message}")
 
 
+def _cost(lib: Any, response: Any) -> float:
+    """The reply's cost in dollars: LiteLLM works it out for every reply (``response_cost`` in its
+    hidden parameters); asked again only when it is missing. Models missing from the price table
+    cost what we cannot know: 0."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else getattr(hidden, "response_cost", None)
+    if cost is None:
+        try:
+            cost = lib.completion_cost(completion_response=response)
+        except Exception:
+            cost = 0.0
+    return float(cost or 0.0)
+
+
 class _OsView:
     """``os`` as ``litellm.validate_environment`` sees it: with the given environment."""
 
@@ -164,6 +211,8 @@ class LiteLLMBackend:
         self.local_models = local_models or LocalModelPool()
         self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
         self._samples: dict[tuple[str, str | None], int] = {}  # per route: samples one request may carry
+        self._env_keys: dict[str, bool] = {}  # per model: its provider's key is in the environment
+        self._unpriced: dict[str, bool] = {}  # per model: LiteLLM's price map has no price for it
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         name = local_name(request.model)
@@ -220,6 +269,10 @@ class LiteLLMBackend:
             kwargs["api_key"] = key
         elif request.api_base and not self._env_key(request.model):
             kwargs["api_key"] = _NO_KEY
+        if self._free(request.model):
+            # A model without a price costs 0 either way; saying so spares LiteLLM its search of
+            # the price map (model-name generalizations) after every reply.
+            kwargs["input_cost_per_token"] = kwargs["output_cost_per_token"] = 0.0
         dropped = self._dropped.setdefault(request.model, set())
         while True:
             try:
@@ -243,11 +296,7 @@ class LiteLLMBackend:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = float(lib.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # models missing from the price table cost what we cannot know
-            cost = 0.0
-        return texts, Usage(prompt_tokens, completion_tokens, cost)
+        return texts, Usage(prompt_tokens, completion_tokens, _cost(lib, response))
 
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Dollars for these tokens at LiteLLM's price for ``model``: 0 for embedded models and for
@@ -273,11 +322,21 @@ class LiteLLMBackend:
         return reply.text, Usage(reply.prompt_tokens, reply.completion_tokens, 0.0)
 
     def _env_key(self, model: str) -> bool:
-        try:
-            env = _lib().validate_environment(model=model)
-        except Exception:
-            return False
-        return bool(env.get("keys_in_environment"))
+        known = self._env_keys.get(model)
+        if known is None:
+            try:
+                env = _lib().validate_environment(model=model)
+            except Exception:
+                env = {}
+            known = self._env_keys[model] = bool(env.get("keys_in_environment"))
+        return known
+
+    def _free(self, model: str) -> bool:
+        """True when LiteLLM prices ``model`` at 0 or not at all (asked once per model)."""
+        known = self._unpriced.get(model)
+        if known is None:
+            known = self._unpriced[model] = self.price(model, 1000, 1000) == 0.0
+        return known
 
     def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
         """Raise UserError if no provider routes ``model`` or its API key is missing."""
