@@ -262,7 +262,8 @@ class BudgetAccountant:
     def _refusal(self, limit: str, spent: Spend, worst: Spend) -> str:
         b = self.budget
         if limit == "calls":
-            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent"
+            carries = f" (the next request carries {worst.calls} samples)" if worst.calls > 1 else ""
+            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent{carries}"
         if limit == "tokens":
             return (
                 f"budget reached: {spent.tokens:,} of {b.total_tokens:,} tokens used "

@@ -157,6 +157,7 @@ class SearchDriver:
             objective=self._objective(summary["score"], cpq),
             nominal_calls=round(cpq * summary["questions"]),
             real_calls=int(summary["calls"]),
+            real_requests=int(summary.get("requests", 0)),
             run_dir=str(run_dir.relative_to(self.dir)),
             reliable=bool(summary.get("reliable", True)),
         )
@@ -186,6 +187,7 @@ class SearchDriver:
             finals=finals,
             nominal_calls=sum(t.nominal_calls for t in everything),
             real_calls=sum(t.real_calls for t in everything),
+            real_requests=sum(t.real_requests for t in everything),
             exhausted=exhausted,
             wall_seconds=time.perf_counter() - started,
         )
@@ -219,8 +221,10 @@ class SearchDriver:
                 "finals": [t.to_dict() for t in result.finals],
                 "nominal_calls": result.nominal_calls,
                 "real_calls": result.real_calls,
+                "real_requests": result.real_requests,
                 "reuse_ratio": round(result.real_calls / result.nominal_calls, 4) if result.nominal_calls else None,
                 "calls_sent_this_run": self.gateway.stats.calls,
+                "requests_sent_this_run": self.gateway.stats.requests,
                 "wall_seconds": round(result.wall_seconds, 2),
             },
         )

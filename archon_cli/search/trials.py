@@ -27,6 +27,9 @@ class Trial:
     run_dir: str
     test_score: float | None = None
     test_ci95: list[float] | None = None
+    # Requests that carried ``real_calls`` (a generator's samples go in one request with ``n`` where
+    # the provider takes it); 0 in trials recorded before requests were counted.
+    real_requests: int = 0
     # False when the judge's verdicts were mostly unreadable (see evaluation/summary.py).
     reliable: bool = True
 
@@ -50,3 +53,4 @@ class SearchResult:
     real_calls: int
     exhausted: bool
     wall_seconds: float
+    real_requests: int = 0

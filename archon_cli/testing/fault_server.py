@@ -15,7 +15,7 @@ wrong per question), so independent samples can be told apart. A request with ``
 choices, the next ``n`` draws of its prompt (so ten requests and one with ``n = 10`` get the same
 ten texts), with OpenAI's usage: the prompt once, the completion tokens summed over the choices;
 its fault, if any, is the whole request's. ``ignore_n`` makes it answer one choice whatever ``n``
-says, as some OpenAI-compatible servers do.
+says, as some OpenAI-compatible servers do; ``fail_first`` answers the first requests with HTTP 500.
 
 Whether a request faults depends only on the seed, the model, the messages and how many times the
 same messages were seen before, so a run is reproducible whatever the concurrency. The server
@@ -75,13 +75,14 @@ class FaultPlan:
     echo_headers: bool = False  # error bodies quote the request headers, like a careless proxy
     barrier: int = 0  # hold the first requests until this many have arrived (forces clients to overlap)
     ignore_n: bool = False  # answer one choice whatever ``n`` asks for
+    fail_first: int = 0  # the first requests received are answered HTTP 500 (a fault that is sure to happen)
 
     def __post_init__(self) -> None:
         rates = (*self.fault_rates(), self.wrong_rate)
         if any(r < 0 or r > 1 for r in rates) or sum(rates[:-1]) > 1 + 1e-9:
             raise ValueError("fault rates must be between 0 and 1 and sum to at most 1")
-        if self.latency < 0 or self.retry_after < 0 or self.hang_seconds < 0 or self.barrier < 0:
-            raise ValueError("latency, retry_after, hang_seconds and barrier must be >= 0")
+        if min(self.latency, self.retry_after, self.hang_seconds, self.barrier, self.fail_first) < 0:
+            raise ValueError("latency, retry_after, hang_seconds, barrier and fail_first must be >= 0")
 
     def fault_rates(self) -> tuple[float, ...]:
         """The rate of each fault kind, in the order of ``KINDS[1:]``."""
@@ -317,7 +318,11 @@ class FaultServer:
         with self._lock:
             occurrence = self._seen[digest]
             self._seen[digest] += n
-            kind = self.plan.choose(_unit(self.plan.seed, "fault", digest, occurrence))
+            received = sum(self._counts[k] for k in KINDS)
+            if received < self.plan.fail_first:
+                kind = "error_500"
+            else:
+                kind = self.plan.choose(_unit(self.plan.seed, "fault", digest, occurrence))
             self._counts[kind] += 1
             if n > 1:
                 self._counts["n_requests"] += 1
@@ -504,6 +509,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--echo-headers", action="store_true", help="quote request headers in error bodies")
     p.add_argument("--barrier", type=int, default=0, help="hold the first requests until this many arrived")
     p.add_argument("--ignore-n", action="store_true", help="answer one choice whatever 'n' asks for")
+    p.add_argument("--fail-first", type=int, default=0, help="answer the first this many requests with HTTP 500")
     return p
 
 
@@ -526,6 +532,7 @@ def main(argv: list[str] | None = None) -> None:
             echo_headers=args.echo_headers,
             barrier=args.barrier,
             ignore_n=args.ignore_n,
+            fail_first=args.fail_first,
         )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
