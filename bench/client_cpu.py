@@ -9,7 +9,6 @@ the variants are the current backend ("now") and the backend with one saving und
 them undone ("before"):
 
 - ``sdk``: the OpenAI SDK under LiteLLM's openai/ route (EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER=false);
-- ``logging``: LiteLLM's success-logging work kept although no callback listens;
 - ``price``: no zero price passed for a model missing from LiteLLM's price map;
 - ``cost``: archon asks ``completion_cost`` again instead of reading LiteLLM's ``response_cost``;
 - ``env_key``: ``validate_environment`` on every request instead of once per model.
@@ -38,7 +37,7 @@ import archon_cli.llm.litellm_backend as lb
 from archon_cli.llm.litellm_backend import LiteLLMBackend
 from archon_cli.llm.types import CompletionRequest
 
-SAVINGS = ("sdk", "logging", "price", "cost", "env_key")
+SAVINGS = ("sdk", "price", "cost", "env_key")
 IN_FLIGHT = 32
 
 
@@ -54,22 +53,14 @@ class Variants:
     """Switches each saving of ``backend`` off and on again, in this process."""
 
     def __init__(self, backend: LiteLLMBackend) -> None:
-        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
-
         self.backend = backend
         self.lib = lb._lib()
-        self.worker = GLOBAL_LOGGING_WORKER
-        self.quiet_enqueue = self.worker.__dict__["ensure_initialized_and_enqueue"]
         self.cost = lb._cost
         self.free = backend._free
         self.env_key = backend._env_key
 
     def set(self, undone: set[str]) -> None:
         os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "false" if "sdk" in undone else "true"
-        if "logging" in undone:
-            self.worker.__dict__.pop("ensure_initialized_and_enqueue", None)
-        else:
-            self.worker.__dict__["ensure_initialized_and_enqueue"] = self.quiet_enqueue
         lb._cost = _old_cost if "cost" in undone else self.cost  # type: ignore[assignment]
         b: Any = self.backend
         b._free = (lambda model: False) if "price" in undone else self.free

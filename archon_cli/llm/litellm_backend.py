@@ -53,34 +53,8 @@ def _lib() -> Any:
             # LiteLLMBackend.complete), before anything is sent.
             litellm.drop_params = False
             litellm.telemetry = False
-            _quiet_success_logging(litellm)
             _litellm = litellm
     return _litellm
-
-
-def _quiet_success_logging(lib: Any) -> None:
-    """LiteLLM hands every successful reply to its logging worker, which builds a standard logging
-    payload (messages, cost, timings: about 0.3 ms of CPU per request here) for callbacks. Archon
-    registers none; while none is registered (LiteLLM's callback lists are read on every reply, so
-    a Router or a user's callback turns it back on) the work is dropped unbuilt. Usage and cost
-    are on the response before this point and are unaffected."""
-    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER as worker
-
-    enqueue = worker.ensure_initialized_and_enqueue
-
-    def ensure_initialized_and_enqueue(async_coroutine: Any) -> None:
-        if (
-            lib.callbacks
-            or lib.success_callback
-            or lib._async_success_callback
-            or lib.failure_callback
-            or lib._async_failure_callback
-        ):
-            enqueue(async_coroutine)
-        else:
-            async_coroutine.close()
-
-    worker.ensure_initialized_and_enqueue = ensure_initialized_and_enqueue  # type: ignore[method-assign]
 
 
 def _api_key(request: CompletionRequest) -> str | None:
