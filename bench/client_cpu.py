@@ -9,7 +9,6 @@ the variants are the current backend ("now") and the backend with one saving und
 them undone ("before"):
 
 - ``sdk``: the OpenAI SDK under LiteLLM's openai/ route (EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER=false);
-- ``price``: no zero price passed for a model missing from LiteLLM's price map;
 - ``cost``: archon asks ``completion_cost`` again instead of reading LiteLLM's ``response_cost``;
 - ``env_key``: ``validate_environment`` on every request instead of once per model.
 
@@ -37,7 +36,7 @@ import archon_cli.llm.litellm_backend as lb
 from archon_cli.llm.litellm_backend import LiteLLMBackend
 from archon_cli.llm.types import CompletionRequest
 
-SAVINGS = ("sdk", "price", "cost", "env_key")
+SAVINGS = ("sdk", "cost", "env_key")
 IN_FLIGHT = 32
 
 
@@ -56,14 +55,12 @@ class Variants:
         self.backend = backend
         self.lib = lb._lib()
         self.cost = lb._cost
-        self.free = backend._free
         self.env_key = backend._env_key
 
     def set(self, undone: set[str]) -> None:
         os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "false" if "sdk" in undone else "true"
         lb._cost = _old_cost if "cost" in undone else self.cost  # type: ignore[assignment]
         b: Any = self.backend
-        b._free = (lambda model: False) if "price" in undone else self.free
         b._env_key = self._uncached_env_key if "env_key" in undone else self.env_key
 
     def _uncached_env_key(self, model: str) -> bool:

@@ -186,7 +186,6 @@ class LiteLLMBackend:
         self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
         self._samples: dict[tuple[str, str | None], int] = {}  # per route: samples one request may carry
         self._env_keys: dict[str, bool] = {}  # per model: its provider's key is in the environment
-        self._unpriced: dict[str, bool] = {}  # per model: LiteLLM's price map has no price for it
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         name = local_name(request.model)
@@ -243,10 +242,6 @@ class LiteLLMBackend:
             kwargs["api_key"] = key
         elif request.api_base and not self._env_key(request.model):
             kwargs["api_key"] = _NO_KEY
-        if self._free(request.model):
-            # A model without a price costs 0 either way; saying so spares LiteLLM its search of
-            # the price map (model-name generalizations) after every reply.
-            kwargs["input_cost_per_token"] = kwargs["output_cost_per_token"] = 0.0
         dropped = self._dropped.setdefault(request.model, set())
         while True:
             try:
@@ -303,13 +298,6 @@ class LiteLLMBackend:
             except Exception:
                 env = {}
             known = self._env_keys[model] = bool(env.get("keys_in_environment"))
-        return known
-
-    def _free(self, model: str) -> bool:
-        """True when LiteLLM prices ``model`` at 0 or not at all (asked once per model)."""
-        known = self._unpriced.get(model)
-        if known is None:
-            known = self._unpriced[model] = self.price(model, 1000, 1000) == 0.0
         return known
 
     def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
