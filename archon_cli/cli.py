@@ -54,7 +54,11 @@ ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", min=0, help="Queries in flight at once (0 = unbounded).")
 ]
 ModelLimitOption = Annotated[
-    Optional[list[str]], typer.Option("--model-limit", help="MODEL=N: at most N calls in flight to MODEL (repeatable).")
+    Optional[list[str]],
+    typer.Option(
+        "--model-limit",
+        help="MODEL=N: at most N requests in flight to MODEL (repeatable; one request may carry a generator's n samples).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 MaxAttemptsOption = Annotated[

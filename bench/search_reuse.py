@@ -46,9 +46,11 @@ def demo_arguments(makefile: Path = ROOT / "Makefile") -> list[str]:
 
 def reuse(search_dir: Path) -> dict[str, Any]:
     """real / nominal calls of a finished search folder, in all and by stage (stage 1, baseline,
-    search with every rung's evaluations, final)."""
+    search with every rung's evaluations, final), and the requests that carried the real calls
+    (``n`` samples in one request where the route takes it)."""
     meta = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
     nominal, real = int(meta["nominal_calls"]), int(meta["real_calls"])
+    requests = int(meta.get("real_requests", 0))
     trials = [json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line]
     search = [t for t in trials if t.get("stage") == "search"]
     finals = meta.get("finals") or []
@@ -61,7 +63,13 @@ def reuse(search_dir: Path) -> dict[str, Any]:
     }
     rest = [sum(stages[k][i] for k in ("search", "final", "baseline")) for i in (0, 1)]
     stages["stage1"] = [real - rest[0], nominal - rest[1]]
-    return {"nominal_calls": nominal, "real_calls": real, "ratio": real / nominal if nominal else None, "stages": stages}
+    return {
+        "nominal_calls": nominal,
+        "real_calls": real,
+        "real_requests": requests,
+        "ratio": real / nominal if nominal else None,
+        "stages": stages,
+    }
 
 
 def run_demo(keep: Path | None) -> dict[str, Any]:
@@ -118,7 +126,7 @@ def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:
         asyncio.run(SearchDriver(settings, gateway, Path(tmp)).run())
         wall = time.perf_counter() - started
         figures = reuse(next(Path(tmp).glob("search-*/")))
-        assert figures["real_calls"] == backend.sent, (figures["real_calls"], backend.sent)
+        assert figures["real_requests"] == backend.sent, (figures["real_requests"], backend.sent)
         return {
             "search": "simulated",
             "command": f"gp, {trials} trials, default space, budget {budget}, 2 simulated models",
@@ -160,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(
                 f"{row['search']:9} real/nominal = {row['real_calls']}/{row['nominal_calls']} = {row['ratio']:.3f} "
-                f"(target <= 0.35; {row['wall_s']:.0f} s; {stage_text(row['stages'])})  [{row['command']}]"
+                f"in {row['real_requests']} requests (target <= 0.35; {row['wall_s']:.0f} s; "
+                f"{stage_text(row['stages'])})  [{row['command']}]"
             )
     return 0
 

@@ -128,7 +128,8 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> N
     table.add_row("cost", f"${summary['cost']:.4f}")
     table.add_row(
         "this run",
-        f"{summary['this_run']['calls']} calls sent, {summary['this_run']['cache_hits']} cache hits, {summary['resumed']} questions resumed",
+        f"{summary['this_run']['calls']} calls sent in {summary['this_run'].get('requests', 0)} requests, "
+        f"{summary['this_run']['cache_hits']} cache hits, {summary['resumed']} questions resumed",
     )
     table.add_row("wall time", f"{summary['wall_seconds']:.1f}s")
     for name, cat in summary["per_category"].items():

@@ -66,7 +66,8 @@ def run_prompt(
     if not json_out:
         s = result.stats
         console.print(
-            f"[dim]{s.calls} calls, {s.cache_hits} cache hits, {s.tokens} tokens, ${s.cost:.4f}, {result.seconds:.2f}s[/]"
+            f"[dim]{s.calls} calls ({s.requests} requests), {s.cache_hits} cache hits, {s.tokens} tokens, "
+            f"${s.cost:.4f}, {result.seconds:.2f}s[/]"
         )
     return EXIT_OK
 
@@ -148,7 +149,8 @@ def run_file(
         console.print(
             f"{summary.answered} answered, {summary.skipped} already done, {summary.failed} failed"
             f"{f', {summary.budget_stopped} stopped by the budget' if summary.budget_stopped else ''}"
-            f" -> {output}\n[dim]{stats.calls} calls, {stats.cache_hits} cache hits, {stats.tokens} tokens, ${stats.cost:.4f}[/]"
+            f" -> {output}\n[dim]{stats.calls} calls ({stats.requests} requests), {stats.cache_hits} cache hits, "
+            f"{stats.tokens} tokens, ${stats.cost:.4f}[/]"
         )
     if summary.budget_stopped:
         console.print("[yellow]budget reached:[/] finished answers are saved; raise the budget and re-run to resume")

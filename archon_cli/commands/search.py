@@ -186,7 +186,7 @@ def _print_result(result: SearchResult, console: Console) -> None:
     ratio = result.real_calls / result.nominal_calls if result.nominal_calls else 0.0
     console.print(
         f"{len(result.trials)} trials{' (space exhausted)' if result.exhausted else ''}; "
-        f"calls: {result.nominal_calls} nominal, {result.real_calls} sent ({ratio:.2f}); "
+        f"calls: {result.nominal_calls} nominal, {result.real_calls} sent ({ratio:.2f}) in {result.real_requests} requests; "
         f"{result.wall_seconds:.0f}s"
     )
     console.print(

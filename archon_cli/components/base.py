@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, Generic, Protocol, TypeVar
@@ -99,11 +100,22 @@ def format_candidates(candidates: Sequence[Candidate], *, with_critiques: bool =
 
 
 class LLM(Protocol):
-    """What a component may do with models: complete a request, and report a reply it could not parse."""
+    """What a component may do with models: complete a request, and report a reply it could not parse.
+    One that also has ``complete_samples(request, n)`` (the engine's ``QueryLLM``) gets a
+    component's samples of one prompt together (see ``sample``)."""
 
     async def complete(self, request: CompletionRequest) -> Completion: ...
 
     def note_parse_failure(self, component: str) -> None: ...
+
+
+async def sample(llm: LLM, request: CompletionRequest, n: int) -> list[Completion]:
+    """``n`` samples of ``request``: through ``llm.complete_samples`` where it has one (one request
+    with ``n`` where the provider takes it), else ``n`` concurrent ``complete`` calls."""
+    together = getattr(llm, "complete_samples", None)
+    if together is not None and n > 1:
+        return list(await together(request, n))
+    return list(await asyncio.gather(*(llm.complete(request) for _ in range(n))))
 
 
 C = TypeVar("C", bound=ComponentConfig)

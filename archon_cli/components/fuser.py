@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
 
-from archon_cli.components.base import LLM, Component, LLMComponentConfig, format_candidates
+from archon_cli.components.base import LLM, Component, LLMComponentConfig, format_candidates, sample
 from archon_cli.llm.types import Message
 from archon_cli.state import Candidate, LayerInput, LayerOutput, Query
 
@@ -70,9 +69,7 @@ class Fuser(Component[FuserConfig]):
         if not candidates:
             return LayerOutput(candidates=())
         messages = build_messages(layer_input.query, candidates, length_control=self.config.length_control)
-        replies = await asyncio.gather(
-            *(llm.complete(self.config.request(messages)) for _ in range(self.config.samples))
-        )
+        replies = await sample(llm, self.config.request(messages), self.config.samples)
         origin = f"fuser:{self.config.model}"
         return LayerOutput(
             candidates=tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{i}") for i, r in enumerate(replies))

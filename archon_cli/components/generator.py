@@ -14,12 +14,11 @@ separate instruction: its last user turn is the question, and few-shot formats p
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from archon_cli.components.base import LLM, Component, LLMComponentConfig
+from archon_cli.components.base import LLM, Component, LLMComponentConfig, sample
 from archon_cli.llm.types import CompletionRequest, Message
 from archon_cli.state import Candidate, LayerInput, LayerOutput, Query
 
@@ -112,14 +111,13 @@ def completion_prompt(query: Query, config: GeneratorConfig) -> tuple[str, tuple
     return "\n".join(lines), ("\n",) if one_line else ("\nQ:",)
 
 
-def requests(query: Query, config: GeneratorConfig) -> list[CompletionRequest]:
-    """One request per sample, in the generator's prompt style."""
+def request(query: Query, config: GeneratorConfig) -> CompletionRequest:
+    """The request every sample repeats, in the generator's prompt style (``sample`` sends the
+    samples together, with ``n``, where the provider takes it)."""
     if config.prompt_format == "few_shot_completion":
         prompt, stop = completion_prompt(query, config)
-        request = config.request((), stop=stop, prompt=prompt)
-    else:
-        request = config.request(chat_messages(query, config))
-    return [request] * config.samples
+        return config.request((), stop=stop, prompt=prompt)
+    return config.request(chat_messages(query, config))
 
 
 class Generator(Component[GeneratorConfig]):
@@ -127,7 +125,7 @@ class Generator(Component[GeneratorConfig]):
     config_class = GeneratorConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
-        replies = await asyncio.gather(*(llm.complete(r) for r in requests(layer_input.query, self.config)))
+        replies = await sample(llm, request(layer_input.query, self.config), self.config.samples)
         origin = f"generator:{self.config.model}"
         return LayerOutput(
             candidates=tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{i}") for i, r in enumerate(replies))

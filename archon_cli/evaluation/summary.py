@@ -83,7 +83,7 @@ def unreliable_reason(verdicts: dict[str, Any] | None) -> str | None:
     )
 
 
-_COUNTS = ("calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "cost", "judge_calls", "latency")
+_COUNTS = ("calls", "requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "cost", "judge_calls", "latency")
 
 
 def _is_number(value: Any) -> bool:
@@ -162,9 +162,13 @@ def summarize(records: list[dict[str, Any]], failure_value: float = 0.0) -> dict
         **({"judge_verdicts": verdicts, "unreliable_reason": unreliable_reason(verdicts)} if verdicts else {}),
         # The architecture's cost per query: calls made, whether the provider or the cache answered
         # (retries not included). ``sent_calls_per_query`` is what actually went to providers.
+        # A call is a sample; ``requests`` are the requests that carried them (one request with
+        # ``n`` carries a generator's samples where the provider takes it), so requests <= calls.
         "calls_per_query": (total("calls") - total("retries") + total("cache_hits")) / n if n else 0.0,
         "sent_calls_per_query": total("calls") / n if n else 0.0,
+        "requests_per_query": total("requests") / n if n else 0.0,
         "calls": int(total("calls")),
+        "requests": int(total("requests")),
         "cache_hits": int(total("cache_hits")),
         "retries": int(total("retries")),
         "judge_calls": int(total("judge_calls")),

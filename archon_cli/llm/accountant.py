@@ -44,12 +44,15 @@ class Budget(BaseModel):
 
 @dataclass
 class CallStats:
-    """Counters for a run or a single query. ``calls`` are requests actually sent (retries
-    included). For a run (the accountant's stats) tokens and cost are what was spent; for a
-    query they include replies served by the cache, so they describe the architecture's usage
-    whatever the cache held."""
+    """Counters for a run or a single query. ``calls`` are samples sent (retries included): one
+    request carrying ``n`` samples counts ``n`` calls, as the budget counts them, and its resend
+    ``n`` retries. ``requests`` are the requests actually sent to providers (an ``n``-request is
+    one), so ``requests <= calls``. For a run (the accountant's stats) tokens and cost are what
+    was spent; for a query they include replies served by the cache, so they describe the
+    architecture's usage whatever the cache held."""
 
     calls: int = 0
+    requests: int = 0
     cache_hits: int = 0
     retries: int = 0
     failures: int = 0
@@ -70,6 +73,7 @@ class CallStats:
     def merge(self, other: CallStats) -> None:
         """Add ``other``'s counts to these (a question's turns, each with its own stats)."""
         self.calls += other.calls
+        self.requests += other.requests
         self.cache_hits += other.cache_hits
         self.retries += other.retries
         self.failures += other.failures
@@ -85,6 +89,7 @@ class CallStats:
         """What was counted after ``earlier`` (a copy of these stats taken before)."""
         return CallStats(
             calls=self.calls - earlier.calls,
+            requests=self.requests - earlier.requests,
             cache_hits=self.cache_hits - earlier.cache_hits,
             retries=self.retries - earlier.retries,
             failures=self.failures - earlier.failures,
@@ -98,6 +103,7 @@ class CallStats:
         """The figures every per-query record carries (answers.jsonl, a run's questions.jsonl)."""
         return {
             "calls": self.calls,
+            "requests": self.requests,
             "cache_hits": self.cache_hits,
             "retries": self.retries,
             "prompt_tokens": self.prompt_tokens,
@@ -113,7 +119,7 @@ class CallStats:
 
 @dataclass(frozen=True)
 class Spend:
-    """An amount counted against the whole-run limits: requests sent, tokens, dollars."""
+    """An amount counted against the whole-run limits: calls (samples) sent, tokens, dollars."""
 
     calls: int = 0
     tokens: int = 0
@@ -122,11 +128,16 @@ class Spend:
     def __add__(self, other: Spend) -> Spend:
         return Spend(self.calls + other.calls, self.tokens + other.tokens, self.dollars + other.dollars)
 
+    def times(self, n: int) -> Spend:
+        """``n`` of this amount (the worst case of a request carrying ``n`` samples)."""
+        return Spend(self.calls * n, self.tokens * n, self.dollars * n)
+
 
 @dataclass(frozen=True)
 class Reservation:
     """One send's worst case, held against the limits from before it is sent until it is settled
-    (or released). One request carrying several samples reserves them all at once."""
+    (or released). One request carrying several samples (``n``) reserves them all at once: ``n``
+    calls and ``n`` times one sample's tokens and dollars."""
 
     ticket: int
     model: str
@@ -170,6 +181,7 @@ class BudgetAccountant:
         self.stats = CallStats()
         self.per_model: Counter[str] = Counter()
         self._held: dict[int, Reservation] = {}
+        self._holding = Spend()  # the sum of ``_held``, kept as they come and go
         self._tickets = itertools.count(1)
         self._lock = threading.Lock()
         self._changed: asyncio.Event | None = None
@@ -183,14 +195,14 @@ class BudgetAccountant:
     def held(self) -> Spend:
         """What the reservations not yet settled may still spend."""
         with self._lock:
-            return sum((r.worst for r in self._held.values()), Spend())
+            return self._holding
 
     def try_reserve(self, model: str, worst: Spend) -> Reservation | None:
         """A reservation of ``worst``; None when sends in flight hold the room it needs (try again
         after one settles); BudgetExceeded when it would cross a limit even if they spent nothing."""
         with self._lock:
             spent = self.spent
-            held = sum((r.worst for r in self._held.values()), Spend())
+            held = self._holding
             wait = False
             b = self.budget
             for name, limit, used, holding, need in (
@@ -207,6 +219,7 @@ class BudgetAccountant:
                 return None
             reservation = Reservation(next(self._tickets), model, worst)
             self._held[reservation.ticket] = reservation
+            self._holding += worst
             return reservation
 
     async def reserve(self, model: str, worst: Spend) -> Reservation:
@@ -218,12 +231,14 @@ class BudgetAccountant:
             await self._change().wait()
 
     def settle(self, reservation: Reservation, usage: Usage | None = None) -> None:
-        """The request was sent: count its calls and its ``usage`` (None: it failed, no tokens
-        known), and free what it did not use."""
+        """The request was sent: count it, its calls (its samples) and its ``usage`` (None: it
+        failed, no tokens known), and free what it did not use."""
         with self._lock:
             if self._held.pop(reservation.ticket, None) is None:
                 return  # settled or released already
+            self._holding = self._less(reservation.worst)
             self.stats.calls += reservation.worst.calls
+            self.stats.requests += 1
             self.per_model[reservation.model] += reservation.worst.calls
             if usage is not None:
                 self.stats.add_usage(usage)
@@ -234,12 +249,21 @@ class BudgetAccountant:
         with self._lock:
             if self._held.pop(reservation.ticket, None) is None:
                 return
+            self._holding = self._less(reservation.worst)
         self._notify()
+
+    def _less(self, worst: Spend) -> Spend:
+        """``_holding`` without ``worst`` (exactly 0 once nothing is held, so float sums do not drift)."""
+        if not self._held:
+            return Spend()
+        h = self._holding
+        return Spend(h.calls - worst.calls, h.tokens - worst.tokens, h.dollars - worst.dollars)
 
     def _refusal(self, limit: str, spent: Spend, worst: Spend) -> str:
         b = self.budget
         if limit == "calls":
-            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent"
+            carries = f" (the next request carries {worst.calls} samples)" if worst.calls > 1 else ""
+            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent{carries}"
         if limit == "tokens":
             return (
                 f"budget reached: {spent.tokens:,} of {b.total_tokens:,} tokens used "

@@ -2,7 +2,9 @@
 
 Components never call a provider directly; they get a ``QueryLLM`` (one per query) whose
 ``complete`` gives each request its sample slot (``SampleSlots``) and passes it through here.
-Identical requests (same slot too) in flight at the same moment are sent once.
+Identical requests (same slot too) in flight at the same moment are sent once. ``complete_samples``
+takes several samples of one prompt and sends those the cache lacks as one request with ``n``
+where the route takes it (see ``llm/samples.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +22,7 @@ from archon_cli.errors import BudgetExceeded, TransientProviderError
 from archon_cli.llm.accountant import TOKENS_PAST_MAX, BudgetAccountant, CallStats, Spend, prompt_token_bound
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.local_models import LocalModelPool, local_name
+from archon_cli.llm.samples import SampleCaps, chunked, split_usage
 from archon_cli.llm.types import Completion, CompletionRequest, SampleSlots, Usage
 
 
@@ -79,6 +82,7 @@ class LLMGateway:
         self.retry = retry or RetryPolicy()
         self._limits = {m: asyncio.Semaphore(n) for m, n in (model_limits or {}).items() if n > 0}
         self._in_flight: dict[str, asyncio.Future[Completion]] = {}
+        self._caps = SampleCaps()
 
     @property
     def backend(self) -> Backend:
@@ -157,6 +161,7 @@ class LLMGateway:
                         if attempts > 1:
                             stats.retries += 1
                             self.stats.retries += 1
+                        stats.requests += 1
                         reply: tuple[str, Usage] | None = None
                         try:
                             reply = await self._call_backend(request)
@@ -203,6 +208,170 @@ class LLMGateway:
         async with sem:
             yield
 
+    # -- several samples of one prompt (``n``) --------------------------------------------------
+
+    async def complete_samples(
+        self, requests: list[CompletionRequest], stats: CallStats, calls_limit: int | None = None
+    ) -> list[Completion]:
+        """Samples of one prompt (``requests`` differ only in their slots), in their order. Those
+        the cache holds or a request in flight is fetching are taken from there; the rest are sent
+        in as few requests as the route allows (``n`` samples each) and cached under their own
+        slots. Every sample sent counts as a call; each request sent counts in ``requests``."""
+        if len(requests) <= 1 or self._caps.cap(self.backend, requests[0]) <= 1:
+            return list(await asyncio.gather(*(self.complete(r, stats, calls_limit) for r in requests)))
+        results: list[Completion | None] = [None] * len(requests)
+        waiting: list[tuple[int, asyncio.Future[Completion]]] = []  # fetched by another request
+        wanted: dict[str, list[int]] = {}  # each key to send: the positions that want it
+        to_send: list[CompletionRequest] = []
+        for i, request in enumerate(requests):
+            key = request.cache_key()
+            if key in wanted:  # the same slot twice (temperature 0): one draw, shared
+                wanted[key].append(i)
+                continue
+            hit = self.cache.get(request) if self.cache is not None else None
+            if hit is not None:
+                self._count_hit(stats, hit.usage)
+                results[i] = hit
+            elif key in self._in_flight:
+                waiting.append((i, self._in_flight[key]))
+            else:
+                wanted[key] = [i]
+                to_send.append(request)
+        if to_send and calls_limit is not None and stats.calls - stats.retries + len(to_send) > calls_limit:
+            raise BudgetExceeded(f"budget reached: the query needs more than {calls_limit} calls")
+        futures: dict[str, asyncio.Future[Completion]] = {}
+        for request in to_send:
+            future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+            future.add_done_callback(_consume)
+            futures[request.cache_key()] = self._in_flight[request.cache_key()] = future
+
+        def deliver(request: CompletionRequest, completion: Completion) -> None:
+            futures[request.cache_key()].set_result(completion)
+            if self.cache is not None:
+                self.cache.put(request, completion)
+
+        try:
+            await self._send_samples(to_send, stats, deliver)
+        except asyncio.CancelledError:
+            for future in futures.values():
+                future.cancel()
+            raise
+        except BaseException as exc:
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        finally:
+            for key in futures:
+                del self._in_flight[key]
+        for key, positions in wanted.items():
+            completion = futures[key].result()
+            results[positions[0]] = completion
+            for i in positions[1:]:
+                self._count_hit(stats, completion.usage)
+                results[i] = Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
+        for i, shared in waiting:
+            completion = await asyncio.shield(shared)
+            self._count_hit(stats, completion.usage)
+            results[i] = Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
+        return [r for r in results if r is not None]
+
+    def _count_hit(self, stats: CallStats, usage: Usage) -> None:
+        self.stats.cache_hits += 1
+        stats.cache_hits += 1
+        stats.add_usage(usage)  # the query's own figures describe the architecture
+
+    async def _send_samples(
+        self,
+        requests: list[CompletionRequest],
+        stats: CallStats,
+        deliver: Callable[[CompletionRequest, Completion], None],
+    ) -> None:
+        """Send ``requests`` (samples of one prompt) in groups of as many as one request may carry,
+        the groups at once. A reply with fewer choices than asked delivers those it has; the rest
+        are sent again (counted as retries), in groups the route has shown it can answer. A group
+        that fails for good fails the whole; the samples delivered before stay delivered."""
+        pending, resend = requests, False
+        while pending:
+            groups = chunked(pending, self._caps.cap(self.backend, pending[0]))
+            outcomes = await asyncio.gather(
+                *(self._send_group(group, stats, resend) for group in groups), return_exceptions=True
+            )
+            error: BaseException | None = None
+            pending = []
+            for group, outcome in zip(groups, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    error = error or outcome
+                    continue
+                for request, completion in zip(group, outcome, strict=False):
+                    deliver(request, completion)
+                if len(outcome) < len(group):
+                    self._caps.learn(group[0], len(group), len(outcome))
+                    pending += group[len(outcome) :]
+            if error is not None:
+                raise error
+            resend = True
+
+    async def _send_group(self, group: list[CompletionRequest], stats: CallStats, resend: bool) -> list[Completion]:
+        """One request for the samples of ``group`` (``n = len(group)``), retried as a whole. It
+        reserves and counts ``len(group)`` calls per send (a resend's as retries) and one request.
+        Returns the samples that came back (at least one), each with its share of the usage."""
+        request, k = group[0], len(group)
+        attempts = 0
+        started = time.perf_counter()
+        try:
+            async with self._limit(request.model):
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.retry.max_attempts),
+                    wait=_Wait(self.retry),
+                    retry=retry_if_exception_type(TransientProviderError),
+                    reraise=True,
+                ):
+                    with attempt:
+                        reservation = await self.accountant.reserve(request.model, self.worst_case(request).times(k))
+                        attempts += 1
+                        stats.calls += k
+                        stats.requests += 1
+                        if resend or attempts > 1:
+                            stats.retries += k
+                            self.stats.retries += k
+                        reply: tuple[list[str], Usage] | None = None
+                        try:
+                            reply = await self._call_backend_samples(request, k)
+                        finally:  # a send that failed (or was cancelled) is still a call per sample
+                            self.accountant.settle(reservation, reply[1] if reply else None)
+                        texts, usage = reply
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            stats.failures += k
+            self.stats.failures += k
+            if attempts > 1:
+                exc.args = (f"{exc} (after {attempts} attempts)",)
+            raise
+        stats.add_usage(usage)
+        texts = texts[:k]
+        latency = time.perf_counter() - started
+        return [
+            Completion(text=text, usage=share, attempts=attempts, latency=latency)
+            for text, share in zip(texts, split_usage(usage, len(texts)), strict=True)
+        ]
+
+    async def _call_backend_samples(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
+        if n == 1:
+            text, usage = await self._call_backend(request)
+            return [text], usage
+        try:
+            texts, usage = await asyncio.wait_for(
+                self.backend.complete_samples(request, n),  # type: ignore[attr-defined]
+                request.timeout + 5.0,
+            )
+        except TimeoutError:
+            raise TransientProviderError(f"{request.model}: no reply within {request.timeout:.0f}s") from None
+        if not texts:
+            raise TransientProviderError(f"{request.model}: reply had no choices")
+        return texts, usage
+
 
 def _consume(future: asyncio.Future[Any]) -> None:
     # Mark a shared request's failure as seen, so asyncio does not warn when nobody else waited on it.
@@ -222,6 +391,12 @@ class QueryLLM:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         return await self.gateway.complete(self.slots.assign(request), self.stats, self.calls_limit)
+
+    async def complete_samples(self, request: CompletionRequest, n: int) -> list[Completion]:
+        """``n`` samples of ``request``, each with its own slot (as ``n`` calls of ``complete``
+        would get), sent as one request with ``n`` where the route takes it."""
+        requests = [self.slots.assign(request) for _ in range(n)]
+        return await self.gateway.complete_samples(requests, self.stats, self.calls_limit)
 
     def note_parse_failure(self, component: str) -> None:
         self.stats.parse_failures[component] += 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from archon_cli.errors import ArchonError, ProviderError, TransientProviderError, UserError
 from archon_cli.llm.local_models import LocalModelPool, local_name
+from archon_cli.llm.samples import MAX_SAMPLES_PER_REQUEST
 from archon_cli.llm.types import PURPOSE_HEADER, CompletionRequest, Usage
 
 _setup_lock = threading.Lock()
@@ -31,11 +32,18 @@ _DROPPABLE = ("temperature", "stop")
 def _lib() -> Any:
     """Import and configure LiteLLM once, on first use (the import takes seconds)."""
     global _litellm
+    if _litellm is not None:  # every call after the first: no lock
+        return _litellm
     with _setup_lock:
         if _litellm is None:
             # LiteLLM reads these at import: the bundled price map (no download), quiet logs.
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             os.environ.setdefault("LITELLM_LOG", "ERROR")
+            # LiteLLM's own HTTP handler for the openai/ route instead of the OpenAI SDK (LiteLLM's
+            # switch, read on every call): the SDK's request transform and response models cost
+            # about 2 ms of CPU per request here (bench/RESULTS.md, figure 1's notes). Same
+            # requests, usage and error classes; set it to "false" to go through the SDK.
+            os.environ.setdefault("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", "true")
             import litellm
 
             litellm.suppress_debug_info = True
@@ -126,6 +134,20 @@ def _classify(exc: Exception, model: str, secrets: Iterable[str | None] = ()) ->
     return ProviderError(f"{model}: {type(exc).__name__}: {message}")
 
 
+def _cost(lib: Any, response: Any) -> float:
+    """The reply's cost in dollars: LiteLLM works it out for every reply (``response_cost`` in its
+    hidden parameters); asked again only when it is missing. Models missing from the price table
+    cost what we cannot know: 0."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else getattr(hidden, "response_cost", None)
+    if cost is None:
+        try:
+            cost = lib.completion_cost(completion_response=response)
+        except Exception:
+            cost = 0.0
+    return float(cost or 0.0)
+
+
 class _OsView:
     """``os`` as ``litellm.validate_environment`` sees it: with the given environment."""
 
@@ -162,11 +184,40 @@ class LiteLLMBackend:
     def __init__(self, local_models: LocalModelPool | None = None) -> None:
         self.local_models = local_models or LocalModelPool()
         self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
+        self._samples: dict[tuple[str, str | None], int] = {}  # per route: samples one request may carry
+        self._env_keys: dict[str, bool] = {}  # per model: its provider's key is in the environment
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         name = local_name(request.model)
         if name is not None:
             return await self._complete_local(name, request)
+        texts, usage = await self._complete(request, 1)
+        return texts[0], usage
+
+    def samples_per_request(self, request: CompletionRequest) -> int:
+        """How many samples one request may carry: ``MAX_SAMPLES_PER_REQUEST`` where LiteLLM lists
+        ``n`` among the route's OpenAI parameters (OpenAI, vLLM, OpenAI-compatible servers), else 1
+        (Anthropic, the embedded model, a route LiteLLM cannot name)."""
+        if local_name(request.model) is not None:
+            return 1
+        route = (request.model, request.api_base)
+        known = self._samples.get(route)
+        if known is None:
+            lib = _lib()
+            try:
+                model, provider, _, _ = lib.get_llm_provider(model=request.model, api_base=request.api_base)
+                params = lib.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
+            except Exception:
+                params = []
+            known = self._samples[route] = MAX_SAMPLES_PER_REQUEST if "n" in params else 1
+        return known
+
+    async def complete_samples(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
+        """One request with ``n`` for ``n`` samples: the choices' texts (a server that ignores ``n``
+        sends fewer) and the request's usage (the prompt once, the completions summed)."""
+        return await self._complete(request, n)
+
+    async def _complete(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
         lib = _lib()
         kwargs: dict[str, Any] = {
             "model": request.model,
@@ -183,6 +234,8 @@ class LiteLLMBackend:
         else:  # a plain completion (few-shot transcript): the provider's text-completion endpoint
             kwargs["prompt"] = request.prompt
             send = lib.atext_completion
+        if n > 1:
+            kwargs["n"] = n
         if request.stop:
             kwargs["stop"] = list(request.stop)
         if request.purpose:
@@ -214,15 +267,14 @@ class LiteLLMBackend:
         if not choices:
             raise TransientProviderError(f"{request.model}: reply had no choices")
         # a chat reply's text is its message's content; a text completion's, the choice's text
-        text = (choices[0].message.content if request.prompt is None else getattr(choices[0], "text", None)) or ""
+        if request.prompt is None:
+            texts = [choice.message.content or "" for choice in choices[:n]]
+        else:
+            texts = [getattr(choice, "text", None) or "" for choice in choices[:n]]
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = float(lib.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # models missing from the price table cost what we cannot know
-            cost = 0.0
-        return text, Usage(prompt_tokens, completion_tokens, cost)
+        return texts, Usage(prompt_tokens, completion_tokens, _cost(lib, response))
 
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Dollars for these tokens at LiteLLM's price for ``model``: 0 for embedded models and for
@@ -248,11 +300,14 @@ class LiteLLMBackend:
         return reply.text, Usage(reply.prompt_tokens, reply.completion_tokens, 0.0)
 
     def _env_key(self, model: str) -> bool:
-        try:
-            env = _lib().validate_environment(model=model)
-        except Exception:
-            return False
-        return bool(env.get("keys_in_environment"))
+        known = self._env_keys.get(model)
+        if known is None:
+            try:
+                env = _lib().validate_environment(model=model)
+            except Exception:
+                env = {}
+            known = self._env_keys[model] = bool(env.get("keys_in_environment"))
+        return known
 
     def check_route(self, model: str, api_base: str | None = None, api_key_env: str | None = None) -> None:
         """Raise UserError if no provider routes ``model`` or its API key is missing."""

@@ -43,11 +43,20 @@ class CompletionRequest:
 
     def cache_key(self) -> str:
         """Stable key over everything that changes the reply (not timeout, key name or purpose)."""
-        return self._digest(with_slot=True)
+        return self._memo("_cache_key", with_slot=True)
 
     def prompt_key(self) -> str:
         """The cache key without the sample slot: requests sharing it are draws of one prompt."""
-        return self._digest(with_slot=False)
+        return self._memo("_prompt_key", with_slot=False)
+
+    def _memo(self, name: str, *, with_slot: bool) -> str:
+        # Worked out once per request (the gateway asks several times; a digest is ~30 us).
+        # Frozen: ``replace`` makes a new request, which works its keys out afresh.
+        key = self.__dict__.get(name)
+        if key is None:
+            key = self._digest(with_slot=with_slot)
+            object.__setattr__(self, name, key)
+        return key
 
     def _digest(self, *, with_slot: bool) -> str:
         payload: dict[str, Any] = {

@@ -27,6 +27,9 @@ class Trial:
     run_dir: str
     test_score: float | None = None
     test_ci95: list[float] | None = None
+    # Requests that carried ``real_calls`` (a generator's samples go in one request with ``n`` where
+    # the provider takes it); 0 in trials recorded before requests were counted.
+    real_requests: int = 0
     # False when the judge's verdicts were mostly unreadable (see evaluation/summary.py).
     reliable: bool = True
     # Multi-fidelity (search/fidelity.py): the rung and how many questions the score is over
@@ -61,3 +64,4 @@ class SearchResult:
     baseline: dict[str, Any] | None = None  # the baseline's model and its dev and test trials
     versus_baseline: dict[str, Any] | None = None
     verdict: str = ""
+    real_requests: int = 0

@@ -11,7 +11,11 @@ verifiers get replies in the format they parse. Which component asks is read fro
 ``X-Archon-Purpose`` header (archon sends the request's ``purpose`` there), never guessed from the
 prompt's wording. Like a sampling server, it answers a prompt it has seen before at temperature
 > 0 with other text (the n-th draw of a prompt gets its own reply; arithmetic stays right or
-wrong per question), so independent samples can be told apart.
+wrong per question), so independent samples can be told apart. A request with ``n`` gets ``n``
+choices, the next ``n`` draws of its prompt (so ten requests and one with ``n = 10`` get the same
+ten texts), with OpenAI's usage: the prompt once, the completion tokens summed over the choices;
+its fault, if any, is the whole request's. ``ignore_n`` makes it answer one choice whatever ``n``
+says, as some OpenAI-compatible servers do; ``fail_first`` answers the first requests with HTTP 500.
 
 Whether a request faults depends only on the seed, the model, the messages and how many times the
 same messages were seen before, so a run is reproducible whatever the concurrency. The server
@@ -70,13 +74,15 @@ class FaultPlan:
     seed: int = 0
     echo_headers: bool = False  # error bodies quote the request headers, like a careless proxy
     barrier: int = 0  # hold the first requests until this many have arrived (forces clients to overlap)
+    ignore_n: bool = False  # answer one choice whatever ``n`` asks for
+    fail_first: int = 0  # the first requests received are answered HTTP 500 (a fault that is sure to happen)
 
     def __post_init__(self) -> None:
         rates = (*self.fault_rates(), self.wrong_rate)
         if any(r < 0 or r > 1 for r in rates) or sum(rates[:-1]) > 1 + 1e-9:
             raise ValueError("fault rates must be between 0 and 1 and sum to at most 1")
-        if self.latency < 0 or self.retry_after < 0 or self.hang_seconds < 0 or self.barrier < 0:
-            raise ValueError("latency, retry_after, hang_seconds and barrier must be >= 0")
+        if min(self.latency, self.retry_after, self.hang_seconds, self.barrier, self.fail_first) < 0:
+            raise ValueError("latency, retry_after, hang_seconds, barrier and fail_first must be >= 0")
 
     def fault_rates(self) -> tuple[float, ...]:
         """The rate of each fault kind, in the order of ``KINDS[1:]``."""
@@ -278,6 +284,9 @@ class FaultServer:
                 "by_kind": {k: self._counts[k] for k in KINDS},
                 "bad_requests": self._counts["bad_request"],
                 "with_authorization": self._counts["with_authorization"],
+                # Samples: choices sent in 200 replies, and the requests that asked for n > 1.
+                "choices": self._counts["choices"],
+                "n_requests": self._counts["n_requests"],
                 # What the replies billed (usage of the 200s with choices).
                 "prompt_tokens": self._counts["prompt_tokens"],
                 "completion_tokens": self._counts["completion_tokens"],
@@ -301,15 +310,22 @@ class FaultServer:
         with self._lock:
             return list(self._auth)
 
-    def _decide(self, model: str, messages: list[Any], authorization: str | None) -> tuple[str, int]:
-        """The fault kind of a request, and how many times its prompt was seen before."""
+    def _decide(self, model: str, messages: list[Any], authorization: str | None, n: int = 1) -> tuple[str, int]:
+        """The fault kind of a request, and how many draws of its prompt came before (a request
+        for ``n`` samples takes the next ``n``)."""
         blob = json.dumps([model, messages], sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         with self._lock:
             occurrence = self._seen[digest]
-            self._seen[digest] += 1
-            kind = self.plan.choose(_unit(self.plan.seed, "fault", digest, occurrence))
+            self._seen[digest] += n
+            received = sum(self._counts[k] for k in KINDS)
+            if received < self.plan.fail_first:
+                kind = "error_500"
+            else:
+                kind = self.plan.choose(_unit(self.plan.seed, "fault", digest, occurrence))
             self._counts[kind] += 1
+            if n > 1:
+                self._counts["n_requests"] += 1
             if authorization:
                 self._counts["with_authorization"] += 1
                 self._auth.setdefault(authorization, None)
@@ -336,10 +352,11 @@ class FaultServer:
         with self._lock:
             self._counts["bad_request"] += 1
 
-    def _bill(self, prompt_tokens: int, completion_tokens: int) -> None:
+    def _bill(self, prompt_tokens: int, completion_tokens: int, choices: int) -> None:
         with self._lock:
             self._counts["prompt_tokens"] += prompt_tokens
             self._counts["completion_tokens"] += completion_tokens
+            self._counts["choices"] += choices
 
     # -- handlers
 
@@ -352,11 +369,18 @@ class FaultServer:
         if not isinstance(messages, list) or not messages:
             self._bad_request()
             return _error(400, "request needs a non-empty 'messages' list")
+        n = body.get("n", 1)  # type: ignore[union-attr]
+        if n is None:
+            n = 1
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128:
+            self._bad_request()
+            return _error(400, "'n' must be an integer from 1 to 128")
         model = str(body.get("model") or "")  # type: ignore[union-attr]
         plan = self.plan
-        kind, occurrence = self._decide(model, messages, request.headers.get("Authorization"))
+        answered = 1 if plan.ignore_n else n
+        kind, occurrence = self._decide(model, messages, request.headers.get("Authorization"), answered)
         temperature = body.get("temperature")  # type: ignore[union-attr]
-        draw = occurrence if isinstance(temperature, (int, float)) and temperature > 0 else 0
+        sampling = isinstance(temperature, (int, float)) and temperature > 0
         try:
             await self._barrier()
             if kind == "hang":
@@ -379,20 +403,27 @@ class FaultServer:
                 return web.Response(
                     status=200, text="<html>upstream garbage, not JSON", content_type="application/json"
                 )
-            text = reply_text(messages, plan.seed, plan.wrong_rate, request.headers.get(PURPOSE_HEADER, ""), draw)
-            text = _truncate(text, body.get("max_completion_tokens") or body.get("max_tokens"))  # type: ignore[union-attr]
+            purpose = request.headers.get(PURPOSE_HEADER, "")
+            limit = body.get("max_completion_tokens") or body.get("max_tokens")  # type: ignore[union-attr]
+            texts = [
+                _truncate(reply_text(messages, plan.seed, plan.wrong_rate, purpose, occurrence + i if sampling else 0), limit)
+                for i in range(answered)
+            ]
             prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages if isinstance(m, dict))
-            completion_tokens = _tokens(text)
+            completion_tokens = sum(_tokens(text) for text in texts)
             if kind != "no_choices":
-                self._bill(prompt_tokens, completion_tokens)
+                self._bill(prompt_tokens, completion_tokens, len(texts))
             choices = (
                 []
                 if kind == "no_choices"
-                else [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]
+                else [
+                    {"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                    for i, text in enumerate(texts)
+                ]
             )
             return web.json_response(
                 {
-                    "id": f"chatcmpl-{hashlib.sha256(text.encode()).hexdigest()[:12]}",
+                    "id": f"chatcmpl-{hashlib.sha256(texts[0].encode()).hexdigest()[:12]}",
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": model,
@@ -477,6 +508,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--echo-headers", action="store_true", help="quote request headers in error bodies")
     p.add_argument("--barrier", type=int, default=0, help="hold the first requests until this many arrived")
+    p.add_argument("--ignore-n", action="store_true", help="answer one choice whatever 'n' asks for")
+    p.add_argument("--fail-first", type=int, default=0, help="answer the first this many requests with HTTP 500")
     return p
 
 
@@ -498,6 +531,8 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
             echo_headers=args.echo_headers,
             barrier=args.barrier,
+            ignore_n=args.ignore_n,
+            fail_first=args.fail_first,
         )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -279,17 +279,19 @@ async def test_a_mixed_first_layer_runs_its_generators_and_its_fusers_idle() -> 
 @pytest.mark.parametrize("no_cache", [True, False])
 async def test_same_model_ensemble_over_http_sends_the_static_count(tmp_path: Path, no_cache: bool) -> None:
     """Five generators x 2 samples of one model, three identical fusers and a final fuser, through
-    LiteLLM to a real server: 14 requests arrive, and every sample is a different reply."""
+    LiteLLM to a real server: 14 samples (calls) arrive in 9 requests (each generator's two
+    samples in one request with ``n = 2``), and every sample is a different reply."""
     with FaultServer(FaultPlan()) as server:
         arch, _ = parse_architecture(ensemble(0.7, model="openai/fake-model", api_base=server.api_base))
         cache = None if no_cache else ResponseCache(tmp_path / "cache.sqlite")
         gw = LLMGateway(cache=cache)
         result = await ArchitectureRunner(arch, gw).run(Query.from_prompt("Name a colour."))
         assert result.ok, result.error
-        assert server.stats()["requests"] == result.stats.calls == arch.static_calls() == 14
+        assert server.stats()["choices"] == result.stats.calls == arch.static_calls() == 14
+        assert server.stats()["requests"] == result.stats.requests == 5 + 3 + 1
         assert len({c.text for c in result.layers[0].candidates}) == 10
         assert len({c.text for c in result.layers[1].candidates}) == 3
         if cache is not None:  # the same query again: every reply from the cache, none sent
             again = await ArchitectureRunner(arch, gw).run(Query.from_prompt("Name a colour."))
-            assert (again.stats.calls, again.stats.cache_hits) == (0, 14)
-            assert server.stats()["requests"] == 14
+            assert (again.stats.calls, again.stats.requests, again.stats.cache_hits) == (0, 0, 14)
+            assert server.stats()["requests"] == 9
