@@ -106,12 +106,18 @@ def run_search(
     search_id: str | None,
     console: Console,
     json_out: bool,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> int:
     from rich.live import Live
 
     if search_id is not None:
         check_folder_name(search_id, "--search-id")
     check_folder_option(results_dir, "--results-dir")
+    if workers < 1:
+        raise UserError(f"--workers {workers}: must be at least 1")
+    if ray_address is not None and workers == 1:
+        raise UserError("--ray-address needs --workers 2 or more (one worker runs in this process)")
     # The budget file's whole-run limits (total calls, tokens, dollars) bind the whole search.
     gateway = open_gateway(engine.model_copy(update={"budget": settings.budget}), on_warning=warner(console))
     gateway.check_routes([(p.model, p.api_base, p.api_key_env) for p in settings.pool])
@@ -127,13 +133,32 @@ def run_search(
         if not json_out:
             console.print(message, highlight=False)
 
-    driver = SearchDriver(settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage)
-    with live:
-        try:
-            result = asyncio.run(driver.run())
-        except BudgetExceeded as exc:
-            return _budget_stop(str(exc), driver, gateway, console, json_out)
-        live.update(_table(result.trials, metric, "leaderboard"))
+    executor = None
+    if workers > 1:
+        from archon_cli.search.executor import WorkerSetup, make_executor
+
+        setup = WorkerSetup(
+            cache_dir=engine.cache_dir.resolve() if engine.cache_dir else None,
+            cache_url=engine.cache_url,
+            router=engine.router,
+            retry=engine.retry,
+            model_limits=engine.model_limits,
+            local=engine.local,
+        )
+        executor = make_executor(setup, workers, ray_address)
+    driver = SearchDriver(
+        settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage, executor=executor
+    )
+    try:
+        with live:
+            try:
+                result = asyncio.run(driver.run())
+            except BudgetExceeded as exc:
+                return _budget_stop(str(exc), driver, gateway, console, json_out)
+            live.update(_table(result.trials, metric, "leaderboard"))
+    finally:
+        if executor is not None:
+            executor.close()
     if json_out:
         print(json.dumps(_json_summary(result)))
     else:

@@ -26,7 +26,9 @@ from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder, plan
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.algorithms import ALGORITHMS, make_algorithm
+from archon_cli.search.executor import TrialExecutor
 from archon_cli.search.folder import SearchFolder
+from archon_cli.search.parallel import ParallelSearch
 from archon_cli.search.pool import PoolModel
 from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id, build_architecture
 from archon_cli.search.trials import SearchResult, Trial, rank_trials
@@ -93,8 +95,11 @@ class SearchDriver:
         search_id: str | None = None,
         on_trial: Callable[[Trial, list[Trial]], None] | None = None,
         on_stage: Callable[[str], None] | None = None,
+        executor: TrialExecutor | None = None,
     ) -> None:
         settings.validate()
+        # None: stage 2 runs here, one trial at a time; else up to executor.workers at once (search.parallel).
+        self.executor = executor
         self.s = settings
         self.gateway = gateway
         self.dir = results_dir / (search_id or settings.search_id())
@@ -264,6 +269,8 @@ class SearchDriver:
     async def _search(self, feasible: FeasibleSpace, dev: list[Question], space_size: int) -> tuple[list[Trial], bool]:
         """Stage 2. Recorded trials are replayed into the algorithm first (a resume)."""
         self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget")
+        if self.executor is not None:
+            return await ParallelSearch(self, self.executor).run(feasible, dev, space_size)
         recorded = self.folder.recorded_trials()
         algorithm = make_algorithm(self.s.algorithm, feasible, self.s.seed)
         trials: list[Trial] = []
@@ -333,4 +340,6 @@ class SearchDriver:
             "dev_questions": len(dev),
             "test_questions": len(test),
             "judge": self.judge.model if self.judge else None,
+            "workers": self.executor.workers if self.executor else 1,
+            "executor": self.executor.name if self.executor else "local",
         }
