@@ -167,6 +167,14 @@ def run_trial_sync(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
     return _LOOP.run_until_complete(run_trial(setup, job))
 
 
+def warm_worker() -> str:
+    """Import what a trial needs (LiteLLM takes seconds), so the first trial does not wait for it."""
+    from archon_cli.llm.litellm_backend import _lib
+
+    _lib()
+    return _where()
+
+
 class TrialExecutor(Protocol):
     name: str
     workers: int
@@ -235,6 +243,9 @@ class RayExecutor:
             self._started_here = True
         self._remote = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(run_trial_sync)
         self._setup = ray.put(setup)
+        # Start the workers now (each imports LiteLLM, seconds): they warm up while stage 1 runs.
+        warm = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(warm_worker)
+        self._warming = [warm.remote() for _ in range(workers)]
 
     def submit(self, job: TrialJob) -> Any:
         return self._remote.remote(self._setup, job)
