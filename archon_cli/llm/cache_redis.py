@@ -25,7 +25,7 @@ from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.types import Completion, CompletionRequest, Usage
 
 KEY_PREFIX = "archon:response:"
-INSTALL_HINT = "pip install 'archon-cli[redis]' (or: pip install redis)"
+INSTALL_HINT = "pip install redis (the 'redis' extra)"
 
 
 def check_cache_url(url: str) -> str:

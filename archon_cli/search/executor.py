@@ -36,7 +36,7 @@ from archon_cli.llm.cache_redis import open_response_cache
 from archon_cli.llm.gateway import LLMGateway, RetryPolicy
 from archon_cli.llm.local_models import LocalModelPool, LocalSettings
 
-RAY_INSTALL_HINT = "pip install 'archon-cli[ray]' (or: pip install ray)"
+RAY_INSTALL_HINT = "pip install ray (archon's optional 'ray' extra)"
 # The files of a trial's run folder, returned by the worker and written by the driver.
 RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY)
 # A trial mostly waits on HTTP: a Ray task asks for this share of a CPU, so a 2-CPU machine runs many.
