@@ -158,17 +158,20 @@ class ParallelSearch:
     async def _send(self, job: TrialJob, reservation: Reservation) -> TrialReturn | None:
         """Run the job; settle its grant with what it spent (in full when its worker is lost: None)."""
         handle = self.executor.submit(job)
+        # The grant is given back (``_granted``) before it is settled: settling wakes the trials
+        # waiting for a grant, and they must see it gone.
         try:
             returned = await self.executor.result(handle)
         except WorkerLost:
+            self._granted -= 1
             self.accountant.settle_stats(reservation, _as_spent(reservation.worst))
             return None
         except BaseException:
             self.executor.cancel(handle)
+            self._granted -= 1
             self.accountant.settle_stats(reservation, _as_spent(reservation.worst))
             raise
-        finally:
-            self._granted -= 1
+        self._granted -= 1
         self.accountant.settle_stats(reservation, returned.spent)
         return returned
 

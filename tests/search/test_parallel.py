@@ -136,3 +136,15 @@ def test_total_calls_hold_across_workers(tmp_path: Path) -> None:
         trial = json.loads(line)
         if trial["stage"] == "search":
             assert (tmp_path / s.search_id() / trial["run_dir"] / "summary.json").is_file()
+
+
+@pytest.mark.timeout(180)
+def test_a_lost_worker_counts_its_whole_grant_and_the_budget_stop_still_comes(tmp_path: Path) -> None:
+    limit = 300
+    s = settings(1, trials=12)
+    s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
+    backend = SimulatedBackend(ACCURACY)
+    flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "cache", backend=backend), 3)
+    with pytest.raises(BudgetExceeded):
+        run(tmp_path, s, workers=3, backend=backend, executor=flaky)
+    assert 0 < backend.sent <= limit
