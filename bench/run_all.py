@@ -175,7 +175,10 @@ def _scale(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
                 load,
             )
         )
-    gp, redis = r["gp_fit"], r["redis"]
+    gp, redis = (
+        r["gp_fit"] or {"trials": 0, "median_seconds": float("nan")},
+        r["redis"] or {"get_ms": "-", "set_ms": "-"},
+    )
     rows.append(
         Row(
             f"7. scale-out, GP ask + tell at {gp['trials']:,} trials",

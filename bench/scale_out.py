@@ -4,7 +4,7 @@ trials) run by the CLI with ``--workers 1, 2, 4`` against a loopback OpenAI-comp
 the ratio to one worker, and whether every trial's score matches. Also what the README's paper
 estimate for a cluster needs: one GP fit (ask + tell) at 1,000 trials, and a Redis get/set round trip.
 
-    python bench/scale_out.py --workers 1 2 4 --trials 12 --limit 40 --json
+    python bench/scale_out.py --workers 1 2 3 4     (defaults: 16 trials, budget 6, --limit 60 (the 36 dev questions), --concurrency 2)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def run_search(api_base: str, workers: int, args: argparse.Namespace, tmp: Path)
     }
 
 
-def gp_fit_seconds(trials: int, repeats: int = 3) -> dict[str, float]:
+def gp_fit_seconds(trials: int, repeats: int = 1) -> dict[str, float]:
     """One ask + tell of the search's GP (as GPSearch builds it) holding ``trials`` points."""
     import warnings
 
@@ -103,13 +103,14 @@ def redis_round_trip(samples: int = 2000) -> dict[str, Any]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    p.add_argument("--trials", type=int, default=12)
-    p.add_argument("--limit", type=int, default=40)
-    p.add_argument("--budget", type=int, default=4)
-    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--workers", type=int, nargs="*", default=[1, 2, 3, 4])
+    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--limit", type=int, default=60)
+    p.add_argument("--budget", type=int, default=6)
+    p.add_argument("--concurrency", type=int, default=2)
     p.add_argument("--latency", type=float, default=0.3)
-    p.add_argument("--gp-trials", type=int, default=1000)
+    p.add_argument("--gp-trials", type=int, default=1000, help="0: skip the GP fit measurement")
+    p.add_argument("--no-redis", action="store_true", help="skip the Redis round trip")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
@@ -117,15 +118,15 @@ def main() -> None:
     with fault_server(args.latency, ["--seed", "3"]) as api_base, tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
             rows.append(run_search(api_base, workers, args, Path(tmp)))
-    base = next(r for r in rows if r["workers"] == 1) if any(r["workers"] == 1 for r in rows) else rows[0]
+    base = next((r for r in rows if r["workers"] == 1), rows[0] if rows else {})
     for r in rows:
         r["ratio"] = round(r["wall_seconds"] / base["wall_seconds"], 3)
         r["same_scores"] = r["scores"] == base["scores"]
     result = {
         "settings": {k: getattr(args, k) for k in ("trials", "limit", "budget", "concurrency", "latency")},
         "rows": [{k: v for k, v in r.items() if k != "scores"} for r in rows],
-        "gp_fit": gp_fit_seconds(args.gp_trials),
-        "redis": redis_round_trip(),
+        "gp_fit": gp_fit_seconds(args.gp_trials) if args.gp_trials else None,
+        "redis": None if args.no_redis else redis_round_trip(),
     }
     if args.json:
         print(json.dumps(result))
@@ -136,8 +137,10 @@ def main() -> None:
             f"(search {r['search_seconds']:.1f} s), {r['trials']} trials, same scores: {r['same_scores']}, "
             f"{r['requests']} requests"
         )
-    print(f"GP ask+tell at {result['gp_fit']['trials']} trials: {result['gp_fit']['median_seconds']} s")
-    print(f"Redis round trip: get {result['redis']['get_ms']} ms, set {result['redis']['set_ms']} ms")
+    if result["gp_fit"]:
+        print(f"GP ask+tell at {result['gp_fit']['trials']} trials: {result['gp_fit']['median_seconds']} s")
+    if result["redis"]:
+        print(f"Redis round trip: get {result['redis']['get_ms']} ms, set {result['redis']['set_ms']} ms")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_DEMO = (
-    "--benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-arith.yaml "
-    "--limit 24 --test-limit 40 --final-k 2"
+    "--benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-arith.yaml --limit 24 --test-limit 40 --final-k 2"
 )
 
 
@@ -48,15 +47,25 @@ def reuse(search_dir: Path) -> dict[str, Any]:
     """real / nominal calls of a finished search folder, in all and by stage (stage 1, search, final)."""
     meta = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
     nominal, real = int(meta["nominal_calls"]), int(meta["real_calls"])
-    trials = [json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    trials = [
+        json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line
+    ]
     search = [t for t in trials if t.get("stage") == "search"]
     finals = meta.get("finals") or []
     stages = {
         "search": [sum(t["real_calls"] for t in search), sum(t["nominal_calls"] for t in search)],
         "final": [sum(t["real_calls"] for t in finals), sum(t["nominal_calls"] for t in finals)],
     }
-    stages["stage1"] = [real - stages["search"][0] - stages["final"][0], nominal - stages["search"][1] - stages["final"][1]]
-    return {"nominal_calls": nominal, "real_calls": real, "ratio": real / nominal if nominal else None, "stages": stages}
+    stages["stage1"] = [
+        real - stages["search"][0] - stages["final"][0],
+        nominal - stages["search"][1] - stages["final"][1],
+    ]
+    return {
+        "nominal_calls": nominal,
+        "real_calls": real,
+        "ratio": real / nominal if nominal else None,
+        "stages": stages,
+    }
 
 
 def run_demo(keep: Path | None) -> dict[str, Any]:
@@ -81,7 +90,12 @@ def run_demo(keep: Path | None) -> dict[str, Any]:
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"demo search failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-        return {"search": "demo", "command": "archon search " + " ".join(args), "wall_s": wall, **reuse(out / "results" / "bench-demo")}
+        return {
+            "search": "demo",
+            "command": "archon search " + " ".join(args),
+            "wall_s": wall,
+            **reuse(out / "results" / "bench-demo"),
+        }
 
 
 def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:

@@ -179,6 +179,8 @@ class TrialExecutor(Protocol):
     name: str
     workers: int
 
+    async def ready(self) -> None: ...
+
     def submit(self, job: TrialJob) -> Any: ...
 
     async def result(self, handle: Any) -> TrialReturn: ...
@@ -197,6 +199,9 @@ class LocalExecutor:
     def __init__(self, setup: WorkerSetup, workers: int = 1) -> None:
         self.setup = setup
         self.workers = workers
+
+    async def ready(self) -> None:
+        pass
 
     def submit(self, job: TrialJob) -> asyncio.Task[TrialReturn]:
         return asyncio.ensure_future(run_trial(self.setup, job))
@@ -246,6 +251,17 @@ class RayExecutor:
         # Start the workers now (each imports LiteLLM, seconds): they warm up while stage 1 runs.
         warm = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(warm_worker)
         self._warming = [warm.remote() for _ in range(workers)]
+
+    async def ready(self) -> None:
+        """Wait for the warm-up tasks: the first trials then run on workers that have LiteLLM
+        imported (Ray gives a task an idle worker before it starts a new one)."""
+        if self._warming:
+            warming, self._warming = self._warming, []
+            try:
+                await asyncio.gather(*warming)
+            except Exception as exc:
+                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise UserError(f"the Ray workers could not start archon: {message}") from None
 
     def submit(self, job: TrialJob) -> Any:
         return self._remote.remote(self._setup, job)

@@ -22,6 +22,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from archon_cli.benchmarks.base import Question
+from archon_cli.config.architecture import Architecture
 from archon_cli.errors import BudgetExceeded, ProviderError, UserError
 from archon_cli.evaluation.run_folder import QUESTIONS, write_run_files
 from archon_cli.llm.accountant import Budget, CallStats, Reservation, Spend
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 
 # Times one trial may lose its worker before the search gives up (exit 1).
 MAX_LOST_WORKERS = 3
+# Trials proposed and not yet told, per worker. Results are told in proposal order, so with only
+# N proposed a long trial would leave the other workers idle until it is told; with 2N they work
+# on the next proposals meanwhile (at most N run at once). The GP then proposes with more lies.
+LOOKAHEAD = 2
 
 
 def _as_spent(worst: Spend) -> CallStats:
@@ -48,6 +53,7 @@ class ParallelSearch:
         self.executor = executor
         self.accountant = driver.gateway.accountant
         self._granted = 0  # grants out with workers now
+        self._running = asyncio.Semaphore(executor.workers)  # trials on workers at once
 
     async def run(self, feasible: FeasibleSpace, dev: list[Question], space_size: int) -> tuple[list[Trial], bool]:
         s = self.d.s
@@ -55,14 +61,16 @@ class ParallelSearch:
         algorithm = make_algorithm(s.algorithm, feasible, s.seed)
         target = min(s.trials, space_size)
         workers = self.executor.workers
+        ahead = LOOKAHEAD * workers
         window: list[tuple[Point, asyncio.Future[Trial]]] = []
         trials: list[Trial] = []
         exhausted = False
+        await self.executor.ready()
         try:
             while len(trials) < target:
-                while not exhausted and len(window) < workers and len(trials) + len(window) < target:
+                while not exhausted and len(window) < ahead and len(trials) + len(window) < target:
                     pending = [p for p, _ in window]
-                    want = min(workers - len(window), target - len(trials) - len(window))
+                    want = min(ahead - len(window), target - len(trials) - len(window))
                     batch: list[Point] = []
                     for point in algorithm.ask_batch(want, pending):
                         point = feasible.canonical(point)
@@ -108,6 +116,12 @@ class ParallelSearch:
             trial.trial = index + 1
             return trial
         architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
+        async with self._running:  # trials start in proposal order (the semaphore is first come, first served)
+            return await self._evaluate(index, point, arch_id, architecture, dev)
+
+    async def _evaluate(
+        self, index: int, point: Point, arch_id: str, architecture: Architecture, dev: list[Question]
+    ) -> Trial:
         run_dir = self.d.folder.trial_dir(arch_id)
         per_query = architecture.static_calls() + (1 if self.d.judge else 0)
         need = per_query * len(dev)

@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from archon_cli.llm.cache_redis import RedisResponseCache
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.conftest import assert_user_error, run_cli
 from tests.reliability import cli_command, cli_env, only_run_dir, read_jsonl
@@ -116,14 +117,15 @@ def test_three_workers_hold_the_total_calls_limit(tmp_path: Path) -> None:
         assert json.loads((search_dir / trial["run_dir"] / "summary.json").read_text())["complete"]
 
 
-def test_ray_workers_same_leaderboard_as_one_worker_and_deterministic(tmp_path: Path) -> None:
+def test_ray_workers_same_leaderboard_as_one_worker_and_deterministic(tmp_path: Path, redis_url: str) -> None:
     with FaultServer(FaultPlan(latency=0.05, seed=3)) as server:
         pool = _pool(tmp_path, server)
         with ThreadPoolExecutor(max_workers=2) as runner:
             one_f = runner.submit(run_cli, *_search(tmp_path, pool, "one", 1), timeout=300)
             three_f = runner.submit(run_cli, *_search(tmp_path, pool, "three", 3), timeout=300)
             one, three = one_f.result(), three_f.result()
-        again = run_cli(*_search(tmp_path, pool, "again", 3), timeout=300)
+        # Again with 3 workers, their cache in Redis this time: the same search.
+        again = run_cli(*_search(tmp_path, pool, "again", 3, 6, "--cache-url", redis_url), timeout=300)
     for r in (one, three, again):
         assert r.code == 0, r.stderr
     meta = json.loads(three.stdout.splitlines()[-1])
@@ -136,6 +138,7 @@ def test_ray_workers_same_leaderboard_as_one_worker_and_deterministic(tmp_path: 
         return [r["arch_id"] for r in sorted(rows, key=lambda r: r["trial"])]
 
     assert by_trial(dirs["three"]) == by_trial(dirs["again"]) == by_trial(dirs["one"])
+    assert len(RedisResponseCache(redis_url)) > 0 and not (tmp_path / "again-cache").exists()
 
 
 def _wait(predicate, proc: subprocess.Popen[bytes], timeout: float = 200) -> None:  # type: ignore[no-untyped-def]
