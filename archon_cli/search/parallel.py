@@ -1,4 +1,5 @@
-"""Stage 2 with several workers (``archon search --workers N``): up to N trials in flight at once.
+"""Stage 2 with several workers (``archon search --workers N``): up to N trials running at once,
+and up to 4N proposed ahead of the results (so one long trial does not leave the others idle).
 
 The algorithm proposes batches (``ask_batch``: for the GP, skopt's constant liar) and hears the
 results in the order the trials were proposed: the trial proposed first is told first, whatever
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 # Times one trial may lose its worker before the search gives up (exit 1).
 MAX_LOST_WORKERS = 3
 # Trials proposed and not yet told, per worker. Results are told in proposal order, so with only
-# N proposed a long trial would leave the other workers idle until it is told; with 2N they work
+# N proposed a long trial would leave the other workers idle until it is told; with 4N they work
 # on the next proposals meanwhile (at most N run at once). The GP then proposes with more lies.
-LOOKAHEAD = 2
+LOOKAHEAD = 4
 
 
 def _as_spent(worst: Spend) -> CallStats:
