@@ -165,8 +165,8 @@ def _scale(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
         met = (row["ratio"] <= 0.6 and row["same_scores"]) if row["workers"] == 3 else None
         rows.append(
             Row(
-                f"7. scale-out, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials x "
-                f"{st['limit']} questions, {st['latency'] * 1000:.0f} ms latency",
+                f"7. scale-out, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials, "
+                f"budget {st['budget']}, --concurrency {st['concurrency']}, {st['latency'] * 1000:.0f} ms latency",
                 f"{row['wall_seconds']:.1f} s = {row['ratio']:.2f}x one worker; same per-trial scores: "
                 f"{'yes' if row['same_scores'] else 'NO'}; {row['requests']} requests",
                 target,
