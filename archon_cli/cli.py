@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
-from archon_cli.errors import EXIT_USAGE
+from archon_cli.errors import EXIT_USAGE, UserError
 
 app = typer.Typer(
     name="archon",
@@ -50,6 +50,12 @@ BudgetOption = Annotated[
 ]
 CacheDirOption = Annotated[Path, typer.Option("--cache-dir", help="Response cache directory.")]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")]
+CacheUrlOption = Annotated[
+    Optional[str], typer.Option("--cache-url", help="Response cache in Redis (redis://HOST:PORT/DB) instead of --cache-dir (extra: redis).")
+]
+RouterOption = Annotated[
+    Optional[Path], typer.Option("--router", help="LiteLLM Router file: model names spread over replicas (see README).")
+]
 ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", min=0, help="Queries in flight at once (0 = unbounded).")
 ]
@@ -217,18 +223,29 @@ def search(
         Optional[int],
         typer.Option("--search-calls", min=1, help="Hard cap on the calls this search sends (exit 3 when reached)."),
     ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Trials evaluated at once, as Ray tasks when above 1 (extra: ray).")] = 1,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Join this Ray cluster (else RAY_ADDRESS, else a local Ray).")] = None,
+    cache_url: CacheUrlOption = None,
+    router: RouterOption = None,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
     from archon_cli.commands.search import build_settings, run_search
+
+    if workers > 1:  # parallel trials each run on the whole dev split; rungs need one process
+        if rungs is not None and rungs.strip().lower() != "off":
+            raise UserError(f"--rungs {rungs}: multi-fidelity rungs run with --workers 1 (use --rungs off)")
+        rungs = "off"
     from archon_cli.commands.settings import data_dir_from_env, engine_settings
 
-    engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit)
+    engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit, cache_url=cache_url, router_file=router)
     settings = build_settings(
         benchmark, budget, models, pool, space, algorithm, trials, seed, cost_weight, final_k, limit, test_limit,
         judge, data_dir_from_env(data_dir), concurrency, allow_unsandboxed, allow_weak_judge, engine.provider_keys,
         rungs, search_calls,
     )  # fmt: skip
-    raise typer.Exit(run_search(settings, engine, results_dir, search_id, _stderr(), json_out))
+    raise typer.Exit(
+        run_search(settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, ray_address=ray_address)
+    )
 
 
 @app.command()

@@ -70,8 +70,12 @@ def main() -> None:
         for name in order:
             for model, tps in run_build(builds[name], args.prompts, args.max_tokens, args.threads).items():
                 figures[name].setdefault(model, []).append(tps)
-        print(f"round {r + 1}: " + json.dumps({n: {m: round(v[-1], 1) for m, v in f.items()} for n, f in figures.items()}))
-    print(f"median completion tokens/s over {args.rounds} rounds ({args.prompts} prompts x {args.max_tokens} tokens, {args.threads} threads):")
+        print(
+            f"round {r + 1}: " + json.dumps({n: {m: round(v[-1], 1) for m, v in f.items()} for n, f in figures.items()})
+        )
+    print(
+        f"median completion tokens/s over {args.rounds} rounds ({args.prompts} prompts x {args.max_tokens} tokens, {args.threads} threads):"
+    )
     names = list(builds)
     for model in figures[names[0]]:
         medians = {n: statistics.median(figures[n][model]) for n in names}
@@ -80,6 +84,7 @@ def main() -> None:
             ratios = [a / b for a, b in zip(figures[names[0]][model], figures[names[1]][model], strict=True)]
             line += f"  (median per-round ratio {names[0]}/{names[1]} {statistics.median(ratios):.2f})"
         print(line)
+
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,9 @@ def write_inputs(folder: Path, n: int, api_base: str) -> tuple[Path, Path]:
     with queries.open("w", encoding="utf-8") as f:
         for i in range(n):
             a, b = i % 97, i % 89
-            f.write(json.dumps({"id": f"q{i}", "prompt": f"What is {a} + {b}? Answer with just the number. (#{i})"}) + "\n")
+            f.write(
+                json.dumps({"id": f"q{i}", "prompt": f"What is {a} + {b}? Answer with just the number. (#{i})"}) + "\n"
+            )
     return arch, queries
 
 

@@ -193,6 +193,51 @@ def _memory(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
     ]
 
 
+def _scale(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    st = r["settings"]
+    rows = []
+    for row in r["rows"]:
+        target = "<= 0.6x" if row["workers"] == 3 else "(reported)"
+        met = (row["ratio"] <= 0.6 and row["same_scores"]) if row["workers"] == 3 else None
+        rows.append(
+            Row(
+                f"7. scale-out, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials, "
+                f"budget {st['budget']}, --concurrency {st['concurrency']}, {st['latency'] * 1000:.0f} ms latency",
+                f"{row['wall_seconds']:.1f} s = {row['ratio']:.2f}x one worker; same per-trial scores: "
+                f"{'yes' if row['same_scores'] else 'NO'}; {row['requests']} requests",
+                target,
+                met,
+                cmd,
+                load,
+            )
+        )
+    gp, redis = (
+        r["gp_fit"] or {"trials": 0, "median_seconds": float("nan")},
+        r["redis"] or {"get_ms": "-", "set_ms": "-"},
+    )
+    rows.append(
+        Row(
+            f"7. scale-out, GP ask + tell at {gp['trials']:,} trials",
+            f"{gp['median_seconds']:.1f} s",
+            "(reported)",
+            None,
+            cmd,
+            load,
+        )
+    )
+    rows.append(
+        Row(
+            "7. scale-out, Redis round trip (loopback)",
+            f"get {redis['get_ms']} ms, set {redis['set_ms']} ms",
+            "(reported)",
+            None,
+            cmd,
+            load,
+        )
+    )
+    return rows
+
+
 FIGURES = [
     Figure("startup", "4. startup", ["startup.py", "--runs", "9"], _startup),
     Figure(
@@ -205,6 +250,7 @@ FIGURES = [
     Figure("reuse", "2. search reuse, simulated", ["search_reuse.py", "--simulated", "--trials", "30"], _reuse),
     Figure("embedded", "5. embedded", ["embedded.py", "--prompts", "8", "--rounds", "4"], _embedded),
     Figure("memory", "6. memory", ["memory.py", "--questions", "1000", "10000"], _memory),
+    Figure("scale", "7. scale-out", ["scale_out.py", "--workers", "1", "2", "3", "4"], _scale),
     # Last: the demo search on the embedded model is the longest figure (about 10-13 minutes here).
     Figure("demo", "2. search reuse, demo", ["search_reuse.py", "--demo"], _reuse),
 ]

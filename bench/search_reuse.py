@@ -28,8 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_DEMO = (
-    "--benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-arith.yaml "
-    "--limit 24 --test-limit 40 --final-k 2"
+    "--benchmark tiny-arith --budget 8 --trials 8 --space spaces/tiny-arith.yaml --limit 24 --test-limit 40 --final-k 2"
 )
 
 
@@ -51,7 +50,9 @@ def reuse(search_dir: Path) -> dict[str, Any]:
     meta = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
     nominal, real = int(meta["nominal_calls"]), int(meta["real_calls"])
     requests = int(meta.get("real_requests", 0))
-    trials = [json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    trials = [
+        json.loads(line) for line in (search_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line
+    ]
     search = [t for t in trials if t.get("stage") == "search"]
     finals = meta.get("finals") or []
     base = meta.get("baseline") or {}
@@ -94,7 +95,12 @@ def run_demo(keep: Path | None) -> dict[str, Any]:
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"demo search failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-        return {"search": "demo", "command": "archon search " + " ".join(args), "wall_s": wall, **reuse(out / "results" / "bench-demo")}
+        return {
+            "search": "demo",
+            "command": "archon search " + " ".join(args),
+            "wall_s": wall,
+            **reuse(out / "results" / "bench-demo"),
+        }
 
 
 def run_simulated(trials: int, budget: int, seed: int) -> dict[str, Any]:

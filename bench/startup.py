@@ -1,6 +1,6 @@
 """Figure 4: wall time of ``archon --help`` (a fresh process each run), median of several runs.
 
-    python bench/startup.py --runs 9
+python bench/startup.py --runs 9
 """
 
 from __future__ import annotations

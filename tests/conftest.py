@@ -77,3 +77,12 @@ def local_model_available() -> None:
         smollm2_path()
     except Exception as exc:  # the embedded model is part of `make install`; say so clearly
         pytest.fail(f"embedded model not installed ({exc}); run `make install`")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The URL of a fresh redis-server on a loopback port (tests/redis_server.py)."""
+    from tests.redis_server import redis_server
+
+    with redis_server(tmp_path / "redis") as (url, _proc):
+        yield url

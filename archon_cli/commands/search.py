@@ -125,12 +125,18 @@ def run_search(
     search_id: str | None,
     console: Console,
     json_out: bool,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> int:
     from rich.live import Live
 
     if search_id is not None:
         check_folder_name(search_id, "--search-id")
     check_folder_option(results_dir, "--results-dir")
+    if workers < 1:
+        raise UserError(f"--workers {workers}: must be at least 1")
+    if ray_address is not None and workers == 1:
+        raise UserError("--ray-address needs --workers 2 or more (one worker runs in this process)")
     # The budget file's whole-run limits (total calls, tokens, dollars) bind the whole search.
     # ``--search-calls`` caps the budget's total calls (search/driver.py: gateway_budget).
     gateway = open_gateway(engine.model_copy(update={"budget": settings.gateway_budget()}), on_warning=warner(console))
@@ -148,13 +154,32 @@ def run_search(
         if not json_out:
             console.print(message, highlight=False, soft_wrap=True)
 
-    driver = SearchDriver(settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage)
-    with live:
-        try:
-            result = asyncio.run(driver.run())
-        except BudgetExceeded as exc:
-            return _budget_stop(str(exc), driver, gateway, console, json_out)
-        live.update(_table(result.trials, metric, "leaderboard"))
+    executor = None
+    if workers > 1:
+        from archon_cli.search.executor import WorkerSetup, make_executor
+
+        setup = WorkerSetup(
+            cache_dir=engine.cache_dir.resolve() if engine.cache_dir else None,
+            cache_url=engine.cache_url,
+            router=engine.router,
+            retry=engine.retry,
+            model_limits=engine.model_limits,
+            local=engine.local,
+        )
+        executor = make_executor(setup, workers, ray_address)
+    driver = SearchDriver(
+        settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage, executor=executor
+    )
+    try:
+        with live:
+            try:
+                result = asyncio.run(driver.run())
+            except BudgetExceeded as exc:
+                return _budget_stop(str(exc), driver, gateway, console, json_out)
+            live.update(_table(result.trials, metric, "leaderboard"))
+    finally:
+        if executor is not None:
+            executor.close()
     if not json_out and not console.is_terminal:
         print_table(console, _table(result.trials, metric, "leaderboard"))
     if json_out:

@@ -7,16 +7,19 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from archon_cli.config.architecture import SizeCaps
 from archon_cli.config.budget import load_budget
+from archon_cli.config.router_file import load_router_file
 from archon_cli.errors import UserError
 from archon_cli.llm.accountant import Budget, BudgetAccountant
-from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.cache_redis import check_cache_url, open_response_cache
 from archon_cli.llm.gateway import Backend, LLMGateway, RetryPolicy
 from archon_cli.llm.local_models import LocalModelPool, LocalSettings
+from archon_cli.llm.router import RouterBackend
 
 DEFAULT_RESULTS_DIR = Path("results")
 
@@ -78,6 +81,10 @@ class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cache_dir: Path | None = DEFAULT_RESULTS_DIR / "cache"
+    # --cache-url: the response cache in Redis instead of SQLite in cache_dir (workers on several machines).
+    cache_url: str | None = None
+    # --router: a checked LiteLLM Router file (config.router_file); its model names go through the Router.
+    router: dict[str, Any] | None = None
     budget: Budget = Field(default_factory=Budget)
     concurrency: int = Field(default=8, ge=0)
     model_limits: dict[str, int] = Field(default_factory=dict)
@@ -118,14 +125,22 @@ def engine_settings(
     model_limit: list[str] | None,
     max_attempts: int = 6,
     retry_wait: float = 0.5,
+    cache_url: str | None = None,
+    router_file: Path | None = None,
 ) -> EngineSettings:
     """The settings of the engine options every command takes (and the embedded models' environment)."""
-    if not no_cache:
+    if cache_url is not None and no_cache:
+        raise UserError("give --cache-url or --no-cache, not both")
+    if cache_url is not None:
+        check_cache_url(cache_url)
+    elif not no_cache:
         check_folder_option(cache_dir, "--cache-dir")
     if not math.isfinite(retry_wait):
         raise UserError(f"--retry-wait {retry_wait}: must be a finite number of seconds")
     return EngineSettings(
-        cache_dir=None if no_cache else cache_dir,
+        cache_dir=None if no_cache or cache_url else cache_dir,
+        cache_url=cache_url,
+        router=load_router_file(router_file) if router_file is not None else None,
         budget=load_budget(budget) if budget else Budget(),
         concurrency=concurrency,
         model_limits=parse_model_limits(model_limit or []),
@@ -141,12 +156,15 @@ def open_gateway(
 ) -> LLMGateway:
     """The one gateway of a command: it owns the cache, the accountant and the embedded models.
     ``on_warning`` hears of a damaged cache (moved aside and started afresh)."""
-    cache = ResponseCache(settings.cache_dir / "responses.sqlite", on_warning) if settings.cache_dir else None
+    cache = open_response_cache(settings.cache_dir, settings.cache_url, on_warning)
+    local_models = LocalModelPool(settings.local)
+    if backend is None and settings.router is not None:
+        backend = RouterBackend(settings.router, local_models)
     return LLMGateway(
         backend=backend,
         cache=cache,
         accountant=BudgetAccountant(settings.budget),
         retry=settings.retry,
         model_limits=settings.model_limits,
-        local_models=LocalModelPool(settings.local),
+        local_models=local_models,
     )

@@ -428,3 +428,15 @@ def load_result(path: Path) -> list[RunResult]:
     if info.get("kind") == "search":
         return _expand_search(path)
     return [load_run(path, info)]
+
+
+def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run folder evaluated elsewhere (a search worker's scratch folder, returned as bytes),
+    each file atomically, the summary last: a folder with a summary is whole."""
+    _make_folder(run_dir)
+    allowed = (QUESTIONS, ARCHITECTURE, RUN_INFO, SUMMARY)
+    for name in allowed:
+        if name in files:
+            tmp = run_dir / f".{name}.tmp"
+            tmp.write_bytes(files[name])
+            os.replace(tmp, run_dir / name)

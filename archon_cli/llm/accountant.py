@@ -244,6 +244,17 @@ class BudgetAccountant:
                 self.stats.add_usage(usage)
         self._notify()
 
+    def settle_stats(self, reservation: Reservation, spent: CallStats) -> None:
+        """A reservation granted to another process (a search worker, whose own accountant held it
+        as its limits) came back: count what the worker reports it spent, and free the rest.
+        A worker that was lost is settled with its whole grant (``spent`` = the reservation)."""
+        with self._lock:
+            if self._held.pop(reservation.ticket, None) is None:
+                return
+            self.stats.merge(spent)
+            self.per_model[reservation.model] += spent.calls
+        self._notify()
+
     def release(self, reservation: Reservation) -> None:
         """The request was never sent: free the whole reservation."""
         with self._lock:
@@ -273,6 +284,10 @@ class BudgetAccountant:
             f"budget reached: ${spent.dollars:.6f} of ${b.dollars} spent "
             f"(the next call may cost up to ${worst.dollars:.6f})"
         )
+
+    async def changed(self) -> None:
+        """Return when a reservation is next settled or released."""
+        await self._change().wait()
 
     def _change(self) -> asyncio.Event:
         """Set when a reservation is settled or released (one event per event loop: a command may

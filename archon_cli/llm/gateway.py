@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from archon_cli.errors import BudgetExceeded, TransientProviderError
 from archon_cli.llm.accountant import TOKENS_PAST_MAX, BudgetAccountant, CallStats, Spend, prompt_token_bound
-from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.cache_redis import AnyResponseCache
 from archon_cli.llm.local_models import LocalModelPool, local_name
 from archon_cli.llm.samples import SampleCaps, chunked, split_usage
 from archon_cli.llm.types import Completion, CompletionRequest, SampleSlots, Usage
@@ -69,7 +69,7 @@ class LLMGateway:
     def __init__(
         self,
         backend: Backend | None = None,
-        cache: ResponseCache | None = None,
+        cache: AnyResponseCache | None = None,
         accountant: BudgetAccountant | None = None,
         retry: RetryPolicy | None = None,
         model_limits: dict[str, int] | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -44,6 +45,12 @@ class SearchAlgorithm(ABC):
         more questions): it replaces the old value."""
         self.tell(point, value)
 
+    def ask_batch(self, n: int, pending: Collection[Point]) -> list[Point]:
+        """Up to ``n`` distinct canonical points to evaluate at once (parallel workers), none of them
+        told or ``pending`` (proposed earlier and not told yet). Fewer (or none) when the algorithm
+        must hear of a pending point first; none with nothing pending means the space is exhausted."""
+        raise NotImplementedError
+
 
 class RandomSearch(SearchAlgorithm):
     name = "random"
@@ -62,6 +69,10 @@ class RandomSearch(SearchAlgorithm):
 
     def tell(self, point: Point, value: float) -> None:
         self._told.add(point)
+
+    def ask_batch(self, n: int, pending: Collection[Point]) -> list[Point]:
+        # The same order as one at a time: N workers evaluate the same first trials as one worker.
+        return [p for p in self._order if p not in self._told and p not in pending][:n]
 
 
 class GreedySearch(SearchAlgorithm):
@@ -119,6 +130,13 @@ class GreedySearch(SearchAlgorithm):
         elif value > self._best:
             self._best, self._incumbent = value, point
 
+    def ask_batch(self, n: int, pending: Collection[Point]) -> list[Point]:
+        # One dimension's candidates are independent of each other: they may run at once. The next
+        # dimension waits until they are all told (it starts from the best of them).
+        if not self._queue and not pending:
+            self._refill()
+        return [p for p in self._queue if p not in pending and p not in self._values][:n]
+
     def tell(self, point: Point, value: float) -> None:
         self._values[point] = value
         if point in self._queue:
@@ -168,13 +186,38 @@ class GPSearch(SearchAlgorithm):
                 return self._best_unevaluated() or point
             return point
 
-    def _best_unevaluated(self) -> Point | None:
+    def ask_batch(self, n: int, pending: Collection[Point]) -> list[Point]:
+        """A constant-liar batch: a copy of the optimiser is told the best value seen so far for
+        every pending point, then asked for ``n`` points (skopt's ``ask(n_points)`` with ``cl_min``,
+        which lies about each point of the batch in turn). Points told or pending already are
+        replaced by the unevaluated points of highest expected improvement."""
+        if n < 1:
+            return []
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            opt = self._opt.copy(random_state=self._opt.rng)
+            if pending:
+                lie = min(self._opt.yi) if self._opt.yi else 0.0
+                opt.tell([self.feasible.to_skopt(p) for p in pending], [lie] * len(pending))
+            asked = opt.ask(n_points=n, strategy="cl_min") if n > 1 else [opt.ask()]
+            chosen: list[Point] = []
+            for x in asked:
+                point = self.feasible.canonical(self.feasible.from_skopt(x))
+                if point in self._told or point in pending or point in chosen:
+                    exclude = {*pending, *chosen}
+                    point = self._best_unevaluated(exclude)  # type: ignore[assignment]
+                    if point is None:
+                        break
+                chosen.append(point)
+        return chosen
+
+    def _best_unevaluated(self, exclude: Collection[Point] = ()) -> Point | None:
         """The unevaluated point of highest EI (a random one before the GP is first fitted)."""
         from skopt.acquisition import gaussian_ei
 
         if self._points is None:
             self._points = self.feasible.all_points()
-        fresh = [p for p in self._points if p not in self._told]
+        fresh = [p for p in self._points if p not in self._told and p not in exclude]
         if not fresh:
             return None
         if not self._opt.models:

@@ -29,8 +29,10 @@ from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.algorithms import ALGORITHMS, SearchAlgorithm, make_algorithm
 from archon_cli.search.baseline import baseline_architecture, closing_line, read_run, versus, versus_baseline
 from archon_cli.search.estimate import CallEstimate, estimate_calls
+from archon_cli.search.executor import TrialExecutor
 from archon_cli.search.fidelity import RungScheduler, rung_sizes, spread
 from archon_cli.search.folder import SearchFolder
+from archon_cli.search.parallel import ParallelSearch
 from archon_cli.search.pool import PoolModel
 from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id, build_architecture
 from archon_cli.search.trials import SearchResult, Trial, rank_trials
@@ -112,8 +114,11 @@ class SearchDriver:
         search_id: str | None = None,
         on_trial: Callable[[Trial, list[Trial]], None] | None = None,
         on_stage: Callable[[str], None] | None = None,
+        executor: TrialExecutor | None = None,
     ) -> None:
         settings.validate()
+        # None: stage 2 runs here, one trial at a time; else up to executor.workers at once (search.parallel).
+        self.executor = executor
         self.s = settings
         self.gateway = gateway
         self.dir = results_dir / (search_id or settings.search_id())
@@ -355,6 +360,13 @@ class SearchDriver:
         each architecture at its highest rung, every evaluation, and whether the space ran out.
         Recorded evaluations are replayed first (a resume): the same decisions follow from them."""
         space_size = len(feasible.all_points())
+        if self.executor is not None:
+            self.on_stage(
+                f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget, "
+                f"{self.executor.workers} trials at once, each on all {len(dev)} dev questions"
+            )
+            trials, exhausted = await ParallelSearch(self, self.executor).run(feasible, dev, space_size, baseline)
+            return trials, trials, exhausted
         rungs = "" if len(sizes) == 1 else f", on rungs of {'/'.join(map(str, sizes))} dev questions"
         self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget{rungs}")
         recorded = self.folder.recorded_trials(len(dev))
@@ -476,4 +488,6 @@ class SearchDriver:
             "dev_questions": len(dev),
             "test_questions": len(test),
             "judge": self.judge.model if self.judge else None,
+            "workers": self.executor.workers if self.executor else 1,
+            "executor": self.executor.name if self.executor else "local",
         }

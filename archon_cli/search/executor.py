@@ -1,0 +1,301 @@
+"""Where search trials run: in the driver's process (``local``, one at a time), or as Ray tasks
+(``ray``, ``--workers N``), on this machine or on a cluster (``--ray-address`` / ``RAY_ADDRESS``).
+
+A worker evaluates one trial into a scratch folder of its own, through a gateway of its own (same
+cache: the SQLite file on one machine, or Redis with ``--cache-url``; same router file), and returns
+the run folder's files and what it spent. It writes nothing of the search folder: the driver is
+the single writer, so a worker that dies loses nothing finished, and its trial is run again.
+
+The whole-run limits have one accountant, the driver's. Before dispatching a trial it reserves a
+grant from what the budget has left and hands it over; the worker's own accountant holds the grant
+as hard limits, so a worker can never send more than it was granted. When the trial returns, the
+driver counts what was spent and frees the rest; a lost worker's grant counts as spent in full.
+So the requests all workers send together never exceed the budget.
+
+Ray is an optional extra: it is imported only when ``--workers`` is above 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from archon_cli.benchmarks.base import Benchmark, Question
+from archon_cli.config.architecture import Architecture
+from archon_cli.errors import ArchonError, UserError
+from archon_cli.evaluation.judge import GatewayJudge
+from archon_cli.evaluation.run_folder import ARCHITECTURE, QUESTIONS, RUN_INFO, SUMMARY, RunPlan, evaluate_into_folder
+from archon_cli.llm.accountant import Budget, BudgetAccountant, CallStats
+from archon_cli.llm.cache_redis import open_response_cache
+from archon_cli.llm.gateway import LLMGateway, RetryPolicy
+from archon_cli.llm.local_models import LocalModelPool, LocalSettings
+
+RAY_INSTALL_HINT = "pip install ray (archon's optional 'ray' extra)"
+# The files of a trial's run folder, returned by the worker and written by the driver.
+RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY)
+# A trial mostly waits on HTTP: a Ray task asks for this share of a CPU, so a 2-CPU machine runs many.
+TASK_CPUS = 0.1
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker needs to open its own gateway (sent to Ray once)."""
+
+    cache_dir: Path | None = None
+    cache_url: str | None = None
+    router: dict[str, Any] | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    model_limits: dict[str, int] = field(default_factory=dict)
+    local: LocalSettings = field(default_factory=LocalSettings)
+    # A picklable gateway Backend (tests: the simulated provider); None: LiteLLM, or the router.
+    backend: Any = None
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """One trial for a worker: the architecture, the questions, and the grant it may spend."""
+
+    arch_id: str
+    architecture: Architecture
+    benchmark: Benchmark
+    questions: list[Question]
+    seed: int
+    grant: Budget
+    extra: dict[str, Any] = field(default_factory=dict)
+    judge_model: str | None = None
+    judge_max_tokens: int | None = None
+    concurrency: int = 8
+    # questions.jsonl of an earlier attempt at this trial: its finished questions are not run again.
+    prior_records: bytes = b""
+
+
+@dataclass
+class TrialReturn:
+    """What a worker hands back: the run folder's files, its summary, what it spent."""
+
+    files: dict[str, bytes]
+    summary: dict[str, Any]
+    spent: CallStats
+    budget_stopped: bool = False
+    budget_message: str = ""
+    error: ArchonError | None = None  # a one-line error of the trial (a weak judge, a bad route)
+    worker: str = ""
+
+
+class WorkerLost(Exception):
+    """The process running a trial died (killed, out of memory, node lost): it may have spent its
+    whole grant, and returned nothing."""
+
+
+def _gateway(setup: WorkerSetup, grant: Budget) -> LLMGateway:
+    local_models = LocalModelPool(setup.local)
+    backend = setup.backend
+    if backend is None and setup.router is not None:
+        from archon_cli.llm.router import RouterBackend
+
+        backend = RouterBackend(setup.router, local_models)
+    return LLMGateway(
+        backend=backend,
+        cache=open_response_cache(setup.cache_dir, setup.cache_url),
+        accountant=BudgetAccountant(grant),
+        retry=setup.retry,
+        model_limits=setup.model_limits,
+        local_models=local_models,
+    )
+
+
+async def run_trial(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
+    """Evaluate one trial into a scratch folder and return its files (the worker's side)."""
+    gateway = _gateway(setup, job.grant)
+    try:
+        judge = None
+        if job.judge_model:
+            judge = GatewayJudge(gateway, job.judge_model, max_tokens=job.judge_max_tokens or 256)
+        with tempfile.TemporaryDirectory(prefix="archon-trial-") as scratch:
+            run_dir = Path(scratch) / job.arch_id
+            if job.prior_records:
+                run_dir.mkdir()
+                (run_dir / QUESTIONS).write_bytes(job.prior_records)
+            plan = RunPlan(
+                run_dir=run_dir,
+                architecture=job.architecture,
+                benchmark=job.benchmark,
+                questions=job.questions,
+                split="dev",
+                seed=job.seed,
+                judge=judge,
+                kind="search-trial",
+                extra=job.extra,
+            )
+            try:
+                outcome = await evaluate_into_folder(plan, gateway, concurrency=job.concurrency)
+            except ArchonError as exc:
+                return TrialReturn({}, {}, gateway.stats.copy(), error=exc, worker=_where())
+            files = {name: (run_dir / name).read_bytes() for name in RUN_FILES if (run_dir / name).is_file()}
+        return TrialReturn(
+            files,
+            outcome.summary,
+            gateway.stats.copy(),
+            outcome.budget_stopped,
+            outcome.budget_message,
+            worker=_where(),
+        )
+    finally:
+        if gateway.cache is not None:
+            gateway.cache.close()
+
+
+def _where() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def run_trial_sync(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
+    """``run_trial`` on the worker process's one event loop (LiteLLM keeps clients bound to a loop,
+    so a worker that runs many trials keeps one loop for them all)."""
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP.run_until_complete(run_trial(setup, job))
+
+
+def warm_worker() -> str:
+    """Import what a trial needs (LiteLLM takes seconds), so the first trial does not wait for it."""
+    from archon_cli.llm.litellm_backend import _lib
+
+    _lib()
+    return _where()
+
+
+class TrialExecutor(Protocol):
+    name: str
+    workers: int
+
+    async def ready(self) -> None: ...
+
+    def submit(self, job: TrialJob) -> Any: ...
+
+    async def result(self, handle: Any) -> TrialReturn: ...
+
+    def cancel(self, handle: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Trials as tasks of the driver's own event loop (tests, and machines without Ray): the same
+    protocol as Ray, grants included, without other processes."""
+
+    name = "local"
+
+    def __init__(self, setup: WorkerSetup, workers: int = 1) -> None:
+        self.setup = setup
+        self.workers = workers
+
+    async def ready(self) -> None:
+        pass
+
+    def submit(self, job: TrialJob) -> asyncio.Task[TrialReturn]:
+        return asyncio.ensure_future(run_trial(self.setup, job))
+
+    async def result(self, handle: asyncio.Task[TrialReturn]) -> TrialReturn:
+        return await handle
+
+    def cancel(self, handle: asyncio.Task[TrialReturn]) -> None:
+        handle.cancel()
+
+    def close(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Trials as Ray tasks. Without an address (and without RAY_ADDRESS) Ray starts on this machine."""
+
+    name = "ray"
+
+    def __init__(self, setup: WorkerSetup, workers: int, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise UserError(
+                f"--workers {workers} runs trials on Ray, which is not installed: {RAY_INSTALL_HINT}"
+            ) from None
+        self._ray = ray
+        self.workers = workers
+        self._started_here = False
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+            try:
+                ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                    configure_logging=True,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = address or os.environ.get("RAY_ADDRESS") or "a local Ray instance"
+                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise UserError(f"cannot start or join Ray at {where}: {message}") from None
+            self._started_here = True
+        self._remote = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(run_trial_sync)
+        self._setup = ray.put(setup)
+        # Start the workers now (each imports LiteLLM, seconds): they warm up while stage 1 runs.
+        warm = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(warm_worker)
+        self._warming = [warm.remote() for _ in range(workers)]
+
+    async def ready(self) -> None:
+        """Wait for the warm-up tasks: the first trials then run on workers that have LiteLLM
+        imported (Ray gives a task an idle worker before it starts a new one)."""
+        if self._warming:
+            warming, self._warming = self._warming, []
+            try:
+                await asyncio.gather(*warming)
+            except Exception as exc:
+                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise UserError(f"the Ray workers could not start archon: {message}") from None
+
+    def submit(self, job: TrialJob) -> Any:
+        return self._remote.remote(self._setup, job)
+
+    async def result(self, handle: Any) -> TrialReturn:
+        ray = self._ray
+        try:
+            returned: TrialReturn = await handle
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, ArchonError):
+                raise cause from None
+            raise
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
+            raise WorkerLost(
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            ) from None
+        return returned
+
+    def cancel(self, handle: Any) -> None:
+        with contextlib.suppress(Exception):  # finished already, or its worker is gone
+            self._ray.cancel(handle, force=True)
+
+    def close(self) -> None:
+        if self._started_here:
+            self._ray.shutdown()
+
+
+def make_executor(setup: WorkerSetup, workers: int, address: str | None = None) -> TrialExecutor | None:
+    """None for one worker (the driver runs trials itself, without Ray); Ray for more."""
+    if workers < 1:
+        raise UserError(f"--workers {workers}: must be at least 1")
+    if workers == 1:
+        if address:
+            raise UserError("--ray-address needs --workers 2 or more (one worker runs in this process)")
+        return None
+    return RayExecutor(setup, workers, address)

@@ -1,0 +1,150 @@
+"""Stage 2 with several workers (search.parallel), on the simulated provider, with the in-process
+executor (the same protocol as Ray: grants, returned files, the driver as the single writer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archon_cli.errors import BudgetExceeded
+from archon_cli.llm.accountant import Budget
+from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.gateway import LLMGateway
+from archon_cli.search.algorithms import make_algorithm
+from archon_cli.search.driver import SearchDriver, SearchSettings
+from archon_cli.search.executor import LocalExecutor, TrialJob, TrialReturn, WorkerLost, WorkerSetup
+from archon_cli.search.space import FeasibleSpace, Point
+from archon_cli.search.trials import SearchResult
+from archon_cli.testing.simulated import SimulatedBackend
+from tests.search.test_driver import ACCURACY, SPACE, score_table, settings
+
+
+def run(
+    tmp: Path, s: SearchSettings, workers: int, backend: SimulatedBackend | None = None, executor: Any = None
+) -> tuple[SearchResult, SimulatedBackend]:
+    backend = backend or SimulatedBackend(ACCURACY)
+    gateway = LLMGateway(backend=backend, cache=ResponseCache(tmp / "cache" / "responses.sqlite"), accountant=None)
+    gateway.accountant.budget = s.budget
+    if executor is None and workers > 1:
+        executor = LocalExecutor(WorkerSetup(cache_dir=tmp / "cache", backend=backend), workers)
+    return asyncio.run(SearchDriver(s, gateway, tmp, executor=executor).run()), backend
+
+
+def ids(result: SearchResult) -> list[str]:
+    return [t.arch_id for t in result.trials]
+
+
+def test_same_seed_and_workers_same_search_and_records(tmp_path: Path) -> None:
+    first, _ = run(tmp_path / "a", settings(4, trials=10), workers=3)
+    second, _ = run(tmp_path / "b", settings(4, trials=10), workers=3)
+    assert ids(first) == ids(second) and len(set(ids(first))) == 10
+    assert [t.trial for t in first.trials] == list(range(1, 11))
+    meta = json.loads((first.search_dir / "search.json").read_text())
+    assert meta["workers"] == 3 and meta["executor"] == "local" and meta["status"] == "complete"
+    # The driver wrote every trial's run folder from what the worker returned.
+    for t in first.trials:
+        run_dir = first.search_dir / t.run_dir
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["score"] == t.dev_score and summary["questions"] == 36
+        assert len((run_dir / "questions.jsonl").read_text().splitlines()) == 36
+    serial = json.loads(
+        (run(tmp_path / "c", settings(4, trials=10), workers=1)[0].search_dir / "search.json").read_text()
+    )
+    assert serial["workers"] == 1 and serial["executor"] == "local"
+
+
+def test_gp_batches_still_find_the_known_best(tmp_path: Path) -> None:
+    table = score_table(0)
+    result, _ = run(tmp_path, settings(0), workers=4)
+    assert result.best is not None and result.best.dev_score == max(table.values())
+
+
+def test_random_search_same_trials_and_scores_as_one_worker(tmp_path: Path) -> None:
+    one, _ = run(tmp_path / "one", settings(2, algorithm="random", trials=9), workers=1)
+    three, _ = run(tmp_path / "three", settings(2, algorithm="random", trials=9), workers=3)
+    assert ids(one) == ids(three)
+    assert [t.dev_score for t in one.trials] == [t.dev_score for t in three.trials]
+
+
+def test_resume_replays_and_continues(tmp_path: Path) -> None:
+    first, _ = run(tmp_path, settings(5, trials=6), workers=3)
+    again, backend = run(tmp_path, settings(5, trials=6), workers=3)
+    assert backend.sent == 0 and ids(again) == ids(first)
+    more, _ = run(tmp_path, settings(5, trials=9), workers=3)
+    assert ids(more)[:6] == ids(first) and len(ids(more)) == 9
+
+
+@pytest.mark.parametrize("algorithm", ["gp", "random", "greedy"])
+def test_batches_are_distinct_and_never_pending(algorithm: str) -> None:
+    feasible = FeasibleSpace(SPACE, ["sim/good", "sim/bad"], 7)
+    algo = make_algorithm(algorithm, feasible, 0)
+    told: set[Point] = set()
+    pending: list[Point] = []
+    for step in range(12):
+        batch = algo.ask_batch(3 - len(pending), pending)
+        assert len(batch) == len(set(batch)) and not (set(batch) & (told | set(pending)))
+        pending += batch
+        if pending:
+            point = pending.pop(0)
+            algo.tell(point, float(step))
+            told.add(point)
+
+
+class FlakyExecutor(LocalExecutor):
+    """Loses the worker of the first attempt at the third trial dispatched."""
+
+    def __init__(self, setup: WorkerSetup, workers: int) -> None:
+        super().__init__(setup, workers)
+        self.jobs: list[TrialJob] = []
+
+    def submit(self, job: TrialJob) -> asyncio.Task[TrialReturn]:
+        self.jobs.append(job)
+        if len(self.jobs) == 3:
+
+            async def lost() -> TrialReturn:
+                await asyncio.sleep(0.01)
+                raise WorkerLost("killed")
+
+            return asyncio.ensure_future(lost())
+        return super().submit(job)
+
+
+def test_a_lost_worker_trial_runs_again_and_the_search_is_the_same(tmp_path: Path) -> None:
+    reference, _ = run(tmp_path / "ref", settings(3, trials=8), workers=3)
+    backend = SimulatedBackend(ACCURACY)
+    flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "flaky" / "cache", backend=backend), 3)
+    result, _ = run(tmp_path / "flaky", settings(3, trials=8), workers=3, backend=backend, executor=flaky)
+    assert ids(result) == ids(reference)
+    assert [t.dev_score for t in result.trials] == [t.dev_score for t in reference.trials]
+    assert flaky.jobs[2].arch_id in [j.arch_id for j in flaky.jobs[3:]]  # sent again
+
+
+def test_total_calls_hold_across_workers(tmp_path: Path) -> None:
+    limit = 300
+    s = settings(1, trials=12)
+    s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
+    backend = SimulatedBackend(ACCURACY)
+    with pytest.raises(BudgetExceeded):
+        run(tmp_path, s, workers=3, backend=backend)
+    assert 0 < backend.sent <= limit
+    recorded = (tmp_path / s.search_id() / "trials.jsonl").read_text().splitlines()
+    for line in recorded:  # what finished is saved, whole
+        trial = json.loads(line)
+        if trial["stage"] == "search":
+            assert (tmp_path / s.search_id() / trial["run_dir"] / "summary.json").is_file()
+
+
+@pytest.mark.timeout(180)
+def test_a_lost_worker_counts_its_whole_grant_and_the_budget_stop_still_comes(tmp_path: Path) -> None:
+    limit = 300
+    s = settings(1, trials=12)
+    s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
+    backend = SimulatedBackend(ACCURACY)
+    flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "cache", backend=backend), 3)
+    with pytest.raises(BudgetExceeded):
+        run(tmp_path, s, workers=3, backend=backend, executor=flaky)
+    assert 0 < backend.sent <= limit
