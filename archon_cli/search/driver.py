@@ -439,6 +439,7 @@ class SearchDriver:
         before = max((t.questions for t in earlier), default=0)
         trial.nominal_calls = round(trial.calls_per_query * (len(questions) - before))
         trial.real_calls -= sum(t.real_calls for t in earlier)
+        trial.real_requests -= sum(t.real_requests for t in earlier)
         trial.vs_baseline = versus(run_dir, baseline)
         self.folder.record_trial(trial)
         return trial
