@@ -200,7 +200,8 @@ class SearchDriver:
         started = time.perf_counter()
         dev = self.questions("dev", self.s.dev_limit)
         test = self.questions("test", self.s.test_limit) if self.s.final_k else []
-        sizes = rung_sizes(self.s.rungs, len(dev))
+        # Parallel trials (--workers 2+) each run on the whole dev split: rungs need one process.
+        sizes = rung_sizes(None if self.executor is not None else self.s.rungs, len(dev))
         self._check_budget()
         estimate = self.estimate(dev, test, sizes)
         self.on_stage(estimate.describe(self.s.search_calls))

@@ -37,6 +37,7 @@ def log_record(
         "status": status,
         "stream": stream,
         "calls": s.calls,
+        "requests": s.requests,  # provider requests (a generator's n samples may share one)
         "cache_hits": s.cache_hits,
         "retries": s.retries,
         "prompt_tokens": s.prompt_tokens,

@@ -64,6 +64,7 @@ def archon_figures(name: str, result: QueryResult) -> dict[str, Any]:
     return {
         "architecture": name,
         "calls": s.calls,
+        "requests": s.requests,  # provider requests (a generator's n samples may share one)
         "cache_hits": s.cache_hits,
         "retries": s.retries,
         "cost": round(s.cost, 8),
@@ -248,11 +249,15 @@ class ArchitectureService:
     def summary(self) -> dict[str, Any]:
         """Totals for the command to print at exit."""
         s = self.gateway.stats
+        # The provider requests the calls went out in (``n`` samples in one) are ``provider_requests``:
+        # ``requests`` here are the requests this server answered.
+        provider = s.as_dict()
+        provider["provider_requests"] = provider.pop("requests", 0)
         return {
+            **provider,
             "requests": sum(self.statuses.values()),
             "ok": self.statuses.get(200, 0),
             "failed": sum(v for k, v in self.statuses.items() if k != 200),
-            **s.as_dict(),
         }
 
 

@@ -29,6 +29,7 @@ EXPECTED_CALLS = {
     "unit-tests.yaml": 7,  # 3 + test generator 1 + evaluator 1 per candidate x 3
     "majority-vote.yaml": 5,  # 5 + vote 0
     "archon-original-format.json": 7,  # (3 + 2) + ranker 1 + fuser 1
+    "prompt-styles-vote.yaml": 2,  # two prompt styles, one greedy call each + vote 0
 }
 
 

@@ -23,7 +23,8 @@ ARCH_DIR = ROOT / "architectures"
 def smart_reply(request: CompletionRequest) -> str:
     """Plausible replies for every component (told by the request's purpose), so the fallbacks are
     not what is tested here."""
-    prompt = request.messages[-1]["content"]
+    # a few-shot completion (prompt style) sends a plain prompt, not messages
+    prompt = request.prompt if request.prompt is not None else request.messages[-1]["content"]
     n = len(re.findall(r"^\[\d+\]", prompt, flags=re.M)) or 1
     kind = request.purpose.partition(":")[0]
     if kind == "verifier":

@@ -23,12 +23,18 @@ from archon_cli.testing.simulated import SimulatedBackend
 from tests.search.test_driver import ACCURACY, SPACE, score_table, settings
 
 
+def small(*args: Any, **kwargs: Any) -> SearchSettings:
+    """The driver tests' settings on 36 dev questions (tiny-arith's dev split holds 300): parallel
+    trials each run on the whole dev split."""
+    return SearchSettings(**{**settings(*args, **kwargs).__dict__, "dev_limit": 36})
+
+
 def run(
     tmp: Path, s: SearchSettings, workers: int, backend: SimulatedBackend | None = None, executor: Any = None
 ) -> tuple[SearchResult, SimulatedBackend]:
     backend = backend or SimulatedBackend(ACCURACY)
     gateway = LLMGateway(backend=backend, cache=ResponseCache(tmp / "cache" / "responses.sqlite"), accountant=None)
-    gateway.accountant.budget = s.budget
+    gateway.accountant.budget = s.gateway_budget()  # as `archon search` sets it (--search-calls)
     if executor is None and workers > 1:
         executor = LocalExecutor(WorkerSetup(cache_dir=tmp / "cache", backend=backend), workers)
     return asyncio.run(SearchDriver(s, gateway, tmp, executor=executor).run()), backend
@@ -39,8 +45,8 @@ def ids(result: SearchResult) -> list[str]:
 
 
 def test_same_seed_and_workers_same_search_and_records(tmp_path: Path) -> None:
-    first, _ = run(tmp_path / "a", settings(4, trials=10), workers=3)
-    second, _ = run(tmp_path / "b", settings(4, trials=10), workers=3)
+    first, _ = run(tmp_path / "a", small(4, trials=10), workers=3)
+    second, _ = run(tmp_path / "b", small(4, trials=10), workers=3)
     assert ids(first) == ids(second) and len(set(ids(first))) == 10
     assert [t.trial for t in first.trials] == list(range(1, 11))
     meta = json.loads((first.search_dir / "search.json").read_text())
@@ -52,7 +58,7 @@ def test_same_seed_and_workers_same_search_and_records(tmp_path: Path) -> None:
         assert summary["score"] == t.dev_score and summary["questions"] == 36
         assert len((run_dir / "questions.jsonl").read_text().splitlines()) == 36
     serial = json.loads(
-        (run(tmp_path / "c", settings(4, trials=10), workers=1)[0].search_dir / "search.json").read_text()
+        (run(tmp_path / "c", small(4, trials=10), workers=1)[0].search_dir / "search.json").read_text()
     )
     assert serial["workers"] == 1 and serial["executor"] == "local"
 
@@ -64,17 +70,17 @@ def test_gp_batches_still_find_the_known_best(tmp_path: Path) -> None:
 
 
 def test_random_search_same_trials_and_scores_as_one_worker(tmp_path: Path) -> None:
-    one, _ = run(tmp_path / "one", settings(2, algorithm="random", trials=9), workers=1)
-    three, _ = run(tmp_path / "three", settings(2, algorithm="random", trials=9), workers=3)
+    one, _ = run(tmp_path / "one", small(2, algorithm="random", trials=9), workers=1)
+    three, _ = run(tmp_path / "three", small(2, algorithm="random", trials=9), workers=3)
     assert ids(one) == ids(three)
     assert [t.dev_score for t in one.trials] == [t.dev_score for t in three.trials]
 
 
 def test_resume_replays_and_continues(tmp_path: Path) -> None:
-    first, _ = run(tmp_path, settings(5, trials=6), workers=3)
-    again, backend = run(tmp_path, settings(5, trials=6), workers=3)
+    first, _ = run(tmp_path, small(5, trials=6), workers=3)
+    again, backend = run(tmp_path, small(5, trials=6), workers=3)
     assert backend.sent == 0 and ids(again) == ids(first)
-    more, _ = run(tmp_path, settings(5, trials=9), workers=3)
+    more, _ = run(tmp_path, small(5, trials=9), workers=3)
     assert ids(more)[:6] == ids(first) and len(ids(more)) == 9
 
 
@@ -114,10 +120,10 @@ class FlakyExecutor(LocalExecutor):
 
 
 def test_a_lost_worker_trial_runs_again_and_the_search_is_the_same(tmp_path: Path) -> None:
-    reference, _ = run(tmp_path / "ref", settings(3, trials=8), workers=3)
+    reference, _ = run(tmp_path / "ref", small(3, trials=8), workers=3)
     backend = SimulatedBackend(ACCURACY)
     flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "flaky" / "cache", backend=backend), 3)
-    result, _ = run(tmp_path / "flaky", settings(3, trials=8), workers=3, backend=backend, executor=flaky)
+    result, _ = run(tmp_path / "flaky", small(3, trials=8), workers=3, backend=backend, executor=flaky)
     assert ids(result) == ids(reference)
     assert [t.dev_score for t in result.trials] == [t.dev_score for t in reference.trials]
     assert flaky.jobs[2].arch_id in [j.arch_id for j in flaky.jobs[3:]]  # sent again
@@ -125,7 +131,7 @@ def test_a_lost_worker_trial_runs_again_and_the_search_is_the_same(tmp_path: Pat
 
 def test_total_calls_hold_across_workers(tmp_path: Path) -> None:
     limit = 300
-    s = settings(1, trials=12)
+    s = small(1, trials=12)
     s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
     backend = SimulatedBackend(ACCURACY)
     with pytest.raises(BudgetExceeded):
@@ -138,10 +144,20 @@ def test_total_calls_hold_across_workers(tmp_path: Path) -> None:
             assert (tmp_path / s.search_id() / trial["run_dir"] / "summary.json").is_file()
 
 
+def test_search_calls_hold_across_workers(tmp_path: Path) -> None:
+    limit = 250
+    s = small(1, trials=12)
+    s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7), "search_calls": limit})
+    backend = SimulatedBackend(ACCURACY)
+    with pytest.raises(BudgetExceeded):
+        run(tmp_path, s, workers=3, backend=backend)
+    assert 0 < backend.sent <= limit
+
+
 @pytest.mark.timeout(180)
 def test_a_lost_worker_counts_its_whole_grant_and_the_budget_stop_still_comes(tmp_path: Path) -> None:
     limit = 300
-    s = settings(1, trials=12)
+    s = small(1, trials=12)
     s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
     backend = SimulatedBackend(ACCURACY)
     flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "cache", backend=backend), 3)
