@@ -69,6 +69,26 @@ def smollm2_path() -> Path:
     return LOCAL_MODELS["smollm2-135m"].locate(LocalSettings())
 
 
+def wait_for_llama_server(base: str, proc: subprocess.Popen[bytes], log: Path | None = None) -> None:
+    """Until ``python -m llama_cpp.server`` answers ``GET /v1/models`` at ``base`` (fails the test if
+    it exits or takes over 180 s, with the tail of its ``log`` when there is one)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = f": {log.read_text()[-300:]}" if log is not None else ""
+            pytest.fail(f"llama_cpp.server did not start (exit code {proc.poll()}){tail}")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def local_model_available() -> None:
     try:

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LocalModelPool, LocalSettings, completion_prompt, crash_message, local_name
 from archon_cli.llm.types import CompletionRequest
 from archon_cli.state import Query
-from tests.conftest import ROOT, run_cli, short_generator_file, smollm2_path
+from tests.conftest import ROOT, run_cli, short_generator_file, smollm2_path, wait_for_llama_server
 
 ARCH = ROOT / "architectures" / "gen-ranker-fuser.yaml"
 QUERY = Query.from_prompt("Name one colour of the rainbow.")
@@ -65,17 +64,7 @@ def llama_server() -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start (exit code {proc.poll()})")
-            time.sleep(0.5)
+        wait_for_llama_server(base, proc)
         yield f"{base}/v1"
     finally:
         proc.terminate()

@@ -8,8 +8,6 @@ import asyncio
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -20,7 +18,7 @@ from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway, RetryPolicy
 from archon_cli.llm.router import RouterBackend
 from archon_cli.llm.types import CompletionRequest
-from tests.conftest import smollm2_path
+from tests.conftest import smollm2_path, wait_for_llama_server
 
 
 def _free_port() -> int:
@@ -41,17 +39,7 @@ def replica(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start (exit code {proc.poll()}): {log.read_text()[-300:]}")
-            time.sleep(0.5)
+        wait_for_llama_server(base, proc, log)
         yield f"{base}/v1", proc
     finally:
         proc.kill()
