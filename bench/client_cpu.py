@@ -10,7 +10,12 @@ them undone ("before"):
 
 - ``sdk``: the OpenAI SDK under LiteLLM's openai/ route (EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER=false);
 - ``cost``: archon asks ``completion_cost`` again instead of reading LiteLLM's ``response_cost``;
-- ``env_key``: ``validate_environment`` on every request instead of once per model.
+- ``env_key``: ``validate_environment`` on every request instead of once per model;
+- ``price_map``: the self-hosted model left out of LiteLLM's price map (LiteLLM searches the map for
+  it on every reply; the variant sends ``openai/fake-model-unpriced``, never registered);
+- ``cost_none``: archon asks ``completion_cost`` again when LiteLLM's ``response_cost`` is None;
+- ``gc_freeze``: the objects LiteLLM's import leaves not frozen (``gc.unfreeze()``), so Python's
+  full collections walk them all.
 
 It also compares a generator's 10 samples sent as one request with ``n = 10`` against 10 requests.
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -36,8 +42,16 @@ import archon_cli.llm.litellm_backend as lb
 from archon_cli.llm.litellm_backend import LiteLLMBackend
 from archon_cli.llm.types import CompletionRequest
 
-SAVINGS = ("sdk", "cost", "env_key")
+SAVINGS = ("sdk", "cost", "env_key", "price_map", "cost_none", "gc_freeze")
 IN_FLIGHT = 32
+MODEL = "openai/fake-model"  # the model requests name (the price_map variant switches it)
+
+
+def _cost_none(lib: Any, response: Any) -> float:
+    # Before: LiteLLM's response_cost read when set, asked again when it is None.
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
+    return float(cost) if cost is not None else _old_cost(lib, response)
 
 
 def _old_cost(lib: Any, response: Any) -> float:
@@ -56,12 +70,18 @@ class Variants:
         self.lib = lb._lib()
         self.cost = lb._cost
         self.env_key = backend._env_key
+        self.price_self_hosted = backend._price_self_hosted
 
     def set(self, undone: set[str]) -> None:
         os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "false" if "sdk" in undone else "true"
-        lb._cost = _old_cost if "cost" in undone else self.cost  # type: ignore[assignment]
+        cost = _old_cost if "cost" in undone else _cost_none if "cost_none" in undone else self.cost
+        lb._cost = cost  # type: ignore[assignment]
         b: Any = self.backend
         b._env_key = self._uncached_env_key if "env_key" in undone else self.env_key
+        b._price_self_hosted = (lambda lib, model: None) if "price_map" in undone else self.price_self_hosted
+        global MODEL
+        MODEL = "openai/fake-model-unpriced" if "price_map" in undone else "openai/fake-model"
+        gc.unfreeze() if "gc_freeze" in undone else gc.freeze()
 
     def _uncached_env_key(self, model: str) -> bool:
         try:
@@ -73,7 +93,7 @@ class Variants:
 
 def request(api_base: str, i: int, tag: str) -> CompletionRequest:
     return CompletionRequest(
-        model="openai/fake-model",
+        model=MODEL,
         messages=({"role": "user", "content": f"What is {100 + i} + 7? Answer with just the number. ({tag})"},),
         temperature=0.7,
         max_tokens=16,

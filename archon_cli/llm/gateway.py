@@ -144,40 +144,9 @@ class LLMGateway:
         return completion
 
     async def _send(self, request: CompletionRequest, stats: CallStats) -> Completion:
-        attempts = 0
-        started = time.perf_counter()
-        try:
-            async with self._limit(request.model):
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.retry.max_attempts),
-                    wait=_Wait(self.retry),
-                    retry=retry_if_exception_type(TransientProviderError),
-                    reraise=True,
-                ):
-                    with attempt:
-                        reservation = await self.accountant.reserve(request.model, self.worst_case(request))
-                        attempts += 1
-                        stats.calls += 1
-                        if attempts > 1:
-                            stats.retries += 1
-                            self.stats.retries += 1
-                        stats.requests += 1
-                        reply: tuple[str, Usage] | None = None
-                        try:
-                            reply = await self._call_backend(request)
-                        finally:  # a send that failed (or was cancelled) is still a call
-                            self.accountant.settle(reservation, reply[1] if reply else None)
-                        text, usage = reply
-        except BudgetExceeded:
-            raise
-        except Exception as exc:
-            stats.failures += 1
-            self.stats.failures += 1
-            if attempts > 1:
-                exc.args = (f"{exc} (after {attempts} attempts)",)
-            raise
-        stats.add_usage(usage)
-        return Completion(text=text, usage=usage, attempts=attempts, latency=time.perf_counter() - started)
+        """One sample, one request: a group of one (the same reserve, retry and settle loop)."""
+        (completion,) = await self._send_group([request], stats, resend=False)
+        return completion
 
     def worst_case(self, request: CompletionRequest) -> Spend:
         """What one send of ``request`` may spend at most: one call, its prompt's token bound plus
@@ -194,8 +163,10 @@ class LLMGateway:
         if local_name(request.model):
             return await self.backend.complete(request)  # queued on the model's own worker: no deadline
         try:
-            # LiteLLM has its own timeout; this guard catches a client that never returns.
-            return await asyncio.wait_for(self.backend.complete(request), request.timeout + 5.0)
+            # LiteLLM has its own timeout; this guard catches a client that never returns. (A
+            # timeout scope, not wait_for: on Python 3.11 wait_for wraps each send in a task of its own.)
+            async with asyncio.timeout(request.timeout + 5.0):
+                return await self.backend.complete(request)
         except TimeoutError:
             raise TransientProviderError(f"{request.model}: no reply within {request.timeout:.0f}s") from None
 
@@ -362,10 +333,8 @@ class LLMGateway:
             text, usage = await self._call_backend(request)
             return [text], usage
         try:
-            texts, usage = await asyncio.wait_for(
-                self.backend.complete_samples(request, n),  # type: ignore[attr-defined]
-                request.timeout + 5.0,
-            )
+            async with asyncio.timeout(request.timeout + 5.0):
+                texts, usage = await self.backend.complete_samples(request, n)  # type: ignore[attr-defined]
         except TimeoutError:
             raise TransientProviderError(f"{request.model}: no reply within {request.timeout:.0f}s") from None
         if not texts:

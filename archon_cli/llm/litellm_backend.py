@@ -8,6 +8,7 @@ transient (retried by the gateway) and permanent.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -53,6 +54,11 @@ def _lib() -> Any:
             # LiteLLMBackend.complete), before anything is sent.
             litellm.drop_params = False
             litellm.telemetry = False
+            # The import leaves some 300,000 objects (the price map, provider tables, pydantic
+            # models) that live as long as the process. Python's full collections walk every
+            # object each time, about 75 ms here, several times a minute under load; frozen, they
+            # are left out of every collection (bench/RESULTS.md, figure 1's notes).
+            gc.freeze()
             _litellm = litellm
     return _litellm
 
@@ -139,7 +145,11 @@ def _cost(lib: Any, response: Any) -> float:
     hidden parameters); asked again only when it is missing. Models missing from the price table
     cost what we cannot know: 0."""
     hidden = getattr(response, "_hidden_params", None) or {}
-    cost = hidden.get("response_cost") if isinstance(hidden, dict) else getattr(hidden, "response_cost", None)
+    if isinstance(hidden, dict) and "response_cost" in hidden:
+        # LiteLLM's own answer, None included: asking again would only repeat its failed search
+        # of the price map (about 0.3 ms per request for a model it has no price for).
+        return float(hidden["response_cost"] or 0.0)
+    cost = getattr(hidden, "response_cost", None)
     if cost is None:
         try:
             cost = lib.completion_cost(completion_response=response)
@@ -186,6 +196,7 @@ class LiteLLMBackend:
         self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
         self._samples: dict[tuple[str, str | None], int] = {}  # per route: samples one request may carry
         self._env_keys: dict[str, bool] = {}  # per model: its provider's key is in the environment
+        self._priced: set[str] = set()  # models whose price LiteLLM can look up without a search
 
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         name = local_name(request.model)
@@ -247,6 +258,8 @@ class LiteLLMBackend:
             kwargs["api_key"] = key
         elif request.api_base and not self._env_key(request.model):
             kwargs["api_key"] = _NO_KEY
+        if request.api_base and request.model not in self._priced:
+            self._price_self_hosted(lib, request.model)
         dropped = self._dropped.setdefault(request.model, set())
         while True:
             try:
@@ -275,6 +288,33 @@ class LiteLLMBackend:
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         return texts, Usage(prompt_tokens, completion_tokens, _cost(lib, response))
+
+    def _price_self_hosted(self, lib: Any, model: str) -> None:
+        """A model on a server of one's own (``api_base``) that LiteLLM's price map lacks costs what
+        we cannot know: 0, as its replies are counted. LiteLLM does not remember a failed lookup, so
+        it would search its whole map (provider prefixes, generalisation rules) twice per reply to
+        find nothing, about 0.3 ms of CPU each time; registered once at price 0, each reply's lookup
+        is a hit in its cache. A model the map has keeps its price."""
+        self._priced.add(model)
+        try:
+            lib.get_model_info(model=model)
+            return  # priced (or at least known) already
+        except Exception:
+            pass
+        try:
+            _, provider, _, _ = lib.get_llm_provider(model=model)
+            lib.register_model(
+                {
+                    model: {
+                        "input_cost_per_token": 0.0,
+                        "output_cost_per_token": 0.0,
+                        "litellm_provider": provider,
+                        "mode": "chat",
+                    }
+                }
+            )
+        except Exception:
+            pass  # LiteLLM keeps searching: slower, the same cost (0)
 
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Dollars for these tokens at LiteLLM's price for ``model``: 0 for embedded models and for

@@ -158,3 +158,25 @@ async def test_a_plain_completion_goes_to_the_text_completion_endpoint(monkeypat
     assert (text, usage.prompt_tokens) == (" 4", 9)
     assert sent["endpoint"] == "text" and sent["prompt"] == "Q: 2 + 2?\nA:" and "messages" not in sent
     assert sent["stop"] == ["\n"]
+
+
+async def test_a_self_hosted_model_without_a_price_costs_zero_and_a_priced_one_keeps_its_price() -> None:
+    """A model on one's own server that LiteLLM's price map lacks is registered once at price 0 (so
+    LiteLLM stops searching its map on every reply); a model the map prices keeps that price."""
+    from archon_cli.llm.litellm_backend import _lib
+
+    lib = _lib()
+    messages = ({"role": "user", "content": "What is 2 + 3?"},)
+    with FaultServer(FaultPlan(wrong_rate=0.0)) as server:
+        backend = LiteLLMBackend()
+        unpriced = CompletionRequest(model="openai/archon-test-unpriced", messages=messages, api_base=server.api_base)
+        with pytest.raises(Exception):  # noqa: B017 - LiteLLM's own "not mapped" error
+            lib.get_model_info(model=unpriced.model)
+        text, usage = await backend.complete(unpriced)
+        assert (text, usage.cost) == ("5", 0.0) and usage.completion_tokens > 0
+        assert lib.get_model_info(model=unpriced.model)["input_cost_per_token"] == 0.0
+
+        priced = CompletionRequest(model="openai/gpt-4o-mini", messages=messages, api_base=server.api_base)
+        text, usage = await backend.complete(priced)
+    expected = backend.price("openai/gpt-4o-mini", usage.prompt_tokens, usage.completion_tokens)
+    assert text == "5" and expected > 0 and usage.cost == pytest.approx(expected)
