@@ -4,7 +4,7 @@ trials) run by the CLI with ``--workers 1, 2, 4`` against a loopback OpenAI-comp
 the ratio to one worker, and whether every trial's score matches. Also what the README's paper
 estimate for a cluster needs: one GP fit (ask + tell) at 1,000 trials, and a Redis get/set round trip.
 
-    python bench/scale_out.py --workers 1 2 3 4     (defaults: 16 trials, budget 6, --limit 60 (the 36 dev questions), --concurrency 2)
+    python bench/scale_out.py --workers 1 2 3 4     (defaults: 16 trials, budget 6, --limit 60 (60 of the 300 dev questions), --concurrency 2, --rungs off)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def run_search(api_base: str, workers: int, args: argparse.Namespace, tmp: Path)
         PYTHON, "-m", "archon_cli", "search", "-b", "tiny-arith", "--budget", str(args.budget), "--pool", str(pool),
         "--algorithm", "random", "--trials", str(args.trials), "--limit", str(args.limit), "--final-k", "0",
         "--seed", "0", "--concurrency", str(args.concurrency), "--workers", str(workers),
+        "--rungs", "off",  # plain trials on the whole dev split (parallel trials run so), so scores compare
         "--results-dir", str(tmp / f"w{workers}"), "--cache-dir", str(tmp / f"cache-w{workers}"), "--json",
     ]  # fmt: skip
     started = time.perf_counter()
