@@ -113,6 +113,8 @@ def run(
     budget: BudgetOption = None,
     cache_dir: CacheDirOption = Path("results/cache"),
     no_cache: NoCacheOption = False,
+    cache_url: CacheUrlOption = None,
+    router: RouterOption = None,
     concurrency: ConcurrencyOption = 8,
     model_limit: ModelLimitOption = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every layer's candidates.")] = False,
@@ -127,7 +129,10 @@ def run(
     given = [x for x in (prompt, prompt_file, input) if x is not None]
     if len(given) != 1:
         _fail("give exactly one of --prompt, --prompt-file or --input", EXIT_USAGE)
-    settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
+    settings = engine_settings(
+        budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
+        cache_url=cache_url, router_file=router,
+    )  # fmt: skip
     console = _stderr()
     if input is not None:
         code = run_file(architecture, input, output, settings, console, json_out)
@@ -159,6 +164,8 @@ def eval_(
     budget: BudgetOption = None,
     cache_dir: CacheDirOption = Path("results/cache"),
     no_cache: NoCacheOption = False,
+    cache_url: CacheUrlOption = None,
+    router: RouterOption = None,
     concurrency: ConcurrencyOption = 8,
     model_limit: ModelLimitOption = None,
     json_out: JsonOption = False,
@@ -180,7 +187,10 @@ def eval_(
         benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens,
         allow_unsandboxed, wait_lock,
     )  # fmt: skip
-    settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
+    settings = engine_settings(
+        budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
+        cache_url=cache_url, router_file=router,
+    )  # fmt: skip
     raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
 
 
@@ -286,6 +296,8 @@ def serve(
     ] = 30.0,
     cache_dir: CacheDirOption = Path("results/cache"),
     no_cache: NoCacheOption = False,
+    cache_url: CacheUrlOption = None,
+    router: RouterOption = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=0, help="Requests running at once; others wait (0 = unbounded).")
     ] = 32,
@@ -298,7 +310,10 @@ def serve(
     from archon_cli.commands.settings import engine_settings, secret_from_env
     from archon_cli.server import ServeOptions
 
-    settings = engine_settings(budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait)
+    settings = engine_settings(
+        budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
+        cache_url=cache_url, router_file=router,
+    )  # fmt: skip
     key = secret_from_env(api_key_env, "--api-key-env") if api_key_env is not None else None
     options = ServeOptions(api_key=key, concurrency=concurrency, grace=grace, request_log=request_log)
     raise typer.Exit(run_serve(architectures, host, port, settings, options, _stderr()))

@@ -4,6 +4,7 @@ loopback OpenAI-compatible servers. The gateway's retry and counters stay the on
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,34 @@ def test_router_files_that_would_add_a_retry_loop_or_are_malformed_are_refused(t
     assert_user_error(result, "model_name")
     config = load_router_file(router_file(tmp_path / "ok.yaml", ["http://x/v1", "http://y/v1"]))
     assert config["router_settings"]["allowed_fails"] == 1 and len(config["model_list"]) == 2
+
+
+def test_eval_and_run_take_the_router_and_the_redis_cache(tmp_path: Path, redis_url: str) -> None:
+    """`archon eval` and `archon run` take --router and --cache-url as search does: an eval's
+    calls spread over both replicas, and a second eval over the same Redis sends nothing."""
+    arch = tmp_path / "arch.yaml"
+    arch.write_text(
+        "name: routed\nlayers:\n  - - type: generator\n      model: fake\n      samples: 3\n      temperature: 0.7\n",
+        encoding="utf-8",
+    )
+    with FaultServer(FaultPlan(wrong_rate=0.0, seed=1)) as a, FaultServer(FaultPlan(wrong_rate=0.0, seed=1)) as b:
+        routes = router_file(tmp_path / "router.yaml", [a.api_base, b.api_base])
+
+        def evaluate(run_id: str) -> dict[str, object]:
+            result = run_cli(
+                *("eval", str(arch), "-b", "tiny-arith", "--limit", "12", "--run-id", run_id, "--json"),
+                *("--results-dir", str(tmp_path / "results"), "--router", str(routes), "--cache-url", redis_url),
+                timeout=240,
+            )
+            assert result.code == 0, result.stderr
+            return json.loads(result.stdout.splitlines()[-1])
+
+        first = evaluate("first")
+        seen = (a.stats()["requests"], b.stats()["requests"])
+        assert min(seen) > 0 and sum(seen) >= 12  # both replicas served; n may carry a question's samples
+        second = evaluate("second")
+        assert (a.stats()["requests"], b.stats()["requests"]) == seen  # all from Redis
+        assert isinstance(first["score"], float) and second["score"] == first["score"]
+        ran = run_cli("run", str(arch), "-p", "What is 2 + 3?", "--router", str(routes), "--no-cache", "--json")
+        assert ran.code == 0, ran.stderr
+        assert a.stats()["requests"] + b.stats()["requests"] > sum(seen)
