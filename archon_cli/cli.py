@@ -93,8 +93,15 @@ def _stderr():  # type: ignore[no-untyped-def]
     return Console(stderr=True)
 
 
+def _error_line(message: str) -> None:
+    """One error line on stderr; the message is text, not Rich markup (a "[x]" in it stays)."""
+    from rich.markup import escape
+
+    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    _stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _error_line(message)
     raise typer.Exit(code)
 
 
@@ -406,13 +413,13 @@ def main() -> None:
             sys.exit(exc.exit_code)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        _stderr().print(f"[bold red]error:[/] {exc.format_message()}{hint}", highlight=False, soft_wrap=True)
+        _error_line(f"{exc.format_message()}{hint}")
         sys.exit(exc.exit_code)
     except typer.Abort:
         _stderr().print("aborted")
         sys.exit(EXIT_FAILED)
     except ArchonError as exc:
-        _stderr().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error_line(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _stderr().print("interrupted: finished results are saved")

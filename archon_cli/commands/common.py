@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archon_cli.commands.settings import EngineSettings
@@ -16,7 +17,7 @@ from archon_cli.config.budget import check_budget
 
 def print_warnings(console: Console, warnings: list[str]) -> None:
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def warner(console: Console) -> Callable[[str], None]:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from archon_cli.commands.common import load_checked, warner
 from archon_cli.commands.progress import progress_bar
@@ -61,7 +62,7 @@ def run_prompt(
     elif result.error is None:
         print(result.answer)
     if result.error is not None:
-        console.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(result.error))}", highlight=False, soft_wrap=True)
         return EXIT_BUDGET if result.budget_stop else EXIT_FAILED
     if not json_out:
         s = result.stats

@@ -174,3 +174,13 @@ def test_provider_failures_are_recorded_per_question(tmp_path: Path) -> None:
     assert summary["questions"] == 3 and summary["errors"] == 3 and summary["answered"] == 0
     assert summary["score"] == 0.0 and summary["score_answered"] is None
     assert summary["error_reasons"] and any(m in summary["error_reasons"][0] for m in ("Connection error", "Cannot connect"))
+
+
+def test_square_brackets_in_an_error_line_are_printed_as_they_are(tmp_path: Path) -> None:
+    """Error lines are text, not Rich markup: "[red]" or "[/x]" in a name a user typed stays."""
+    from tests.conftest import assert_user_error
+
+    result = run_cli("eval", str(tmp_path / "arch[bold]x[/bold].yaml"), "-b", "tiny-arith")
+    assert_user_error(result, "arch[bold]x[/bold].yaml: architecture file not found")
+    result = run_cli("eval", "architectures/single-call.yaml", "-b", "tiny[red]")
+    assert_user_error(result, "unknown benchmark 'tiny[red]'")
