@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,10 @@ class ResponseCache:
             aside = self._move_aside()
             self._warn(f"the response cache {self.path} was damaged ({exc}); moved to {aside}, starting an empty one")
             self._db = self._open()
+        # Closed when the cache is dropped or, at the latest, when the process exits: closing the
+        # last connection folds the write-ahead log into the file. (Garbage collection alone does
+        # not promise it: objects frozen out of collections, see llm/litellm_backend.py, live on.)
+        weakref.finalize(self, self._db.close)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
