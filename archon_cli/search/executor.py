@@ -21,7 +21,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -222,6 +225,10 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, setup: WorkerSetup, workers: int, address: str | None = None) -> None:
+        joining = address or os.environ.get("RAY_ADDRESS")
+        if joining:
+            _check_reachable(joining)  # Ray itself waits minutes on an address where nothing answers
+            _token_auth_for_join()  # before Ray's import: it reads its configuration then
         try:
             import ray
         except ImportError:
@@ -234,16 +241,22 @@ class RayExecutor:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_DEDUP_LOGS", "0")
             try:
-                ray.init(
-                    address=address,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.ERROR,
-                    configure_logging=True,
-                )
-            except (ConnectionError, RuntimeError, ValueError) as exc:
+                with _quiet_stderr() if joining else contextlib.nullcontext():
+                    ray.init(
+                        address=address,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.ERROR,
+                        configure_logging=True,
+                    )
+            except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as exc:
                 where = address or os.environ.get("RAY_ADDRESS") or "a local Ray instance"
                 message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                if isinstance(exc, ray.exceptions.AuthenticationError) or "token" in message.lower():
+                    message += (
+                        " (the cluster uses token authentication: put its token in RAY_AUTH_TOKEN or "
+                        "~/.ray/auth_token, see `ray get-auth-token`)"
+                    )
                 raise UserError(f"cannot start or join Ray at {where}: {message}") from None
             self._started_here = True
         self._remote = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(run_trial_sync)
@@ -288,6 +301,50 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here:
             self._ray.shutdown()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Ray's core writes each failed attempt to join a cluster straight to file descriptor 2 (a
+    line a second for twenty seconds); while ``ray.init`` joins, that goes to a scratch file, and the
+    one-line error says what went wrong. (Joining starts no local process that would inherit it.)"""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A one-line error when nothing answers at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address;
+    names Ray resolves itself (``auto``, ``local``) pass."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"cannot join Ray at {address}: nothing answers there ({reason})") from None
+
+
+def _token_auth_for_join() -> None:
+    """A cluster started with ``ray start`` authenticates with a token when one exists where Ray
+    keeps it (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``): ``ray start``
+    turns token mode on for itself when it finds one, but ``ray.init`` joining the cluster does not,
+    and is refused. As ``ray start`` does: with ``RAY_AUTH_MODE`` unset and a token at hand, on."""
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return  # the user's choice
+    token_path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or Path(token_path).is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def make_executor(setup: WorkerSetup, workers: int, address: str | None = None) -> TrialExecutor | None:

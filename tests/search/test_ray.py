@@ -7,8 +7,10 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -225,3 +227,67 @@ def test_kill_9_of_the_driver_during_a_parallel_search_then_resume(tmp_path: Pat
     after = [r["arch_id"] for r in read_jsonl(search_dir / "trials.jsonl") if r["stage"] == "search"]
     assert after[: len(before)] == before and len(after) == len(set(after)) == trials
     assert _leaderboard(search_dir) == _leaderboard(only_run_dir(tmp_path / "reference"))
+
+
+def _ray_processes_under(folder: Path) -> list[int]:
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and str(folder) in _cmdline(int(entry.name))
+    ]
+
+
+def test_joining_a_cluster_started_with_ray_start_that_wants_a_token(tmp_path: Path) -> None:
+    """`--ray-address` joins a cluster of `ray start`. A token where Ray keeps it (here
+    RAY_AUTH_TOKEN_PATH) turns on token authentication for `ray start`, but not for a joining
+    ray.init: archon turns it on as `ray start` does, and the search runs on the cluster."""
+    import socket
+    import sys
+
+    token = tmp_path / "auth_token"
+    token.write_text("archon-test-token-" + "0" * 40, encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp_dir = Path(tempfile.mkdtemp(prefix="rj-", dir="/tmp"))  # Ray's socket paths must stay under 108 bytes
+    env = {
+        **cli_env(),
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    env.pop("RAY_AUTH_MODE", None)
+    env.pop("RAY_ADDRESS", None)
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    started = subprocess.run(
+        [ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false",
+         "--disable-usage-stats", "--temp-dir", str(temp_dir)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr[-800:]
+        with FaultServer(FaultPlan(latency=0.01, seed=1)) as server:
+            pool = _pool(tmp_path, server)
+            args = [*_search(tmp_path, pool, "joined", 2, 4), "--ray-address", f"127.0.0.1:{port}"]
+            joined = subprocess.run(cli_command(*args), env=env, capture_output=True, text=True, timeout=300)
+        assert joined.returncode == 0, joined.stderr[-800:]
+        summary = json.loads(joined.stdout.splitlines()[-1])
+        search = json.loads((Path(summary["search_dir"]) / "search.json").read_text(encoding="utf-8"))
+        assert (search["executor"], search["workers"]) == ("ray", 2)
+        assert len(read_jsonl(Path(summary["search_dir"]) / "trials.jsonl")) >= 4
+        assert _ray_processes_under(temp_dir), "the search must leave a cluster it joined running"
+    finally:
+        _kill_all(_ray_processes_under(temp_dir))
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_an_address_where_nothing_answers_is_one_line_at_once() -> None:
+    """Ray itself waits minutes on such an address, logging a line a second."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    started = time.monotonic()
+    result = run_cli("search", "-b", "tiny-arith", "--budget", "4", "--workers", "2", "--ray-address", f"127.0.0.1:{port}")
+    assert_user_error(result, f"cannot join Ray at 127.0.0.1:{port}: nothing answers there")
+    assert time.monotonic() - started < 30
