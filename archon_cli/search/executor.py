@@ -328,7 +328,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     if not sep or not port.isdigit():
         return
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
