@@ -31,9 +31,11 @@ LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_TAG)
 
 .PHONY: install test lint demo bench lock rebuild-llama clean
 
-$(BIN)/python:
+# A stamp, not $(BIN)/python: a setup cut short after the venv exists is done again, pins included.
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip setuptools wheel
+	touch $@
 
 # The portable llama.cpp wheel (about 5 minutes on 2 cores, once per machine and flag set).
 $(LLAMA_WHEELS)/.built:
@@ -44,7 +46,7 @@ $(LLAMA_WHEELS)/.built:
 	touch $@
 
 # A venv that holds another build (an older native one, say) gets ours, forcibly.
-$(LLAMA_STAMP): $(LLAMA_WHEELS)/.built | $(BIN)/python
+$(LLAMA_STAMP): $(LLAMA_WHEELS)/.built | $(VENV)/.created
 	$(PIP_INSTALL) --no-deps --force-reinstall --no-index --find-links $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
 	rm -f $(VENV)/.llama-* && touch $@
 
