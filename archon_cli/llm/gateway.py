@@ -110,18 +110,14 @@ class LLMGateway:
         if self.cache is not None:
             hit = self.cache.get(request)
             if hit is not None:
-                self.stats.cache_hits += 1
-                stats.cache_hits += 1
-                stats.add_usage(hit.usage)  # the query's own figures describe the architecture
+                self._count_hit(stats, hit.usage)
                 return hit
         key = request.cache_key()
         shared = self._in_flight.get(key)
         if shared is not None:  # the same request is being sent right now: wait for its reply
             completion = await asyncio.shield(shared)
-            self.stats.cache_hits += 1
-            stats.cache_hits += 1
-            stats.add_usage(completion.usage)
-            return Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
+            self._count_hit(stats, completion.usage)
+            return _shared_copy(completion)
         if calls_limit is not None and stats.calls - stats.retries >= calls_limit:
             raise BudgetExceeded(f"budget reached: the query needs more than {calls_limit} calls")
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -240,11 +236,11 @@ class LLMGateway:
             results[positions[0]] = completion
             for i in positions[1:]:
                 self._count_hit(stats, completion.usage)
-                results[i] = Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
+                results[i] = _shared_copy(completion)
         for i, shared in waiting:
             completion = await asyncio.shield(shared)
             self._count_hit(stats, completion.usage)
-            results[i] = Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
+            results[i] = _shared_copy(completion)
         return [r for r in results if r is not None]
 
     def _count_hit(self, stats: CallStats, usage: Usage) -> None:
@@ -340,6 +336,11 @@ class LLMGateway:
         if not texts:
             raise TransientProviderError(f"{request.model}: reply had no choices")
         return texts, usage
+
+
+def _shared_copy(completion: Completion) -> Completion:
+    """A reply another request of this run fetched: served like a cache hit (no call of its own)."""
+    return Completion(text=completion.text, usage=completion.usage, cached=True, attempts=0)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -158,6 +158,23 @@ def _cost(lib: Any, response: Any) -> float:
     return float(cost or 0.0)
 
 
+def read_reply(lib: Any, request: CompletionRequest, response: Any, n: int = 1) -> tuple[list[str], Usage]:
+    """The texts of a LiteLLM reply's first ``n`` choices and its usage and cost (for the plain
+    backend and the Router alike)."""
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise TransientProviderError(f"{request.model}: reply had no choices")
+    # a chat reply's text is its message's content; a text completion's, the choice's text
+    if request.prompt is None:
+        texts = [choice.message.content or "" for choice in choices[:n]]
+    else:
+        texts = [getattr(choice, "text", None) or "" for choice in choices[:n]]
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    return texts, Usage(prompt_tokens, completion_tokens, _cost(lib, response))
+
+
 class _OsView:
     """``os`` as ``litellm.validate_environment`` sees it: with the given environment."""
 
@@ -194,7 +211,6 @@ class LiteLLMBackend:
     def __init__(self, local_models: LocalModelPool | None = None) -> None:
         self.local_models = local_models or LocalModelPool()
         self._dropped: dict[str, set[str]] = {}  # per model: sampling parameters it does not take
-        self._samples: dict[tuple[str, str | None], int] = {}  # per route: samples one request may carry
         self._env_keys: dict[str, bool] = {}  # per model: its provider's key is in the environment
         self._priced: set[str] = set()  # models whose price LiteLLM can look up without a search
 
@@ -208,20 +224,17 @@ class LiteLLMBackend:
     def samples_per_request(self, request: CompletionRequest) -> int:
         """How many samples one request may carry: ``MAX_SAMPLES_PER_REQUEST`` where LiteLLM lists
         ``n`` among the route's OpenAI parameters (OpenAI, vLLM, OpenAI-compatible servers), else 1
-        (Anthropic, the embedded model, a route LiteLLM cannot name)."""
+        (Anthropic, the embedded model, a route LiteLLM cannot name). The gateway asks once per
+        route (``llm/samples.py``: ``SampleCaps``)."""
         if local_name(request.model) is not None:
             return 1
-        route = (request.model, request.api_base)
-        known = self._samples.get(route)
-        if known is None:
-            lib = _lib()
-            try:
-                model, provider, _, _ = lib.get_llm_provider(model=request.model, api_base=request.api_base)
-                params = lib.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
-            except Exception:
-                params = []
-            known = self._samples[route] = MAX_SAMPLES_PER_REQUEST if "n" in params else 1
-        return known
+        lib = _lib()
+        try:
+            model, provider, _, _ = lib.get_llm_provider(model=request.model, api_base=request.api_base)
+            params = lib.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
+        except Exception:
+            params = []
+        return MAX_SAMPLES_PER_REQUEST if "n" in params else 1
 
     async def complete_samples(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
         """One request with ``n`` for ``n`` samples: the choices' texts (a server that ignores ``n``
@@ -276,18 +289,7 @@ class LiteLLMBackend:
                 dropped |= unsupported
             except Exception as exc:  # every provider failure is classified, none escapes raw
                 raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
-        choices = getattr(response, "choices", None) or []
-        if not choices:
-            raise TransientProviderError(f"{request.model}: reply had no choices")
-        # a chat reply's text is its message's content; a text completion's, the choice's text
-        if request.prompt is None:
-            texts = [choice.message.content or "" for choice in choices[:n]]
-        else:
-            texts = [getattr(choice, "text", None) or "" for choice in choices[:n]]
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        return texts, Usage(prompt_tokens, completion_tokens, _cost(lib, response))
+        return read_reply(lib, request, response, n)
 
     def _price_self_hosted(self, lib: Any, model: str) -> None:
         """A model on a server of one's own (``api_base``) that LiteLLM's price map lacks costs what
