@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from archon_cli.errors import ProviderError, TransientProviderError, UserError
-from archon_cli.llm.litellm_backend import LiteLLMBackend, _classify, _lib
+from archon_cli.llm.litellm_backend import LiteLLMBackend, _classify, _lib, read_reply
 from archon_cli.llm.local_models import LocalModelPool
 from archon_cli.llm.types import PURPOSE_HEADER, CompletionRequest, Usage
 
@@ -86,7 +86,6 @@ class RouterBackend:
         lib = _lib()
         kwargs: dict[str, Any] = {
             "model": request.model,
-            "messages": [dict(m) for m in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "timeout": request.timeout,
@@ -97,8 +96,14 @@ class RouterBackend:
             kwargs["stop"] = list(request.stop)
         if request.purpose:
             kwargs["extra_headers"] = {PURPOSE_HEADER: request.purpose}
+        if request.prompt is None:
+            kwargs["messages"] = [dict(m) for m in request.messages]
+            send = self.router.acompletion
+        else:  # a plain completion (few-shot transcript), as the plain backend sends it
+            kwargs["prompt"] = request.prompt
+            send = self.router.atext_completion
         try:
-            response = await self.router.acompletion(**kwargs)
+            response = await send(**kwargs)
         except (ProviderError, UserError):
             raise
         except Exception as exc:
@@ -110,15 +115,5 @@ class RouterBackend:
                     retry_after=min(wait, 5.0),
                 ) from None
             raise _classify(exc, request.model) from None
-        choices = getattr(response, "choices", None) or []
-        if not choices:
-            raise TransientProviderError(f"{request.model}: reply had no choices")
-        text = choices[0].message.content or ""
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = float(lib.completion_cost(completion_response=response) or 0.0)
-        except Exception:
-            cost = 0.0
-        return text, Usage(prompt_tokens, completion_tokens, cost)
+        texts, usage = read_reply(lib, request, response)
+        return texts[0], usage

@@ -140,3 +140,29 @@ def test_eval_and_run_take_the_router_and_the_redis_cache(tmp_path: Path, redis_
         ran = run_cli("run", str(arch), "-p", "What is 2 + 3?", "--router", str(routes), "--no-cache", "--json")
         assert ran.code == 0, ran.stderr
         assert a.stats()["requests"] + b.stats()["requests"] > sum(seen)
+
+
+async def test_a_plain_completion_goes_through_the_router_as_a_text_completion(tmp_path: Path) -> None:
+    """A few-shot transcript (``prompt``) for a router model is a text completion, as the plain
+    backend sends it; before, the Router got an empty chat."""
+    import types
+
+    sent: dict[str, object] = {}
+
+    class FakeRouter:
+        async def atext_completion(self, **kwargs: object) -> object:
+            sent.update(kwargs, endpoint="text")
+            return types.SimpleNamespace(
+                choices=[types.SimpleNamespace(text=" 4")],
+                usage=types.SimpleNamespace(prompt_tokens=9, completion_tokens=1),
+            )
+
+        async def acompletion(self, **kwargs: object) -> object:
+            raise AssertionError("a plain completion was sent as chat")
+
+    backend = RouterBackend(load_router_file(router_file(tmp_path / "router.yaml", ["http://127.0.0.1:9/v1"])))
+    backend._router = FakeRouter()
+    request = CompletionRequest(model="fake", messages=(), prompt="Q: 2 + 2?\nA:", stop=("\n",))
+    text, usage = await backend.complete(request)
+    assert (text, usage.prompt_tokens, usage.completion_tokens) == (" 4", 9, 1)
+    assert sent["endpoint"] == "text" and sent["prompt"] == "Q: 2 + 2?\nA:" and "messages" not in sent
