@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ def short_generator_file(folder: Path, max_tokens: int) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (bound, then closed again)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def smollm2_path() -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.local_models import LocalModelPool, LocalSettings, completion_prompt, crash_message, local_name
 from archon_cli.llm.types import CompletionRequest
 from archon_cli.state import Query
-from tests.conftest import ROOT, run_cli, short_generator_file, smollm2_path, wait_for_llama_server
+from tests.conftest import ROOT, free_port, run_cli, short_generator_file, smollm2_path, wait_for_llama_server
 
 ARCH = ROOT / "architectures" / "gen-ranker-fuser.yaml"
 QUERY = Query.from_prompt("Name one colour of the rainbow.")
@@ -47,15 +46,9 @@ def test_local_names_and_the_completion_prompt() -> None:
     assert prompt == "Be brief.\nQ: 2 + 2?\nA:"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096"],

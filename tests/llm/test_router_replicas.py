@@ -5,7 +5,6 @@ with every call answered. (Run under the model lock: it loads the embedded model
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,18 +17,12 @@ from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway, RetryPolicy
 from archon_cli.llm.router import RouterBackend
 from archon_cli.llm.types import CompletionRequest
-from tests.conftest import smollm2_path, wait_for_llama_server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port, smollm2_path, wait_for_llama_server
 
 
 @contextmanager
 def replica(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--host", "127.0.0.1",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from archon_cli.llm.cache_redis import RedisResponseCache
 from archon_cli.testing import FaultPlan, FaultServer
-from tests.conftest import assert_user_error, run_cli
+from tests.conftest import assert_user_error, free_port, run_cli
 from tests.reliability import cli_command, cli_env, only_run_dir, read_jsonl
 
 COLUMNS = ("rank", "arch_id", "dev_score", "test_score", "objective", "calls_per_query", "errors")
@@ -241,14 +241,11 @@ def test_joining_a_cluster_started_with_ray_start_that_wants_a_token(tmp_path: P
     """`--ray-address` joins a cluster of `ray start`. A token where Ray keeps it (here
     RAY_AUTH_TOKEN_PATH) turns on token authentication for `ray start`, but not for a joining
     ray.init: archon turns it on as `ray start` does, and the search runs on the cluster."""
-    import socket
     import sys
 
     token = tmp_path / "auth_token"
     token.write_text("archon-test-token-" + "0" * 40, encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     temp_dir = Path(tempfile.mkdtemp(prefix="rj-", dir="/tmp"))  # Ray's socket paths must stay under 108 bytes
     env = {
         **cli_env(),
@@ -282,11 +279,7 @@ def test_joining_a_cluster_started_with_ray_start_that_wants_a_token(tmp_path: P
 
 def test_an_address_where_nothing_answers_is_one_line_at_once() -> None:
     """Ray itself waits minutes on such an address, logging a line a second."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()
     started = time.monotonic()
     result = run_cli("search", "-b", "tiny-arith", "--budget", "4", "--workers", "2", "--ray-address", f"127.0.0.1:{port}")
     assert_user_error(result, f"cannot join Ray at 127.0.0.1:{port}: nothing answers there")
