@@ -251,7 +251,7 @@ class RayExecutor:
                     )
             except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as exc:
                 where = address or os.environ.get("RAY_ADDRESS") or "a local Ray instance"
-                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                message = _first_line(exc)
                 if isinstance(exc, ray.exceptions.AuthenticationError) or "token" in message.lower():
                     message += (
                         " (the cluster uses token authentication: put its token in RAY_AUTH_TOKEN or "
@@ -273,7 +273,7 @@ class RayExecutor:
             try:
                 await asyncio.gather(*warming)
             except Exception as exc:
-                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                message = _first_line(exc)
                 raise UserError(f"the Ray workers could not start archon: {message}") from None
 
     def submit(self, job: TrialJob) -> Any:
@@ -289,9 +289,7 @@ class RayExecutor:
                 raise cause from None
             raise
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
-            raise WorkerLost(
-                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            ) from None
+            raise WorkerLost(_first_line(exc)) from None
         return returned
 
     def cancel(self, handle: Any) -> None:
@@ -301,6 +299,11 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here:
             self._ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's first line, for a one-line error (Ray's messages run to many lines)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 @contextlib.contextmanager
