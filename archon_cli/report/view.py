@@ -291,9 +291,9 @@ def render_search(path: Path, info: dict[str, Any], trial_reports: dict[str, str
     )
     finals = {t["arch_id"]: t for t in info.get("finals") or [] if isinstance(t, dict) and t.get("arch_id")}
 
-    def link(record: dict[str, Any]) -> str:
+    def link(record: dict[str, Any], text: str | None = None) -> str:
         href = trial_reports.get(str(record.get("run_dir") or ""))
-        name = escape(str(record["arch_id"]))
+        name = escape(text or str(record.get("arch_id")))
         return f'<a href="{escape(href)}">{name}</a>' if href else name
 
     def ci(record: dict[str, Any], key: str = "ci95") -> str:
@@ -360,16 +360,26 @@ def render_search(path: Path, info: dict[str, Any], trial_reports: dict[str, str
         for rung, rs in sorted(rungs.items())
     ]
     rung_table = _table(["rung", "questions", "architectures", "best first"], rung_rows, "rungs")
-    baseline = info.get("baseline") or {}
+    baseline = info.get("baseline") if isinstance(info.get("baseline"), dict) else {}
     versus = info.get("versus_baseline")
     verdict = escape(str(info.get("verdict") or "no verdict yet (the search has not finished)"))
-    base_html = _figures(
-        [
-            ("verdict", f"<b>{verdict}</b>"),
-            ("baseline", escape(str(baseline.get("model") or baseline.get("name") or "–")) if isinstance(baseline, dict) else "–"),
-            ("best − baseline (test)", _versus(versus)),
-        ]
-    )
+    figures = [
+        ("verdict", f"<b>{verdict}</b>"),
+        ("best − baseline on test (points, 95% CI)", _versus(versus)),
+        ("baseline", "one greedy call of " + escape(str(baseline.get("model") or "–"))),
+    ]
+    for split in ("dev", "test"):
+        b = baseline.get(split)
+        if isinstance(b, dict):
+            score = b.get("test_score") if split == "test" else b.get("dev_score")
+            c = (b.get("test_ci95") if split == "test" else b.get("ci95")) or [None, None]
+            figures.append((f"baseline {split} score", f"{link(b, split + ' run')}: {_num(score)} ({_num(c[0])}–{_num(c[1])})"))
+    best = info.get("best") if isinstance(info.get("best"), dict) else None
+    if best:
+        final = finals.get(best.get("arch_id")) or best
+        c = final.get("test_ci95") or [None, None]
+        figures.append(("best on test", f"{link(final)}: {_num(final.get('test_score'))} ({_num(c[0])}–{_num(c[1])})"))
+    base_html = _figures(figures)
     stage1 = [r for r in evaluations if r.get("stage") == "stage1"]
     stage1_table = _table(
         ["model", "dev score", "95% CI", "calls/query"],
@@ -418,14 +428,17 @@ def write_search_report(path: Path, out: Path | None = None) -> Path:
     info = json.loads((path / SEARCH_INFO).read_text(encoding="utf-8"))
     target = out or path / REPORT
     reports: dict[str, str] = {}
-    for record in _read_jsonl(path / "trials.jsonl"):
-        run_dir = Path(str(record.get("run_dir") or ""))
-        if not record.get("run_dir") or str(run_dir) in reports or not (run_dir / "run.json").is_file():
+    baseline = info.get("baseline") if isinstance(info.get("baseline"), dict) else {}
+    extra = [baseline.get("dev"), baseline.get("test"), *(info.get("finals") or [])]
+    for record in [*_read_jsonl(path / "trials.jsonl"), *(r for r in extra if isinstance(r, dict))]:
+        name = str(record.get("run_dir") or "")
+        run_dir = path / name  # trials.jsonl names it inside the search folder (an absolute path stays)
+        if not name or name in reports or not (run_dir / "run.json").is_file():
             continue
         for run in load_result(run_dir):
             if run.records:
                 written = write_run_report(run)
-                reports[str(run_dir)] = _relative_to(written, target.parent)
+                reports[name] = _relative_to(written, target.parent)
     return _write(target, render_search(path, info, reports))
 
 
