@@ -115,7 +115,12 @@ def scatter(
             f"{p.y:.4f}</title></circle>"
         )
         if p.strong and label_strong and p.label:
-            parts.append(f'<text x="{cx + 6:.1f}" y="{cy - 6:.1f}" class="point-label">{escape(p.label[:40])}</text>')
+            # Near the right edge the label goes to the left of its point, so it is not cut off.
+            anchor, dx = ("end", -6) if cx > WIDTH * 0.7 else ("start", 6)
+            parts.append(
+                f'<text x="{cx + dx:.1f}" y="{cy - 6:.1f}" text-anchor="{anchor}" class="point-label">'
+                f"{escape(p.label[:40])}</text>"
+            )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -322,11 +322,16 @@ def render_search(path: Path, info: dict[str, Any], trial_reports: dict[str, str
         ],
         "board",
     )
-    metric = str((info.get("benchmark") if isinstance(info.get("benchmark"), str) else "") or "score")
     by_trial = scatter(
         [
-            Point(float(t.get("trial") or 0), float(t["dev_score"]), *((t.get("ci95") or [None, None])[:2]),
-              label=str(t["arch_id"]), strong=i == 0)
+            Point(
+                float(t.get("trial") or 0),
+                float(t["dev_score"]),
+                (t.get("ci95") or [None, None])[0],
+                (t.get("ci95") or [None, None])[1],
+                label=str(t["arch_id"]),
+                strong=i == 0,
+            )
             for i, t in enumerate(trials)
             if t.get("dev_score") is not None
         ],
@@ -360,7 +365,7 @@ def render_search(path: Path, info: dict[str, Any], trial_reports: dict[str, str
         for rung, rs in sorted(rungs.items())
     ]
     rung_table = _table(["rung", "questions", "architectures", "best first"], rung_rows, "rungs")
-    baseline = info.get("baseline") if isinstance(info.get("baseline"), dict) else {}
+    baseline: dict[str, Any] = info["baseline"] if isinstance(info.get("baseline"), dict) else {}
     versus = info.get("versus_baseline")
     verdict = escape(str(info.get("verdict") or "no verdict yet (the search has not finished)"))
     figures = [
@@ -392,9 +397,10 @@ def render_search(path: Path, info: dict[str, Any], trial_reports: dict[str, str
         f'<section id="leaderboard"><h2>Leaderboard</h2>{board}</section>'
         f'<section id="charts"><h2>Charts</h2><div class="charts">{by_trial}{pareto}</div></section>'
         f'<section id="rungs"><h2>Rungs</h2>{rung_table}</section>'
-        f'<section id="stage1"><h2>Stage 1: models</h2>{stage1_table}</section>'
+        + (f'<section id="stage1"><h2>Stage 1: models</h2>{stage1_table}</section>' if stage1 else "")
     )
-    subtitle = escape(f"{metric} · {len(trials)} architectures · {len(evaluations)} evaluations · status {status} · {path}")
+    metric = str(info.get("metric") or "score")
+    subtitle = escape(f"{info.get('benchmark')} ({metric}) · {len(trials)} architectures · {len(evaluations)} evaluations · status {status} · {path}")
     return _page(f"Search {path.name}", subtitle, body, {"kind": "search"})
 
 
@@ -428,7 +434,7 @@ def write_search_report(path: Path, out: Path | None = None) -> Path:
     info = json.loads((path / SEARCH_INFO).read_text(encoding="utf-8"))
     target = out or path / REPORT
     reports: dict[str, str] = {}
-    baseline = info.get("baseline") if isinstance(info.get("baseline"), dict) else {}
+    baseline: dict[str, Any] = info["baseline"] if isinstance(info.get("baseline"), dict) else {}
     extra = [baseline.get("dev"), baseline.get("test"), *(info.get("finals") or [])]
     for record in [*_read_jsonl(path / "trials.jsonl"), *(r for r in extra if isinstance(r, dict))]:
         name = str(record.get("run_dir") or "")

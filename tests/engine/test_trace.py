@@ -133,7 +133,7 @@ def test_a_resumed_run_loses_no_trace_and_sets_damaged_lines_aside(loopback: tup
 
 
 def test_no_trace_writes_none_and_run_json_includes_the_trace(loopback: tuple[Path, FaultServer, Path]) -> None:
-    folder, server, _ = loopback
+    folder, _, _ = loopback
     run = evaluate(folder / "four.yaml", folder, "untraced", "--no-trace", limit=2)
     assert (run / "questions.jsonl").is_file() and not (run / "traces.jsonl").exists()
     result = run_cli("run", str(folder / "four.yaml"), "--prompt", "What is 2 + 3?", "--json", "--no-cache")
