@@ -255,3 +255,20 @@ def test_each_trial_of_the_search_links_to_its_run_report(browser: Any, reports:
     assert len(opened.rows()) > 0 and page.url.endswith("report.html")
     assert opened.errors == []
     page.close()
+
+
+def test_a_large_report_gzips_its_data_and_opens(
+    browser: Any, reports: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archon_cli.evaluation.run_folder import load_result
+    from archon_cli.report import view
+
+    monkeypatch.setattr(view, "COMPRESS_FROM", 0)  # as a report past a megabyte of data is
+    (run,) = load_result(reports["run"].parent)
+    report = view.write_run_report(run, tmp_path / "gzipped.html")
+    assert 'data-encoding="gzip+base64"' in report.read_text(encoding="utf-8")
+    opened = Opened(browser, report)
+    opened.page.wait_for_selector("body[data-ready]", timeout=10_000)
+    assert sorted(opened.rows()) == sorted(run.records)
+    assert opened.errors == []
+    opened.page.close()
