@@ -272,3 +272,31 @@ def test_a_large_report_gzips_its_data_and_opens(
     assert sorted(opened.rows()) == sorted(run.records)
     assert opened.errors == []
     opened.page.close()
+
+
+@pytest.mark.local_model
+def test_an_embedded_model_run_report_shows_its_four_layers(
+    browser: Any, tmp_path: Path, local_model_available: None
+) -> None:
+    arch = tmp_path / "local-four.yaml"
+    llm = "model: local/smollm2-135m, max_tokens: 12"
+    arch.write_text(
+        "name: local-four\nlayers:\n"
+        f"  - - {{type: generator, {llm}, samples: 2}}\n  - - {{type: critic, {llm}}}\n"
+        f"  - - {{type: ranker, {llm}}}\n  - - {{type: fuser, {llm}}}\n",
+        encoding="utf-8",
+    )
+    result = run_cli(
+        *("eval", str(arch), "-b", "tiny-arith", "--limit", "2", "--results-dir", str(tmp_path / "results")),
+        *("--cache-dir", str(tmp_path / "cache")),
+    )
+    assert result.code == 0, result.stderr
+    opened = Opened(browser, last_report(result.stderr))
+    opened.page.wait_for_selector("body[data-ready]")
+    assert len(opened.rows()) == 2
+    opened.page.click("#rows tbody tr >> nth=0")
+    layers = opened.page.locator("#detail .layer")
+    assert layers.count() == 4 and layers.nth(3).locator(".outputs .cand").count() == 1
+    assert layers.nth(2).locator(".decision").count() == 1  # the ranker's order or its parse failure
+    assert opened.errors == []
+    opened.page.close()
