@@ -9,6 +9,12 @@ drill-down take in the 10,000-question page.
 
     python bench/view_report.py --questions 10000 --trials 30
     python bench/view_report.py --questions 10000 --trials 30 --json   # for run_all.py
+
+The evaluation of 10,000 questions takes several minutes on 2 busy cores; it resumes, so it can be
+done in chunks first, each its own command, and the figure then measured on the finished folder:
+
+    for n in 3500 7000 10000; do python bench/view_report.py --questions $n --eval-only --keep results/bench-view; done
+    python bench/view_report.py --questions 10000 --trials 30 --keep results/bench-view
 """
 
 from __future__ import annotations
