@@ -39,7 +39,7 @@ from archon_cli.benchmarks.tiny_arith import INSTRUCTION, TinyArith
 from archon_cli.config.architecture import Architecture
 from archon_cli.evaluation.run_folder import RunPlan, evaluate_into_folder, load_result
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.report.view import write_run_report, write_search_report
+from archon_cli.report.view import run_data, write_run_report, write_search_report
 
 BROWSER_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval_seconds_last_chunk": round(eval_s, 1),
         "run_report_mb": run_report.stat().st_size / 1e6,
         "traces_mb": (run_dir / "traces.jsonl").stat().st_size / 1e6,
+        # The page's data before it is gzipped: what the file would weigh with plain inline JSON.
+        "data_json_mb": len(json.dumps(run_data(run), ensure_ascii=False, separators=(",", ":")).encode()) / 1e6,
         "run_write_s": run_write_s,
         "run": browser_times(run_report, args.loads, interact=True),
         "trials": trials,
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         r, s = result["run"], result["search"]
         print(
             f"run report, {result['questions']:,} questions: {result['run_report_mb']:.1f} MB "
-            f"(traces.jsonl {result['traces_mb']:.1f} MB), written in {run_write_s:.1f} s, "
+            f"(its data {result['data_json_mb']:.1f} MB as plain JSON; traces.jsonl {result['traces_mb']:.1f} MB), written in {run_write_s:.1f} s, "
             f"first frame in chromium {r['load_s']:.2f} s (loads {r['loads']}), filter {r['filter_s']:.2f} s, "
             f"drill-down {r['drill_down_s']:.2f} s"
         )
