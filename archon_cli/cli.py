@@ -418,11 +418,14 @@ def view(
     ] = None,
     serve: Annotated[bool, typer.Option("--serve", help="Also serve the report on 127.0.0.1 until Ctrl-C.")] = False,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port for --serve (0: a free one).")] = 8765,
+    allow_mixed: Annotated[
+        bool, typer.Option("--allow-mixed", help="Allow runs of different benchmarks or splits.")
+    ] = False,
 ) -> None:
     """Write one self-contained HTML report (no network needed) of runs, a search or a comparison; print its path."""
     from archon_cli.commands.view import run_view
 
-    raise typer.Exit(run_view(paths, out, serve, port, _stderr()))
+    raise typer.Exit(run_view(paths, out, serve, port, _stderr(), allow_mixed))
 
 
 def main() -> None:

@@ -35,8 +35,10 @@ def report_last(
     return report
 
 
-def run_view(paths: list[Path], out: Path | None, serve: bool, port: int, console: Console) -> int:
-    report = write_view(paths, out)
+def run_view(
+    paths: list[Path], out: Path | None, serve: bool, port: int, console: Console, allow_mixed: bool = False
+) -> int:
+    report = write_view(paths, out, allow_mixed)
     print(report)
     if serve:
         # Served from the folder holding the report and every folder it links to (its run reports).

@@ -29,7 +29,7 @@ from archon_cli.engine.trace import is_trace
 from archon_cli.errors import UserError
 from archon_cli.evaluation.run_folder import SEARCH_INFO, TRACES, RunResult, load_result
 from archon_cli.records import JsonlLog
-from archon_cli.report.compare import Comparison, compare_runs
+from archon_cli.report.compare import Comparison, check_mixed, compare_runs
 from archon_cli.report.stats import pareto_front, points_factor
 from archon_cli.report.svg import Point, bars, scatter
 
@@ -478,7 +478,7 @@ def write_compare_report(runs: list[RunResult], out: Path, comparison: Compariso
     return _write(out, html)
 
 
-def write_view(paths: list[Path], out: Path | None = None) -> Path:
+def write_view(paths: list[Path], out: Path | None = None, allow_mixed: bool = False) -> Path:
     """The report for ``paths``: a run folder, a search folder, or several run folders (a comparison)."""
     if not paths:
         raise UserError("give a run folder, a search folder, or several run folders")
@@ -498,6 +498,7 @@ def write_view(paths: list[Path], out: Path | None = None) -> Path:
     runs = [r for r in runs if r.records]
     if not runs:
         raise UserError("nothing to view: no run has finished questions")
+    check_mixed([(r.architecture, r.benchmark, r.split) for r in runs], allow_mixed)
     comparison = compare_runs(runs)
     target = out or Path("results") / f"compare-{comparison.compare_id}" / REPORT
     return write_compare_report(runs, target, comparison)
