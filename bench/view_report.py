@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--eval-only",
         action="store_true",
-        help="only evaluate (into --keep, resuming): a long run in chunks, each its own command",
+        help="only evaluate and search (into --keep, resuming): a long run in chunks, each its own command",
     )
     args = parser.parse_args(argv)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="archon-view-bench-"))
@@ -151,12 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     with fault_server(0.0) as api_base:
         run_dir, eval_s = asyncio.run(evaluate_run(folder, api_base, args.questions))
-        if args.eval_only:
-            print(f"evaluated into {run_dir} in {eval_s:.0f} s")
-            return 0
         search_dir = folder / "results" / "bench-search"
         if not (search_dir / "best.yaml").is_file():
             search_dir = search(folder, api_base, args.trials)
+        if args.eval_only:
+            print(f"evaluated into {run_dir} in {eval_s:.0f} s; search in {search_dir}")
+            return 0
     started = time.perf_counter()
     (run,) = load_result(run_dir)
     run_report = write_run_report(run)
