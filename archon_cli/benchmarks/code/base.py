@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from archon_cli.benchmarks.base import Benchmark
 from archon_cli.benchmarks.code import exec_runner
-from archon_cli.benchmarks.code.sandbox import ExecResult, Sandbox, SandboxLimits
+from archon_cli.execution.sandbox import ExecResult, Sandbox, SandboxLimits
 from archon_cli.errors import ArchonError
 
 _TAIL_CHARS = 1000

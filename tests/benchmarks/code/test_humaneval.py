@@ -14,7 +14,7 @@ import pytest
 
 from archon_cli.benchmarks.base import Question
 from archon_cli.benchmarks.code.humaneval import HumanEval, build_program
-from archon_cli.benchmarks.code.sandbox import ExecResult, Sandbox
+from archon_cli.execution.sandbox import ExecResult, Sandbox
 from archon_cli.config import parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import ArchonError
