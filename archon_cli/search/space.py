@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from archon_cli.components.generator import DEFAULT_SHOTS, GeneratorConfig, PromptFormat
+from archon_cli.components.generator import DEFAULT_SHOTS, MAX_REPAIR, GeneratorConfig, PromptFormat
 from archon_cli.config.architecture import Architecture
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
@@ -54,6 +54,8 @@ class StyleSettings(BaseModel):
     shots: int = Field(default=DEFAULT_SHOTS, ge=0, le=64)
     answer_format: str | None = None
     system_prompt: str | None = None
+    repair: int = Field(default=0, ge=0, le=MAX_REPAIR)
+    max_tokens: int | None = Field(default=None, ge=1, description="the style's answer length (default: the space's)")
 
     @model_validator(mode="after")
     def _valid_generator(self) -> StyleSettings:
