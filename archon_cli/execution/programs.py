@@ -5,8 +5,13 @@ nothing or prints too much has no answer, only an error saying why."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from archon_cli.execution import test_runner
 from archon_cli.execution.extract import fenced_blocks
 from archon_cli.execution.pool import shared_pool
 from archon_cli.execution.sandbox import ExecResult, SandboxLimits
@@ -94,4 +99,37 @@ async def run_program(reply: str, limits: SandboxLimits = PROGRAM_LIMITS) -> Pro
     return read_outcome(program, result, limits)
 
 
-__all__ = ["PROGRAM_LIMITS", "ProgramOutcome", "program_text", "read_outcome", "run_program"]
+
+
+# -- executed unit tests --------------------------------------------------------------------------
+
+TEST_LIMITS = SandboxLimits(timeout_s=10.0, memory_mb=512, max_processes=16, max_output_bytes=16 * 1024)
+_RUNNER = Path(test_runner.__file__).read_text(encoding="utf-8")
+
+
+def executable(test: str) -> bool:
+    """Whether ``test`` is one assert statement the executed mode can run."""
+    return test_runner.split_assert(test) is not None
+
+
+async def run_unit_tests(code: str, tests: Sequence[str], per_test_s: float = 1.0) -> list[bool | None]:
+    """Which of ``tests`` the program ``code`` passes, each run in a fresh process in a reused
+    sandbox (``test_runner``: the candidate cannot fake a pass). None for a test that is not an
+    assert statement (not run); False for every runnable test when the run gave no verdict."""
+    runnable = [executable(t) for t in tests]
+    if not any(runnable):
+        return [None] * len(tests)
+    token = secrets.token_hex(16)
+    n_run = sum(runnable)
+    limits = replace(TEST_LIMITS, timeout_s=per_test_s * (n_run + 1) + 2.0)
+    result = await shared_pool(TEST_LIMITS).run(
+        _RUNNER,
+        stdin=f"{token}\n{per_test_s}\n",
+        files={test_runner.CANDIDATE_FILE: code, test_runner.TESTS_FILE: json.dumps(list(tests))},
+        limits=limits,
+    )
+    verdicts = test_runner.parse_verdicts(result.stdout, token, len(tests))
+    return [None if not ok_to_run else bool(v) for v, ok_to_run in zip(verdicts, runnable, strict=True)]
+
+
+__all__ = ["PROGRAM_LIMITS", "ProgramOutcome", "executable", "program_text", "read_outcome", "run_program", "run_unit_tests"]
