@@ -220,3 +220,16 @@ def test_executed_evaluation_costs_no_call_and_needs_no_route() -> None:
     assert config.call_count(7) == (0, 1)
     assert config.models() == []
     assert UnitTestEvaluatorConfig().call_count(7) == (7, 1)
+
+
+def test_the_code_space_offers_executed_tests_at_one_call() -> None:
+    from archon_cli.search.space import FeasibleSpace, Point, load_space
+
+    space = load_space(Path(__file__).resolve().parents[2] / "spaces" / "code.yaml")
+    feasible = FeasibleSpace(space, ["m1", "m2"], 12)
+    point = Point(1, 10, 0, 1, False, "executed_tests", ("chat",), 0.7)
+    assert feasible.contains(point) and point.label() == "g1x10-xut"
+    layers = feasible.architecture(point).layers
+    assert [c.type for layer in layers for c in layer] == ["generator", "unit_test_generator", "unit_test_evaluator"]
+    assert feasible.calls(point) == 10 + 1
+    assert feasible.calls(Point(1, 10, 0, 1, False, "unit_tests", ("chat",), 0.7)) == 10 + 1 + 10
