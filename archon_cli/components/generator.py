@@ -61,7 +61,9 @@ class GeneratorConfig(LLMComponentConfig):
                 "shots: only few_shot_chat, few_shot_completion and program show examples (prompt_format is chat)"
             )
         if self.repair and self.prompt_format != "program":
-            raise ValueError(f"repair: only the program format runs what it gets (prompt_format is {self.prompt_format})")
+            raise ValueError(
+                f"repair: only the program format runs what it gets (prompt_format is {self.prompt_format})"
+            )
         return self
 
     def call_count(self, n_in: int) -> tuple[int, int]:

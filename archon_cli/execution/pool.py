@@ -52,9 +52,9 @@ from archon_cli.execution.sandbox import (
     _cgroup_support,
     _env,
     _kill_group,
+    _remove,
     child_config,
     prepare_base,
-    _remove,
 )
 
 # Seconds to wait for a sandbox to be set up, and beyond a program's own limit for its answer.
@@ -133,10 +133,8 @@ class _Worker:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=2.0)
-        except subprocess.TimeoutExpired:
-            pass
         _kill_group(self.proc.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=2.0)
@@ -212,7 +210,9 @@ class SandboxPool:
             raise ValueError("size must be at least 1")
         self.limits = limits or SandboxLimits()
         self.size = size
-        self.sandbox = Sandbox(self.limits, max_concurrent=size, isolation=isolation, allow_unsandboxed=allow_unsandboxed)
+        self.sandbox = Sandbox(
+            self.limits, max_concurrent=size, isolation=isolation, allow_unsandboxed=allow_unsandboxed
+        )
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)

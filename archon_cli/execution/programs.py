@@ -82,7 +82,8 @@ def read_outcome(program: str, result: ExecResult, limits: SandboxLimits = PROGR
         return failed(f"passed the {limits.memory_mb} MB memory cap")
     if result.returncode != 0:
         reason = _last_line(result.stderr) or "no message"
-        status = f"killed by signal {-result.returncode}" if (result.returncode or 0) < 0 else f"exit {result.returncode}"
+        code = result.returncode or 0
+        status = f"killed by signal {-code}" if code < 0 else f"exit {code}"
         return failed(f"{status}: {reason}")
     answer = _last_line(result.stdout)
     if not answer:
@@ -97,8 +98,6 @@ async def run_program(reply: str, limits: SandboxLimits = PROGRAM_LIMITS) -> Pro
         return ProgramOutcome("", "no program in the reply", program)
     result = await shared_pool(limits).run(program)
     return read_outcome(program, result, limits)
-
-
 
 
 # -- executed unit tests --------------------------------------------------------------------------
@@ -132,4 +131,12 @@ async def run_unit_tests(code: str, tests: Sequence[str], per_test_s: float = 1.
     return [None if not ok_to_run else bool(v) for v, ok_to_run in zip(verdicts, runnable, strict=True)]
 
 
-__all__ = ["PROGRAM_LIMITS", "ProgramOutcome", "executable", "program_text", "read_outcome", "run_program", "run_unit_tests"]
+__all__ = [
+    "PROGRAM_LIMITS",
+    "ProgramOutcome",
+    "executable",
+    "program_text",
+    "read_outcome",
+    "run_program",
+    "run_unit_tests",
+]

@@ -284,11 +284,12 @@ def run_inline(cfg: Config, script: str) -> NoReturn:
     os.environ.update(cfg["env"])
     sys.argv = [script]
     sys.path[0] = WORKDIR
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8")
+    sys.stderr = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
     main = types.ModuleType("__main__")
     main.__file__ = os.path.join(WORKDIR, script)
     main.__builtins__ = builtins  # type: ignore[attr-defined]
@@ -351,10 +352,8 @@ def _kill_the_rest() -> None:
     init reaches every process of the namespace but init; repeated, as a dying fork bomb may still
     have forked."""
     while True:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         try:
             while os.waitpid(-1, os.WNOHANG)[0] != 0:
                 pass

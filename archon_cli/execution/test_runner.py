@@ -59,9 +59,9 @@ def split_assert(test: str) -> dict[str, Any] | None:
         and _is_literal(check.comparators[0])
     ):
         return {"expr": ast.unparse(check.left), "expected": ast.unparse(check.comparators[0])}
-    if isinstance(check, ast.Compare) and len(check.ops) == 1 and isinstance(check.ops[0], ast.Eq):
-        if _is_literal(check.left):  # assert 2 == f(1)
-            return {"expr": ast.unparse(check.comparators[0]), "expected": ast.unparse(check.left)}
+    is_eq = isinstance(check, ast.Compare) and len(check.ops) == 1 and isinstance(check.ops[0], ast.Eq)
+    if is_eq and isinstance(check, ast.Compare) and _is_literal(check.left):  # assert 2 == f(1)
+        return {"expr": ast.unparse(check.comparators[0]), "expected": ast.unparse(check.left)}
     return {"expr": ast.unparse(check), "expected": None}
 
 

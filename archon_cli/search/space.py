@@ -260,9 +260,14 @@ class Point:
             parts.append(f"f{self.fusion_layers}x{self.fusers_per_layer}")
         if self.critic_ranker:
             parts.append("cr")
-        short = {"none": "", "majority_vote": "mv", "verifier": "ver", "unit_tests": "ut", "executed_tests": "xut", "ranker": "rk"}[
-            self.final
-        ]
+        short = {
+            "none": "",
+            "majority_vote": "mv",
+            "verifier": "ver",
+            "unit_tests": "ut",
+            "executed_tests": "xut",
+            "ranker": "rk",
+        }[self.final]
         if short:
             parts.append(short)
         if self.temperature != DEFAULT_TEMPERATURE:

@@ -58,12 +58,19 @@ PROBLEMS: dict[str, dict[str, Any]] = {
         "correct": True,
     },
     "HumanEval/2": {
-        "tests": ["assert truncate_number(3.5) == 0.5", "assert truncate_number(1.25) == 0.25", "assert truncate_number(7.0) == 0.0"],
+        "tests": [
+            "assert truncate_number(3.5) == 0.5",
+            "assert truncate_number(1.25) == 0.25",
+            "assert truncate_number(7.0) == 0.0",
+        ],
         "wrong": "def truncate_number(number):\n    return int(number)\n",
         "correct": True,
     },
     "HumanEval/4": {
-        "tests": ["assert mean_absolute_deviation([1.0, 2.0, 3.0, 4.0]) == 1.0", "assert mean_absolute_deviation([2.0, 2.0]) == 0.0"],
+        "tests": [
+            "assert mean_absolute_deviation([1.0, 2.0, 3.0, 4.0]) == 1.0",
+            "assert mean_absolute_deviation([2.0, 2.0]) == 0.0",
+        ],
         "wrong": "def mean_absolute_deviation(numbers):\n    return max(numbers) - min(numbers)\n",
         "correct": False,
     },
@@ -107,9 +114,21 @@ class CannedServer:
                 pool = candidates_for(question)
                 texts.append(pool[self.draws[question.id] % len(pool)])
                 self.draws[question.id] += 1
-        choices = [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}} for i, t in enumerate(texts)]
+        choices = [
+            {"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}}
+            for i, t in enumerate(texts)
+        ]
         usage = {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
-        return web.json_response({"id": "x", "object": "chat.completion", "created": 0, "model": "canned", "choices": choices, "usage": usage})
+        return web.json_response(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "canned",
+                "choices": choices,
+                "usage": usage,
+            }
+        )
 
     def __enter__(self) -> CannedServer:
         import asyncio
@@ -201,7 +220,13 @@ async def test_hostile_candidates_never_pass(hostile: str, questions: list[Any])
 async def test_a_correct_program_passes_its_right_tests_and_not_the_wrong_one(questions: list[Any]) -> None:
     question = questions[0]
     code = question.meta["prompt"] + question.meta["canonical"]
-    assert await run_unit_tests(code, [*PROBLEMS[question.id]["tests"], "the function is fast"]) == [True, True, True, False, None]
+    assert await run_unit_tests(code, [*PROBLEMS[question.id]["tests"], "the function is fast"]) == [
+        True,
+        True,
+        True,
+        False,
+        None,
+    ]
 
 
 def test_dual_agreement_scores_group_size_times_tests_passed() -> None:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from archon_cli.benchmarks.tiny_arith import TinyArith, generate
+from archon_cli.benchmarks.tiny_arith import generate
 from archon_cli.components.generator import PROGRAM_EXAMPLES, GeneratorConfig, program_prompt
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.execution.sandbox import Sandbox
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest
-from archon_cli.search.space import SearchSpace, build_architecture, Point
+from archon_cli.search.space import Point, SearchSpace, build_architecture
 from archon_cli.state import Query
 from tests.fakes import FakeBackend
 
@@ -60,7 +60,9 @@ async def test_the_candidate_is_what_the_program_prints() -> None:
 
 
 async def test_a_failed_program_is_an_empty_candidate_with_its_error_counted() -> None:
-    text, _, result = await answer(arch([{"type": "generator", "temperature": 0, "prompt_format": "program"}]), "print(undefined)")
+    text, _, result = await answer(
+        arch([{"type": "generator", "temperature": 0, "prompt_format": "program"}]), "print(undefined)"
+    )
     assert text == ""
     candidate = result.layers[0].candidates[0]
     assert candidate.text == "" and "NameError" in (candidate.error or "")

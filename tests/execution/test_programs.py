@@ -97,7 +97,9 @@ async def test_fork_bomb() -> None:
 
 
 async def test_a_gigabyte_of_output() -> None:
-    answer, error = await answer_after("import sys\nfor _ in range(16384):\n    sys.stdout.write('7' * 65536)\nprint(7)")
+    answer, error = await answer_after(
+        "import sys\nfor _ in range(16384):\n    sys.stdout.write('7' * 65536)\nprint(7)"
+    )
     assert answer == "" and error == "printed more than 16 KB"
 
 
@@ -143,7 +145,9 @@ async def test_a_background_process_and_files_do_not_reach_the_next_program() ->
         )
         first = await pool.run(code)
         assert first.stdout.strip() == "forked"
-        second = await pool.run("import os\nprint(sorted(os.listdir('.')), len([p for p in os.listdir('/proc') if p.isdigit()]))")
+        second = await pool.run(
+            "import os\nprint(sorted(os.listdir('.')), len([p for p in os.listdir('/proc') if p.isdigit()]))"
+        )
         # only init and itself: the sleeper was killed; the file was removed
         assert second.stdout.strip() == "['main.py'] 2"
         assert pool.started == 1

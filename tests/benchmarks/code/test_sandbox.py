@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from archon_cli.errors import UserError
 from archon_cli.execution import sandbox as sandbox_module
 from archon_cli.execution import sandbox_child
 from archon_cli.execution.sandbox import (
@@ -38,7 +39,6 @@ from archon_cli.execution.sandbox import (
     child_config,
     prepare_base,
 )
-from archon_cli.errors import UserError
 from tests.conftest import ROOT, SHARED_DATA
 
 LIMITS = SandboxLimits(timeout_s=3.0, memory_mb=256, max_processes=16, max_output_bytes=4096)
