@@ -137,3 +137,42 @@ def test_a_space_style_named_program_builds_program_generators(tmp_path: Path) -
     assert [g.prompt_format for g in generators] == ["chat", "program"]  # type: ignore[attr-defined]
     assert [g.max_tokens for g in generators] == [16, 48]  # type: ignore[attr-defined]
     assert built.static_calls() == 1 + 2
+
+
+async def test_an_ensemble_of_a_plain_and_two_program_generators_votes_over_executed_outputs() -> None:
+    def reply(request: CompletionRequest) -> str:
+        if request.prompt is None:
+            return "The answer is 6."  # the plain style, wrong
+        return "print(2 + 3)"
+
+    text, backend, result = await answer(
+        arch(
+            [
+                {"type": "generator", "temperature": 0},
+                {"type": "generator", "temperature": 0, "prompt_format": "program"},
+                {"type": "generator", "temperature": 0, "prompt_format": "program", "shots": 2},
+            ],
+            [{"type": "majority_vote"}],
+        ),
+        reply,
+    )
+    assert text == "5"
+    assert len(backend.sent) == 3
+    assert [c.text for c in result.layers[0].candidates] == ["The answer is 6.", "5", "5"]
+
+
+def test_archon_check_counts_repairs(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    path = tmp_path / "repair.yaml"
+    path.write_text(
+        "name: repair\nlayers:\n"
+        "  - - {type: generator, samples: 2, prompt_format: program, repair: 1}\n"
+        "  - - {type: majority_vote}\n"
+    )
+    result = run_cli("check", str(path))
+    assert result.code == 0, result.stderr
+    assert "4 calls per query (4 + 0)" in result.stdout
+    path.write_text("name: bad\nlayers:\n  - - {type: generator, repair: 1}\n")
+    result = run_cli("check", str(path))
+    assert result.code == 2 and "repair: only the program format" in result.stdout + result.stderr
