@@ -216,6 +216,7 @@ class SandboxPool:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
+        self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="archon-sandbox-pool")
         self.started = 0  # sandboxes started so far (tests and the bench read it)
         _POOLS.add(self)
 
@@ -233,7 +234,12 @@ class SandboxPool:
         for name in files or {}:
             if "/" in name or name.startswith(".") or name == _SCRIPT:
                 raise ValueError(f"sandbox file name {name!r}: must be a plain file name other than main.py")
-        return await asyncio.to_thread(self._run_blocking, code, stdin, dict(files or {}), limits or self.limits)
+        # Threads of the pool's own (as many as sandboxes), so waiting programs never hold the
+        # event loop's default executor, which the rest of the process shares.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._threads, self._run_blocking, code, stdin, dict(files or {}), limits or self.limits
+        )
 
     def run_sync(self, code: str, **kwargs: Any) -> ExecResult:
         return asyncio.run(self.run(code, **kwargs))
