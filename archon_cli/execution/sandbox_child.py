@@ -424,7 +424,7 @@ def run_one(cfg: Config, lib: ctypes.CDLL, uid: int, request: Config) -> Config:
             kept[fd] += chunk[: max(room, 0)]
             if len(chunk) > room:
                 cut[fd] = True
-        if cut[out_r]:
+        if cut[out_r] or cut[err_r]:
             break  # more output than anyone reads: stop it now rather than at the time limit
         done, raw = os.waitpid(pid, os.WNOHANG)
         if done:

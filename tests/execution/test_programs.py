@@ -170,3 +170,10 @@ async def test_reuse_is_faster_than_a_sandbox_per_program() -> None:
         assert reused < fresh
     finally:
         pool.close()
+
+
+async def test_a_flood_of_errors_is_stopped_early() -> None:
+    started = time.monotonic()
+    answer, error = await answer_after("import sys\nwhile True:\n    sys.stderr.write('e' * 65536)")
+    assert answer == "" and error is not None and "killed by signal 9" in error
+    assert time.monotonic() - started < 1.9  # stopped at the cap, not at the 2 s limit
