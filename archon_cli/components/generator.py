@@ -198,7 +198,8 @@ class Generator(Component[GeneratorConfig]):
                 candidates=tuple(
                     Candidate(text=o.answer, origin=f"{origin}#{i}", program=o.program, error=o.error)
                     for i, o in enumerate(outcomes)
-                )
+                ),
+                decision={"programs": [o.program for o in outcomes], "errors": [o.error for o in outcomes]},
             )
         return LayerOutput(
             candidates=tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{i}") for i, r in enumerate(replies))

@@ -112,22 +112,25 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
             *(llm.complete(self.config.request(build_messages(question, c.text, tests))) for c in candidates)
         )
         scores = []
+        verdicts: list[list[bool] | None] = []
         for reply in replies:
             results = parse_test_results(reply.text, len(tests))
+            verdicts.append(results)
             if results is None:
                 llm.note_parse_failure(self.kind)
                 scores.append(0)
             else:
                 scores.append(sum(results))
+        decision = {"tests": list(tests), "results": verdicts, "scores": scores, "replies": [r.text for r in replies]}
         first_k = self.config.first_k
         if first_k is not None:
             passing = [c for c, score in zip(candidates, scores, strict=True) if score == len(tests)]
             if len(passing) >= first_k:
-                return LayerOutput(candidates=tuple(passing[:first_k]))
+                return LayerOutput(candidates=tuple(passing[:first_k]), decision=decision)
         # sorted() is stable, so equal scores keep their incoming order.
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
         kept = tuple(candidates[i] for i in order[: self.config.top_k])
-        return LayerOutput(candidates=kept)
+        return LayerOutput(candidates=kept, decision=decision)
 
     async def _executed(self, candidates: tuple[Candidate, ...], tests: tuple[str, ...], llm: LLM) -> LayerOutput:
         if not any(executable(t) for t in tests):
@@ -136,14 +139,16 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
         results = await asyncio.gather(*(run_unit_tests(candidate_code(c.text), tests) for c in candidates))
         passed = [frozenset(i for i, ok in enumerate(r) if ok) for r in results]
         scores = dual_agreement(passed)
+        decision = {"mode": "executed", "tests": list(tests), "results": [list(r) for r in results], "scores": scores}
         runnable = sum(1 for t in tests if executable(t))
         first_k = self.config.first_k
         if first_k is not None:
             every = [c for c, p in zip(candidates, passed, strict=True) if len(p) == runnable]
             if len(every) >= first_k:
-                return LayerOutput(candidates=tuple(every[:first_k]))
+                return LayerOutput(candidates=tuple(every[:first_k]), decision=decision)
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
-        return LayerOutput(candidates=tuple(candidates[i] for i in order[: self.config.top_k]))
+        kept = tuple(candidates[i] for i in order[: self.config.top_k])
+        return LayerOutput(candidates=kept, decision=decision)
 
 
 def candidate_code(text: str) -> str:

@@ -109,4 +109,5 @@ class UnitTestGenerator(Component[UnitTestGeneratorConfig]):
         tests = parse(reply.text, self.config.num_tests)
         if not tests:
             llm.note_parse_failure(self.kind)
-        return LayerOutput(candidates=layer_input.candidates, unit_tests=tuple(tests))
+        decision = {"reply": reply.text, "tests": tests}
+        return LayerOutput(candidates=layer_input.candidates, unit_tests=tuple(tests), decision=decision)
