@@ -61,6 +61,10 @@ class Candidate:
     text: str
     critique: str | None = None
     origin: str = ""
+    # A program-style candidate: the program that ran, and why it has no answer when it failed
+    # (its text is then empty, so a vote ignores it).
+    program: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)

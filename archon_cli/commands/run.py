@@ -76,6 +76,7 @@ def run_prompt(
 
 
 def print_trace(result: QueryResult, console: Console) -> None:
+    from rich.markup import escape
     from rich.panel import Panel
 
     for layer in result.layers:
@@ -87,6 +88,8 @@ def print_trace(result: QueryResult, console: Console) -> None:
             body.append(f"[bold][{i}][/] {c.text}")
             if c.critique:
                 body.append(f"    [italic dim]critique: {c.critique}[/]")
+            if c.error:
+                body.append(f"    [italic dim]program failed: {escape(c.error)}[/]")
         if layer.unit_tests and layer.kind == "unit_test_generator":
             body.append("[bold]unit tests:[/] " + " | ".join(layer.unit_tests))
         console.print(Panel("\n".join(body) or "(no candidates)", title=title, title_align="left"), highlight=False)

@@ -1,18 +1,30 @@
 """Unit test evaluator: score each candidate by how many unit tests it passes; keep the top_k
-(or the first first_k that pass every test)."""
+(or the first first_k that pass every test).
+
+``mode: llm`` (the default) asks the model, per candidate, which tests it passes. ``mode: executed``
+(code tasks, with a unit-test generator writing asserts) makes no call: each candidate's code runs
+against the asserts in the sandbox (``execution/test_runner.py``, where a candidate cannot fake a
+pass), and candidates are ranked by CodeT's dual agreement (Chen et al. 2022): candidates passing
+the same set of tests form a group, a group scores its size times the tests passed, and every
+candidate gets its group's score (ties keep the incoming order). Tests that are not asserts are
+not run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
 
 from archon_cli.components.base import LLM, Component, LLMComponentConfig
+from archon_cli.execution.extract import extract_code, keep_definitions
+from archon_cli.execution.programs import executable, run_unit_tests
 from archon_cli.llm.types import Message
-from archon_cli.state import LayerInput, LayerOutput
+from archon_cli.state import Candidate, LayerInput, LayerOutput
 
 
 class UnitTestEvaluatorConfig(LLMComponentConfig):
@@ -23,13 +35,19 @@ class UnitTestEvaluatorConfig(LLMComponentConfig):
     first_k: int | None = Field(
         default=None, ge=1, description="keep the first first_k candidates passing every test, when that many do"
     )
+    mode: Literal["llm", "executed"] = Field(
+        default="llm", description="llm: a model judges each candidate; executed: the tests run (no call)"
+    )
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         # An upper bound: with no unit tests in the input, run() makes no calls at all.
         kept = n_in if self.top_k is None else min(self.top_k, n_in)
         if self.first_k is not None:
             kept = max(kept, min(self.first_k, n_in))
-        return n_in, kept
+        return (0 if self.mode == "executed" else n_in), kept
+
+    def models(self) -> list[str]:
+        return [] if self.mode == "executed" else [self.model]
 
 
 def build_messages(question: str, answer: str, tests: Sequence[str]) -> list[Message]:
@@ -87,6 +105,8 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
         tests = layer_input.unit_tests
         if not candidates or not tests:
             return LayerOutput(candidates=candidates[: self.config.top_k])
+        if self.config.mode == "executed":
+            return await self._executed(candidates, tests, llm)
         question = layer_input.asked.text
         replies = await asyncio.gather(
             *(llm.complete(self.config.request(build_messages(question, c.text, tests))) for c in candidates)
@@ -111,3 +131,33 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
         kept = tuple(candidates[i] for i in order[: self.config.top_k])
         return LayerOutput(candidates=kept, decision=decision)
+
+    async def _executed(self, candidates: tuple[Candidate, ...], tests: tuple[str, ...], llm: LLM) -> LayerOutput:
+        if not any(executable(t) for t in tests):
+            llm.note_parse_failure(f"{self.kind}:no_asserts")
+            return LayerOutput(candidates=candidates[: self.config.top_k])
+        results = await asyncio.gather(*(run_unit_tests(candidate_code(c.text), tests) for c in candidates))
+        passed = [frozenset(i for i, ok in enumerate(r) if ok) for r in results]
+        scores = dual_agreement(passed)
+        decision = {"mode": "executed", "tests": list(tests), "results": [list(r) for r in results], "scores": scores}
+        runnable = sum(1 for t in tests if executable(t))
+        first_k = self.config.first_k
+        if first_k is not None:
+            every = [c for c, p in zip(candidates, passed, strict=True) if len(p) == runnable]
+            if len(every) >= first_k:
+                return LayerOutput(candidates=tuple(every[:first_k]), decision=decision)
+        order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+        kept = tuple(candidates[i] for i in order[: self.config.top_k])
+        return LayerOutput(candidates=kept, decision=decision)
+
+
+def candidate_code(text: str) -> str:
+    """The code of a candidate reply, without top-level demo code (prints, example asserts)."""
+    return keep_definitions(extract_code(text))
+
+
+def dual_agreement(passed: list[frozenset[int]]) -> list[int]:
+    """CodeT's score of each candidate: the size of its group (the candidates passing exactly the
+    same tests) times the number of tests the group passes."""
+    sizes = Counter(passed)
+    return [sizes[p] * len(p) for p in passed]

@@ -1,4 +1,6 @@
-"""Unit test generator: write short checkable statements that a correct answer must satisfy.
+"""Unit test generator: write short checkable statements that a correct answer must satisfy, or,
+for code tasks (``test_format: asserts``), Python assert statements that an executed unit test
+evaluator runs against each candidate.
 
 The tests come from the query alone, so this may run before the generators. The candidates pass
 through unchanged; the tests travel on to a unit test evaluator, and every later layer sees them
@@ -13,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from archon_cli.components.base import LLM, Component, LLMComponentConfig
+from archon_cli.execution.programs import executable
 from archon_cli.llm.types import Message
 from archon_cli.state import LayerInput, LayerOutput
 
@@ -22,6 +25,9 @@ class UnitTestGeneratorConfig(LLMComponentConfig):
     single_per_layer = True
     needs_candidates = False  # the tests come from the query alone
     num_tests: int = Field(default=5, ge=1, le=20)
+    test_format: Literal["statements", "asserts"] = Field(
+        default="statements", description="statements read by a judge, or Python asserts to execute (code tasks)"
+    )
 
     def call_count(self, n_in: int) -> tuple[int, int]:
         # The tests depend on the query only, so the call is made even with no candidates.
@@ -40,6 +46,29 @@ def build_messages(question: str, num_tests: int) -> list[Message]:
         f"{example}"
     )
     return [{"role": "user", "content": content}]
+
+
+def build_assert_messages(question: str, num_tests: int) -> list[Message]:
+    """One user message asking for ``num_tests`` one-line Python asserts on the task's function."""
+    content = (
+        f"Question:\n{question}\n\n"
+        f"Write {num_tests} Python assert statements that a correct solution must pass. Each calls the "
+        "function on one example input and compares the result with the exact expected value, like:\n"
+        "assert add(2, 3) == 5\n"
+        "Write one assert per line and nothing else."
+    )
+    return [{"role": "user", "content": content}]
+
+
+def parse_asserts(text: str, limit: int) -> list[str]:
+    """The runnable assert statements in a reply (fences, numbering and bullets around them
+    ignored), duplicates dropped, at most ``limit``."""
+    tests: list[str] = []
+    for line in text.splitlines():
+        line = _MARKER.sub("", line.strip(), count=1).strip().strip("`").strip()
+        if line.startswith("assert") and executable(line) and line not in tests:
+            tests.append(line)
+    return tests[: max(limit, 0)]
 
 
 # Numbered forms are tried before bullets so "**1.**" loses its bold as well as its number.
@@ -73,9 +102,11 @@ class UnitTestGenerator(Component[UnitTestGeneratorConfig]):
     config_class = UnitTestGeneratorConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
-        messages = build_messages(layer_input.asked.text, self.config.num_tests)
-        reply = await llm.complete(self.config.request(messages))
-        tests = parse_unit_tests(reply.text, self.config.num_tests)
+        asserts = self.config.test_format == "asserts"
+        build = build_assert_messages if asserts else build_messages
+        reply = await llm.complete(self.config.request(build(layer_input.asked.text, self.config.num_tests)))
+        parse = parse_asserts if asserts else parse_unit_tests
+        tests = parse(reply.text, self.config.num_tests)
         if not tests:
             llm.note_parse_failure(self.kind)
         decision = {"reply": reply.text, "tests": tests}

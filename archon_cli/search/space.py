@@ -6,7 +6,9 @@ Dimensions (after the paper, all overridable from a YAML file):
 - ``fusion_layers``: fuser layers (0-4); ``fusers_per_layer``: fused candidates each non-final
   fuser layer makes (the last fuser layer makes one, since only the first candidate is the answer);
 - ``critic_ranker``: a critic and a ranker before each fuser layer, or not;
-- ``final``: a last stage: none, majority_vote, verifier, unit_tests, or ranker;
+- ``final``: a last stage: none, majority_vote, verifier, unit_tests (a model judges the tests),
+  executed_tests (code tasks: generated asserts run against each candidate, ranked by CodeT's dual
+  agreement; one call for the tests, none per candidate), or ranker;
 - ``styles``: the set of prompt styles the generators use (each model gets one generator per style
   of the set, so a set of three styles of one model is an ensemble of three prompts); the space
   names its styles (``styles``: name -> generator settings) and lists the sets to choose from
@@ -31,12 +33,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from archon_cli.components.generator import DEFAULT_SHOTS, GeneratorConfig, PromptFormat
+from archon_cli.components.generator import DEFAULT_SHOTS, MAX_REPAIR, GeneratorConfig, PromptFormat
 from archon_cli.config.architecture import Architecture
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
 
-FinalStage = Literal["none", "majority_vote", "verifier", "unit_tests", "ranker"]
+FinalStage = Literal["none", "majority_vote", "verifier", "unit_tests", "executed_tests", "ranker"]
 DIMENSIONS = (
     "top_models", "samples", "fusion_layers", "fusers_per_layer", "critic_ranker", "final", "styles", "temperature"
 )  # fmt: skip
@@ -54,6 +56,8 @@ class StyleSettings(BaseModel):
     shots: int = Field(default=DEFAULT_SHOTS, ge=0, le=64)
     answer_format: str | None = None
     system_prompt: str | None = None
+    repair: int = Field(default=0, ge=0, le=MAX_REPAIR)
+    max_tokens: int | None = Field(default=None, ge=1, description="the style's answer length (default: the space's)")
 
     @model_validator(mode="after")
     def _valid_generator(self) -> StyleSettings:
@@ -256,7 +260,14 @@ class Point:
             parts.append(f"f{self.fusion_layers}x{self.fusers_per_layer}")
         if self.critic_ranker:
             parts.append("cr")
-        short = {"none": "", "majority_vote": "mv", "verifier": "ver", "unit_tests": "ut", "ranker": "rk"}[self.final]
+        short = {
+            "none": "",
+            "majority_vote": "mv",
+            "verifier": "ver",
+            "unit_tests": "ut",
+            "executed_tests": "xut",
+            "ranker": "rk",
+        }[self.final]
         if short:
             parts.append(short)
         if self.temperature != DEFAULT_TEMPERATURE:
@@ -309,6 +320,9 @@ def build_architecture(
     elif p.final == "unit_tests":
         layers.append([{"type": "unit_test_generator", **aux, "num_tests": space.unit_tests}])
         layers.append([{"type": "unit_test_evaluator", "model": lead, "top_k": 1}])
+    elif p.final == "executed_tests":
+        layers.append([{"type": "unit_test_generator", **aux, "num_tests": space.unit_tests, "test_format": "asserts"}])
+        layers.append([{"type": "unit_test_evaluator", "mode": "executed", "top_k": 1}])
     elif p.final == "ranker":
         layers.append([{"type": "ranker", "model": lead, "top_k": 1}])
     for layer in layers:

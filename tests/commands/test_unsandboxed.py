@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from archon_cli.benchmarks.code import sandbox as sandbox_module
-from archon_cli.benchmarks.code.sandbox import SandboxCapabilities
 from archon_cli.cli import main
+from archon_cli.execution import sandbox as sandbox_module
+from archon_cli.execution.sandbox import SandboxCapabilities
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.conftest import SHARED_DATA
 from tests.reliability import write_architecture

@@ -37,6 +37,8 @@ def smart_reply(request: CompletionRequest) -> str:
         return "\n".join(f"[{k}] Strengths: clear. Weaknesses: short." for k in range(1, n + 1))
     if kind == "unit_test_generator":
         return "1. mentions Paris\n2. is one word\n3. is a city"
+    if request.prompt is not None and request.prompt.endswith("```python\n"):  # the program style
+        return f"print('answer {request.model} #{request.sample_index}')"
     return f"answer {request.model} #{request.sample_index} t={request.temperature}"
 
 

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 from archon_cli.benchmarks.base import Benchmark
 from archon_cli.benchmarks.code import exec_runner
-from archon_cli.benchmarks.code.sandbox import ExecResult, Sandbox, SandboxLimits
 from archon_cli.errors import ArchonError
+from archon_cli.execution.sandbox import ExecResult, Sandbox, SandboxLimits
 
 _TAIL_CHARS = 1000
 # The official harness's time limit (openai/human-eval evaluate_functional_correctness, timeout=3.0;

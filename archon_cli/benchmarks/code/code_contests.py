@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 from archon_cli.benchmarks.base import Judge, Question, Response, Score
 from archon_cli.benchmarks.code.base import CodeBenchmark, run_details
-from archon_cli.benchmarks.code.extract import extract_code
-from archon_cli.benchmarks.code.sandbox import Sandbox, SandboxLimits
 from archon_cli.errors import UserError
+from archon_cli.execution.extract import extract_code
+from archon_cli.execution.sandbox import Sandbox, SandboxLimits
 
 HUB_ID = "deepmind/code_contests"
 _INSTRUCTION = (

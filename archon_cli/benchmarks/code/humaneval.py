@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 from archon_cli.benchmarks.base import Judge, Question, Response, Score, required
 from archon_cli.benchmarks.code.base import OFFICIAL_TIMEOUT_S, CodeBenchmark, official_verdict
-from archon_cli.benchmarks.code.extract import as_function_body, defines, extract_code, keep_definitions
-from archon_cli.benchmarks.code.sandbox import SandboxLimits
 from archon_cli.errors import UserError
+from archon_cli.execution.extract import as_function_body, defines, extract_code, keep_definitions
+from archon_cli.execution.sandbox import SandboxLimits
 
 _INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function, signature included, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archon_cli.benchmarks.base import Response
-from archon_cli.benchmarks.code.sandbox import SandboxLimits
+from archon_cli.execution.sandbox import SandboxLimits
 
 FAST = SandboxLimits(timeout_s=3.0, memory_mb=256, max_processes=16)
 

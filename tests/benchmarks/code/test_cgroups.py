@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archon_cli.benchmarks.code.cgroups import find_cgroups, make_run_groups, remove_stale
+from archon_cli.execution.cgroups import find_cgroups, make_run_groups, remove_stale
 
 
 def v2_tree(root: Path, delegated: bool) -> str:

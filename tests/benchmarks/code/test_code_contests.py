@@ -16,8 +16,8 @@ from archon_cli.benchmarks.code.code_contests import (
     run_io_tests,
     time_limit_s,
 )
-from archon_cli.benchmarks.code.sandbox import Sandbox, SandboxLimits
 from archon_cli.errors import UserError
+from archon_cli.execution.sandbox import Sandbox, SandboxLimits
 from tests.benchmarks.code import FAST, fenced, reply
 from tests.conftest import SHARED_DATA, run_cli
 

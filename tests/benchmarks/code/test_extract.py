@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archon_cli.benchmarks.code.extract import as_function_body, extract_code, fenced_blocks, keep_definitions
+from archon_cli.execution.extract import as_function_body, extract_code, fenced_blocks, keep_definitions
 
 
 def test_extracts_the_fenced_block_that_defines_the_function() -> None:

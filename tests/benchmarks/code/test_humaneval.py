@@ -14,11 +14,11 @@ import pytest
 
 from archon_cli.benchmarks.base import Question
 from archon_cli.benchmarks.code.humaneval import HumanEval, build_program
-from archon_cli.benchmarks.code.sandbox import ExecResult, Sandbox
 from archon_cli.config import parse_architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import ArchonError
 from archon_cli.evaluation.evaluate import evaluate
+from archon_cli.execution.sandbox import ExecResult, Sandbox
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.types import CompletionRequest
 from tests.benchmarks.code import FAST, fenced, reply

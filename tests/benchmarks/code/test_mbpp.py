@@ -8,7 +8,7 @@ import pytest
 
 from archon_cli.benchmarks.base import Question
 from archon_cli.benchmarks.code.mbpp import MBPP, entry_point
-from archon_cli.benchmarks.code.sandbox import Sandbox
+from archon_cli.execution.sandbox import Sandbox
 from tests.benchmarks.code import FAST, fenced, reply
 from tests.conftest import SHARED_DATA
 

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from archon_cli.benchmarks.code import sandbox as sandbox_module
-from archon_cli.benchmarks.code import sandbox_child
-from archon_cli.benchmarks.code.sandbox import (
+from archon_cli.errors import UserError
+from archon_cli.execution import sandbox as sandbox_module
+from archon_cli.execution import sandbox_child
+from archon_cli.execution.sandbox import (
     ExecResult,
     Sandbox,
     SandboxCapabilities,
@@ -38,7 +39,6 @@ from archon_cli.benchmarks.code.sandbox import (
     child_config,
     prepare_base,
 )
-from archon_cli.errors import UserError
 from tests.conftest import ROOT, SHARED_DATA
 
 LIMITS = SandboxLimits(timeout_s=3.0, memory_mb=256, max_processes=16, max_output_bytes=4096)
@@ -285,7 +285,7 @@ print('secret found in', sorted(set(found)))
 # An evaluator started with a key in its environment (as `archon eval` would be), running a probe.
 EVALUATOR = """
 import os, sys
-from archon_cli.benchmarks.code.sandbox import Sandbox, SandboxLimits
+from archon_cli.execution.sandbox import Sandbox, SandboxLimits
 code = f"EVALUATOR = {os.getpid()}\\nSECRET = {os.environ['ARCHON_PLANTED_KEY'].encode()!r}\\n" + sys.argv[2]
 print(Sandbox(SandboxLimits(timeout_s=5.0), isolation=sys.argv[1]).run_sync(code).stdout)
 """

@@ -144,16 +144,20 @@ class RunGroups:
 
     def memory_exceeded(self) -> bool:
         """Whether the kernel killed a process of the run for passing the memory cap."""
+        return self.oom_kills() > 0
+
+    def oom_kills(self) -> int:
+        """How many processes of the group the kernel killed for passing the memory cap."""
         memory = self.dirs[0]
         name = "memory.events" if self.version == "cgroup-v2" else "memory.oom_control"
         try:
             for line in (memory / name).read_text().splitlines():
                 key, _, value = line.partition(" ")
-                if key == "oom_kill" and int(value) > 0:
-                    return True
+                if key == "oom_kill":
+                    return int(value)
         except (OSError, ValueError):
             pass
-        return False
+        return 0
 
     def close(self, wait_s: float = 2.0) -> None:
         """Remove the groups; a group is busy until its last process is gone, so retry briefly."""

@@ -61,9 +61,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from archon_cli.benchmarks.code import sandbox_child
-from archon_cli.benchmarks.code.cgroups import CgroupSupport, RunGroups, find_cgroups, make_run_groups, remove_stale
 from archon_cli.errors import UserError
+from archon_cli.execution import sandbox_child
+from archon_cli.execution.cgroups import CgroupSupport, RunGroups, find_cgroups, make_run_groups, remove_stale
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ Unsandboxed: only the rlimits, then the exec.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -28,6 +29,7 @@ import platform
 import resource
 import signal
 import sys
+import time
 from typing import Any, NoReturn
 
 # Exit status when the sandbox could not be set up (never the code's fault).
@@ -231,6 +233,8 @@ def isolated(cfg: Config) -> NoReturn:
     check(cfg, lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
     check(cfg, lib.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
     build_root(cfg, lib, uid)
+    if cfg.get("serve"):
+        serve(cfg, lib, uid)
     child = os.fork()
     if child == 0:
         try:
@@ -249,6 +253,228 @@ def isolated(cfg: Config) -> NoReturn:
         pid, status = os.wait()
         if pid == child:
             relay(status)
+
+
+# -- serve mode: one sandbox set up once, a fresh forked process per program -----------------------
+
+
+def drop_to(cfg: Config, lib: ctypes.CDLL, uid: int, limits: Config) -> None:
+    """In a forked child of init: the code's uid, no capabilities, ``no_new_privs``, the rlimits."""
+    if cfg["user"] != "userns":
+        os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    check(cfg, lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
+    os.chdir(WORKDIR)
+    set_limits({**cfg, **limits})
+
+
+def run_inline(cfg: Config, script: str) -> NoReturn:
+    """Run ``script`` (in the working directory) the way ``python -I script`` would, in this forked
+    copy of init's interpreter: a fresh ``__main__``, the run's environment, stdio on fds 0-2, the
+    exit status from ``SystemExit``, a traceback and status 1 for any other exception."""
+    import atexit
+    import builtins
+    import io
+    import threading
+    import traceback
+    import types
+
+    os.environ.clear()
+    os.environ.update(cfg["env"])
+    sys.argv = [script]
+    sys.path[0] = WORKDIR
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8")
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
+    main = types.ModuleType("__main__")
+    main.__file__ = os.path.join(WORKDIR, script)
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    status = 0
+    try:
+        with open(script, encoding="utf-8") as fh:
+            source = fh.read()
+        exec(compile(source, script, "exec"), main.__dict__)
+    except SystemExit as exc:
+        if exc.code is None:
+            status = 0
+        elif isinstance(exc.code, int):
+            status = exc.code & 0xFF
+        else:
+            print(exc.code, file=sys.stderr)
+            status = 1
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        status = status or 120
+    os._exit(status)
+
+
+def _read_line(buffer: bytearray) -> bytes | None:
+    """The next line of fd 0 (the evaluator's requests), None at its end."""
+    while b"\n" not in buffer:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            return None
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line
+
+
+def _clear(directory: str) -> None:
+    """Remove everything the previous program left in ``directory`` (init may, whatever its modes)."""
+    for entry in os.scandir(directory):
+        if entry.is_dir(follow_symlinks=False):
+            for root, dirs, files in os.walk(entry.path, topdown=False):
+                for name in files:
+                    os.unlink(os.path.join(root, name))
+                for name in dirs:
+                    path = os.path.join(root, name)
+                    os.unlink(path) if os.path.islink(path) else os.rmdir(path)
+            os.rmdir(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def _kill_the_rest() -> None:
+    """As the namespace's init: kill every other process in it and reap them all. kill(-1) from
+    init reaches every process of the namespace but init; repeated, as a dying fork bomb may still
+    have forked."""
+    while True:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.001)
+
+
+def run_one(cfg: Config, lib: ctypes.CDLL, uid: int, request: Config) -> Config:
+    """One program: its files in a cleared WORKDIR, a forked child that drops to the code's uid and
+    runs it; stdout and stderr kept up to the cap (more stdout stops the program), the wall-clock
+    limit, then every process left killed. The result as the evaluator reads it."""
+    import select
+
+    _clear(WORKDIR)
+    for name, text in request["files"].items():
+        path = os.path.join(WORKDIR, name)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chown(path, uid, uid)
+    stdin = os.memfd_create("stdin")
+    os.write(stdin, request["stdin"].encode("utf-8"))
+    os.lseek(stdin, 0, os.SEEK_SET)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(stdin, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.closerange(3, 1 << 16)
+            with open("/proc/self/oom_score_adj", "w") as fh:  # under the memory cap, the program goes first
+                fh.write("1000")
+            drop_to(cfg, lib, uid, request["limits"])
+            run_inline(cfg, request["script"])
+        except BaseException as exc:
+            fail(cfg, type(exc).__name__ + ": " + str(exc))
+    for fd in (stdin, out_w, err_w):
+        os.close(fd)
+    cap = int(request["max_output_bytes"])
+    kept = {out_r: bytearray(), err_r: bytearray()}
+    cut = {out_r: False, err_r: False}
+    open_fds = [out_r, err_r]
+    deadline = started + float(request["timeout_s"])
+    try:
+        watch = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        watch = None
+    status: int | None = None
+    timed_out = False
+    while status is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        fds = open_fds + ([watch] if watch is not None else [])
+        ready, _, _ = select.select(fds, [], [], min(left, 0.005 if watch is None else left))
+        for fd in ready:
+            if fd == watch:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.remove(fd)
+                continue
+            room = cap - len(kept[fd])
+            kept[fd] += chunk[: max(room, 0)]
+            if len(chunk) > room:
+                cut[fd] = True
+        if cut[out_r] or cut[err_r]:
+            break  # more output than anyone reads: stop it now rather than at the time limit
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = raw
+    duration = time.monotonic() - started
+    _kill_the_rest()
+    for fd in open_fds:  # every writer is gone: read what is left, up to the cap
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            room = cap - len(kept[fd])
+            kept[fd] += chunk[: max(room, 0)]
+            if len(chunk) > room:
+                cut[fd] = True
+    for fd in (out_r, err_r, *([watch] if watch is not None else [])):
+        os.close(fd)
+    # Not reaped in the loop: killed by _kill_the_rest, as a timeout kill is.
+    returncode = -int(signal.SIGKILL) if status is None else os.waitstatus_to_exitcode(status)
+    return {
+        "returncode": returncode,
+        "stdout": kept[out_r].decode("utf-8", errors="replace"),
+        "stderr": kept[err_r].decode("utf-8", errors="replace"),
+        "stdout_truncated": cut[out_r],
+        "stderr_truncated": cut[err_r],
+        "timed_out": timed_out,
+        "duration": round(duration, 4),
+    }
+
+
+def serve(cfg: Config, lib: ctypes.CDLL, uid: int) -> NoReturn:
+    """As init of a namespace set up once: run one program per request line on fd 0 (JSON: script,
+    files, stdin, limits, timeout_s, max_output_bytes), each in a fresh forked process, and answer
+    each with one JSON line on fd 1, until fd 0 ends."""
+    with contextlib.suppress(OSError):  # under the memory cap, init goes last (allowed as real root)
+        write_file("/proc/self/oom_score_adj", "-1000")
+    os.write(1, b"ready\n")
+    buffer = bytearray()
+    while True:
+        line = _read_line(buffer)
+        if line is None:
+            os._exit(0)
+        try:
+            answer = run_one(cfg, lib, uid, json.loads(line))
+        except Exception as exc:  # the sandbox's fault, never the program's: the evaluator sees it
+            answer = {"setup_error": type(exc).__name__ + ": " + str(exc)}
+            _kill_the_rest()
+        data = memoryview((json.dumps(answer) + "\n").encode())
+        while data:
+            data = data[os.write(1, data) :]
 
 
 def relay(status: int) -> NoReturn:
