@@ -1,7 +1,8 @@
-"""What ``archon check`` does: validate architecture files (ours and the original Archon's) without
-calling any model, for people and CI scripts.
+"""What ``archon check`` does: validate architecture files (ours and the original Archon's) and task
+files (or data files) without calling any model, for people and CI scripts.
 
-Per file: OK with static calls per query, the models and the warnings, or the one-line error.
+Per file: OK with static calls per query, the models and the warnings, or the one-line error; for
+a task, the rows, columns, split sizes, first input and scorer, or each problem in one line.
 Nothing here builds a gateway, so no model, provider library or network is touched.
 """
 
@@ -17,6 +18,10 @@ from archon_cli.errors import EXIT_OK, EXIT_USAGE, ArchonError
 
 def check_file(path: Path) -> dict[str, Any]:
     """The verdict on one file, as the JSON record ``--json`` prints."""
+    from archon_cli.benchmarks.task.check import check_task, is_task_file
+
+    if is_task_file(path):
+        return check_task(path)
     try:
         architecture, warnings = load_architecture(path)
     except ArchonError as exc:
@@ -41,6 +46,9 @@ def run_check(paths: list[Path], json_out: bool) -> int:
         print(json.dumps({"files": records, "valid": valid, "invalid": len(records) - valid}, ensure_ascii=False))
     else:
         for r in records:
+            if r.get("kind") == "task":
+                print_task(r)
+                continue
             if not r["ok"]:
                 print(f"ERROR {r['error']}")
                 continue
@@ -52,3 +60,20 @@ def run_check(paths: list[Path], json_out: bool) -> int:
         if len(records) > 1:
             print(f"{valid} of {len(records)} files valid")
     return EXIT_OK if valid == len(records) else EXIT_USAGE
+
+
+def print_task(r: dict[str, Any]) -> None:
+    """A task's report: what was read, or each problem in one line."""
+    if "rows" not in r:
+        print(f"ERROR {r['error']}")
+        return
+    if not r["ok"]:
+        for problem in r["problems"]:
+            print(f"ERROR {problem}")
+        return
+    splits = r["splits"]
+    print(f"OK    {r['file']}: task {r['name']}, {r['rows']} rows read from {r['data']}")
+    print(f"      columns: {', '.join(r['columns'])}")
+    print(f"      split: dev {splits['dev']}, test {splits['test']}")
+    print(f"      scorer: {r['scorer']}")
+    print(f"      first input: {json.dumps(r['first_input'], ensure_ascii=False)}")

@@ -52,7 +52,7 @@ def plan_eval(
     judge = make_judge(gateway, choice)
     if choice is not None and choice.warning:
         print_warnings(console, [choice.warning])
-    run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
+    run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None, benchmark)
     plan = RunPlan(
         run_dir=options.results_dir / run_id,
         architecture=architecture,
