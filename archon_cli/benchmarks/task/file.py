@@ -215,7 +215,7 @@ def _read_jsonl(path: Path, where: str) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        frame = pd.read_json(path, lines=True, dtype=False, convert_dates=False, encoding="utf-8")
+        frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
     except ValueError:
         _bad_json_line(path, where)  # names the line pandas could not read
         raise

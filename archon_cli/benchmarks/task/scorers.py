@@ -224,10 +224,9 @@ class Choice(Scorer):
         return str(question.reference[0]) if question.reference else None
 
     def extract(self, reply: str, question: Question) -> str | None:
-        from archon_cli.benchmarks.mixeval import parse_choice_rule
+        from archon_cli.benchmarks.mixeval import chosen_letter
 
-        letter, how = parse_choice_rule(reply, question.meta["options"], random.Random(0))
-        return None if how == "random" else letter
+        return chosen_letter(reply, question.meta["options"])
 
     async def score(self, reply: str, question: Question, judge: Judge | None) -> Score:
         from archon_cli.benchmarks.mixeval import parse_choice_rule
