@@ -44,14 +44,13 @@ class TaskBenchmark(Benchmark):
         self._examples: list[Question] | None = None
         if isinstance(scorer, Python):
             scorer.row = task.row
+            scorer.load()  # before any call: an import failure is exit 2
         if isinstance(scorer, Code):
             from archon_cli.benchmarks.code.sandbox import Sandbox, SandboxLimits
 
             scorer.sandbox = Sandbox(SandboxLimits(timeout_s=task.spec.timeout + 2.0))
 
     def load(self) -> list[Question]:
-        if isinstance(self.scorer, Python):
-            self.scorer.load()  # before any call: an import failure is exit 2
         return list(self.task.questions)
 
     def identity(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from archon_cli.benchmarks.mixeval import format_options
 from archon_cli.benchmarks.task.file import (
     DATA_SUFFIXES,
     HUB_PREFIX,
+    TASK_SUFFIXES,
     ColumnSplit,
     Task,
     TaskFile,
@@ -38,7 +39,13 @@ def load_task(path: Path, problems: list[str] | None = None) -> tuple[Task, Scor
     """Read and check a task file or a data file: every problem is a one-line UserError. With
     ``problems`` (``archon check``), the rows' problems are collected there instead (up to
     ``MAX_PROBLEMS``) and those rows skipped; a problem with the whole file still raises."""
-    bare = path.suffix.lower() in DATA_SUFFIXES
+    suffix = path.suffix.lower()
+    bare = suffix in DATA_SUFFIXES
+    if not bare and suffix not in TASK_SUFFIXES:
+        raise UserError(
+            f"{path}: unknown format {suffix or '(no suffix)'!r}: a task file is .yaml or .yml, "
+            "a data file .jsonl, .json, .csv or .parquet"
+        )
     if not bare and not path.exists():
         raise UserError(f"{path}: task file not found")
     spec = bare_data_spec(path) if bare else read_task_file(path)
