@@ -42,6 +42,7 @@ class TaskBenchmark(Benchmark):
         self.needs_judge = scorer.needs_judge  # type: ignore[misc]
         self.dev_fraction = dev_share(task.spec)  # type: ignore[misc]
         self._examples: list[Question] | None = None
+        self._dev_cache: dict[int, set[str]] = {}
         if isinstance(scorer, Python):
             scorer.row = task.row
             scorer.load()  # before any call: an import failure is exit 2
@@ -84,14 +85,17 @@ class TaskBenchmark(Benchmark):
         return split.seed if isinstance(split, FractionSplit) and split.seed is not None else seed
 
     def _dev_ids(self, seed: int) -> set[str]:
+        """The ids of the dev part (made once per seed: a search asks for both parts)."""
         if self.task.split_of is not None:
             return {k for k, v in self.task.split_of.items() if v == "dev"}
         seed = self._seed(seed)
-        keyed = sorted(
-            (hashlib.sha256(f"{self.name}:{seed}:{q.id}".encode()).hexdigest(), q.id) for q in self.task.questions
-        )
-        n_dev = math.ceil(len(keyed) * self.dev_fraction)
-        return {qid for _, qid in keyed[:n_dev]}
+        if seed not in self._dev_cache:
+            prefix = f"{self.name}:{seed}:"
+            sha = hashlib.sha256
+            ids = [q.id for q in self.task.questions]
+            ids.sort(key=lambda qid: sha(f"{prefix}{qid}".encode()).digest())
+            self._dev_cache[seed] = set(ids[: math.ceil(len(ids) * self.dev_fraction)])
+        return self._dev_cache[seed]
 
     def split(self, questions: list[Question], split: str, seed: int) -> list[Question]:
         """The task's split: its split column, else a seeded hash of the ids (the task's seed, else

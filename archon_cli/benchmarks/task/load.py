@@ -133,8 +133,13 @@ def build_questions(task: Task, scorer: Scorer, problems: list[str] | None = Non
     cells: dict[str, list[Any]] = {}
 
     def column(name: str) -> list[Any]:
+        """A column's cells as plain Python values (read once)."""
         if name not in cells:
-            cells[name] = [plain(v) for v in frame[name].tolist()]
+            series = frame[name]
+            values = series.tolist()
+            if series.dtype.kind not in "iub":  # ints and bools are plain already
+                values = [v if isinstance(v, str) else plain(v) for v in values]
+            cells[name] = values
         return cells[name]
 
     ids = [as_text(v) for v in column(spec.id)] if spec.id else [str(i + 1) for i in range(n)]
@@ -144,6 +149,8 @@ def build_questions(task: Task, scorer: Scorer, problems: list[str] | None = Non
     split_values = column(spec.split.column) if isinstance(spec.split, ColumnSplit) else None
     row_columns = sorted(set(input_fields or []) | set(system_fields or []) | ({spec.options} if spec.options else set()))
     appends_options = isinstance(scorer, Choice) and spec.options not in (input_fields or [])
+    row_lists = [(c, column(c)) for c in row_columns]
+    options_column = spec.options
 
     def question(index: int) -> Question:
         qid = ids[index]
@@ -152,7 +159,7 @@ def build_questions(task: Task, scorer: Scorer, problems: list[str] | None = Non
                 fail(f"{where_row(source, index, spec.id)}: empty id")
             if qid in row_of:
                 fail(f"{where_row(source, index, spec.id)}: duplicate id {qid!r} (also row {row_of[qid] + 1})")
-        row = {c: column(c)[index] for c in row_columns}
+        row = {c: cells_of[index] for c, cells_of in row_lists}
         target = targets[index]
         if spec.target is not None and missing(target):
             fail(f"{where_row(source, index, spec.target)}: no target")
@@ -164,7 +171,9 @@ def build_questions(task: Task, scorer: Scorer, problems: list[str] | None = Non
             text = as_text(inputs[index])
         else:
             assert input_template is not None
-            text = input_template.format_map({k: _cell_text(k, v, spec.options, meta) for k, v in row.items()})
+            text = input_template.format_map(
+                {k: as_text(v) if k != options_column else _cell_text(k, v, options_column, meta) for k, v in row.items()}
+            )
         if appends_options:
             text = f"{text}\n{format_options(meta['options'])}"
         if not text.strip():

@@ -53,8 +53,13 @@ def normalize_text(text: str) -> str:
 
 def targets_of(cell: Any) -> list[str]:
     """A target cell as its accepted answers: a list cell means any of these."""
+    if isinstance(cell, str):  # the common cases, first
+        return [cell] if cell.strip() else []
+    if type(cell) is int:
+        return [str(cell)]
     values = cell if isinstance(cell, list | tuple) else [cell]
-    return [as_text(v) for v in values if v is not None and as_text(v).strip()]
+    texts = [as_text(v) for v in values if v is not None]
+    return [t for t in texts if t.strip()]
 
 
 class Scorer:
@@ -145,6 +150,9 @@ def as_number(text: str | None) -> Fraction | None:
         return None
 
 
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # needs no closer look (most targets)
+
+
 class Number(Scorer):
     """gsm8k's reading: the reply's final number (``answers.extract_answer``), by value."""
 
@@ -153,7 +161,7 @@ class Number(Scorer):
     def reference(self, target: Any, row: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         targets = targets_of(target)
         for t in targets:
-            if as_number(normalize_number(t)) is None:
+            if _PLAIN_NUMBER.fullmatch(t) is None and as_number(normalize_number(t)) is None:
                 raise RowProblem(f"target {t!r} is not a number")
         return targets, {}
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from archon_cli.cli import main
-from tests.benchmarks.task.helpers import write_jsonl, write_task
+from tests.benchmarks.task.helpers import write_task
 
 ARCH = str(Path(__file__).resolve().parents[3] / "architectures" / "single-call.yaml")
 ROWS = [{"question": f"What is {i} + 1?", "answer": str(i + 1), "id": f"q{i}"} for i in range(10)]
@@ -67,11 +67,11 @@ CASES: dict[str, tuple[Callable[[Path], Path | str], str]] = {
         "input names column 'questoin', which the data lacks (columns: question, answer, id)",
     ),
     "a row without a target": (
-        lambda d: write_task(d, ROWS[:3] + [{"question": "x", "answer": "", "id": "q3"}] + ROWS[4:]),
+        lambda d: write_task(d, [*ROWS[:3], {"question": "x", "answer": "", "id": "q3"}, *ROWS[4:]]),
         "data.jsonl row 4 column 'answer': no target",
     ),
     "duplicate ids": (
-        lambda d: write_task(d, ROWS[:5] + [dict(ROWS[5], id="q1")] + ROWS[6:], id="id"),
+        lambda d: write_task(d, [*ROWS[:5], dict(ROWS[5], id="q1"), *ROWS[6:]], id="id"),
         "data.jsonl row 6 column 'id': duplicate id 'q1' (also row 2)",
     ),
     "unknown scorer": (lambda d: write_task(d, ROWS, scorer="fuzzy"), "unknown scorer 'fuzzy' (known: exact"),
@@ -99,7 +99,7 @@ CASES: dict[str, tuple[Callable[[Path], Path | str], str]] = {
         "function 's.py:score': s.py has no function 'score'",
     ),
     "number target that is not a number": (
-        lambda d: write_task(d, ROWS[:2] + [dict(ROWS[2], answer="three")] + ROWS[3:], scorer="number"),
+        lambda d: write_task(d, [*ROWS[:2], dict(ROWS[2], answer="three"), *ROWS[3:]], scorer="number"),
         "row 3 column 'answer': target 'three' is not a number",
     ),
 }

@@ -7,7 +7,6 @@ scoring and the vote are what is compared."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import pytest

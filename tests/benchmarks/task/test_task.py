@@ -108,10 +108,10 @@ async def test_a_changed_data_file_is_a_new_run_never_resumed(tmp_path: Path) ->
     info = json.loads((tmp_path / run_id / "run.json").read_text())
     assert info["task"]["data_sha256"] == bench.task.data_sha256 and info["task"]["task_sha256"]
 
-    write_jsonl(tmp_path / "data.jsonl", ROWS[:-1] + [dict(ROWS[-1], answer="99")])
+    write_jsonl(tmp_path / "data.jsonl", [*ROWS[:-1], dict(ROWS[-1], answer="99")])
     changed = TaskBenchmark(task)
     assert default_run_id(ARCH, options, None, changed) != run_id  # a new run by default
-    with pytest.raises(UserError, match="was made with other files of task .*it is not resumed"):
+    with pytest.raises(UserError, match=r"was made with other files of task .*it is not resumed"):
         await evaluate_into_folder(plan_for(changed, tmp_path / run_id), LLMGateway(backend=FakeBackend(adder)))
     # The unchanged task resumes.
     write_jsonl(tmp_path / "data.jsonl", ROWS)
@@ -144,7 +144,7 @@ def test_check_reports_a_task(tmp_path: Path) -> None:
 
 
 def test_check_names_each_bad_row(tmp_path: Path) -> None:
-    rows = ROWS[:2] + [dict(ROWS[2], answer="")] + ROWS[3:6] + [dict(ROWS[6], id="q0")] + ROWS[7:]
+    rows = [*ROWS[:2], dict(ROWS[2], answer=""), *ROWS[3:6], dict(ROWS[6], id="q0"), *ROWS[7:]]
     record = check_file(write_task(tmp_path, rows, id="id", scorer="number"))
     assert not record["ok"]
     assert record["problems"] == [
