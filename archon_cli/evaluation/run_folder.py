@@ -222,11 +222,12 @@ async def _locked(run_dir: Path, wait: bool) -> AsyncIterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _check_identity(plan: RunPlan) -> None:
+def check_identity(run_dir: Path, benchmark: Benchmark) -> None:
     """Refuse to resume into a folder whose run.json records other benchmark files (a task or
-    data file changed since): its finished questions were scored against other data."""
-    identity = plan.benchmark.identity()
-    path = plan.run_dir / RUN_INFO
+    data file changed since): its finished questions were scored against other data. Checked
+    when an evaluation is planned (before any call) and again under the folder's lock."""
+    identity = benchmark.identity()
+    path = run_dir / RUN_INFO
     if not identity or not path.is_file():
         return
     try:
@@ -238,7 +239,7 @@ def _check_identity(plan: RunPlan) -> None:
     for key, value in identity.items():
         if key in info and info[key] != value:
             raise UserError(
-                f"{plan.run_dir} was made with other files of {plan.benchmark.name} ({key} changed): "
+                f"{run_dir} was made with other files of {benchmark.name} ({key} changed): "
                 "it is not resumed; give another --run-id or remove the folder"
             )
 
@@ -282,7 +283,7 @@ async def evaluate_into_folder(
     evaluation ran. ``on_warning`` hears, in one line each, of damage found in the folder."""
     _make_folder(plan.run_dir)
     async with _locked(plan.run_dir, plan.wait_lock):
-        _check_identity(plan)
+        check_identity(plan.run_dir, plan.benchmark)
         for note in _clear_damage(plan):
             (on_warning or (lambda _n: None))(note)
         return await _evaluate_locked(plan, gateway, concurrency, calls_limit, on_record)
