@@ -16,11 +16,39 @@ from archon_cli.config.architecture import load_architecture
 from archon_cli.errors import EXIT_OK, EXIT_USAGE, ArchonError
 
 
+_DATA_SUFFIXES = (".jsonl", ".csv", ".parquet")  # and .json holding rows (benchmarks/task/file.py)
+
+
+def is_task_file(path: Path) -> bool:
+    """A data file, or a YAML file with a task's keys (``data``, no ``layers``). Told apart here,
+    without importing the benchmarks (an architecture's check loads no engine or model code)."""
+    suffix = path.suffix.lower()
+    if suffix in _DATA_SUFFIXES:
+        return True
+    if suffix not in (".json", ".yaml", ".yml") or not path.is_file():
+        return False
+    if suffix == ".json":  # an architecture (ours or the original Archon's) is an object of settings
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False  # the architecture check says what is wrong with it
+        return isinstance(data, list) or (
+            isinstance(data, dict) and bool(data) and all(isinstance(v, dict) for v in data.values())
+        )
+    try:
+        from archon_cli.config.files import read_config_file
+
+        raw = read_config_file(path)
+    except ArchonError:
+        return False
+    return isinstance(raw, dict) and "data" in raw and "layers" not in raw
+
+
 def check_file(path: Path) -> dict[str, Any]:
     """The verdict on one file, as the JSON record ``--json`` prints."""
-    from archon_cli.benchmarks.task.check import check_task, is_task_file
-
     if is_task_file(path):
+        from archon_cli.benchmarks.task.check import check_task
+
         return check_task(path)
     try:
         architecture, warnings = load_architecture(path)

@@ -9,24 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archon_cli.benchmarks.task.file import DATA_SUFFIXES, TASK_SUFFIXES
 from archon_cli.errors import ArchonError
-
-
-def is_task_file(path: Path) -> bool:
-    """A data file, or a YAML file whose keys are a task's (``data``, no ``layers``)."""
-    suffix = path.suffix.lower()
-    if suffix in DATA_SUFFIXES:
-        return True
-    if suffix not in TASK_SUFFIXES or not path.is_file():
-        return False
-    try:
-        from archon_cli.config.files import read_config_file
-
-        raw = read_config_file(path)
-    except ArchonError:
-        return False
-    return isinstance(raw, dict) and "data" in raw and "layers" not in raw
 
 
 def check_task(path: Path) -> dict[str, Any]:
