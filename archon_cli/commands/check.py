@@ -15,7 +15,6 @@ from typing import Any
 from archon_cli.config.architecture import load_architecture
 from archon_cli.errors import EXIT_OK, EXIT_USAGE, ArchonError
 
-
 _DATA_SUFFIXES = (".jsonl", ".csv", ".parquet")  # and .json holding rows (benchmarks/task/file.py)
 
 
