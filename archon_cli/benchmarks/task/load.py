@@ -112,7 +112,11 @@ def build_questions(task: Task, scorer: Scorer, problems: list[str] | None = Non
         raise UserError(
             f"{where}: input {spec.input!r} is neither a column ({', '.join(columns)}) nor a template over them"
         )
-    system_template = None if spec.system is None else _rendered(spec.system, "system", columns, where)[1]
+    system_template = None
+    if spec.system is not None:
+        system_column, system_template = _rendered(spec.system, "system", columns, where)
+        if system_column is not None:  # a column's name: each row's own system prompt
+            system_template = "{" + system_column + "}"
     system_fields = template_columns(system_template, where, "system") if system_template else None
     if spec.instruction and (fields := template_columns(spec.instruction, where, "instruction")):
         raise UserError(f"{where}: instruction is the same for every row: it cannot name a column ({{{fields[0]}}})")

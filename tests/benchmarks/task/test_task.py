@@ -164,3 +164,14 @@ def test_check_cli_prints_the_report(cli) -> None:  # type: ignore[no-untyped-de
     assert "150 rows read" in result.stdout and "columns: country, capital, region" in result.stdout
     assert "scorer: includes" in result.stdout and 'first input: "What is the capital of' in result.stdout
     assert os.path.basename(str(EXAMPLE)) in result.stdout
+
+
+def test_system_prompt_from_text_a_template_or_a_column(tmp_path: Path) -> None:
+    rows = [dict(r, persona=f"You are tutor {i}.") for i, r in enumerate(ROWS)]
+    plain = TaskBenchmark(write_task(tmp_path, rows, system="Be brief."))
+    assert {q.system for q in plain.load()} == {"Be brief."}
+    templated = TaskBenchmark(write_task(tmp_path, rows, system="Topic: {kind}."))
+    assert templated.load()[1].system == "Topic: odd."
+    by_column = TaskBenchmark(write_task(tmp_path, rows, system="persona"))
+    assert by_column.load()[2].system == "You are tutor 2."
+    assert by_column.load()[2].query().messages[0] == {"role": "system", "content": "You are tutor 2."}
