@@ -1,4 +1,4 @@
-"""Figure 8: a user's task of 100,000 rows (JSONL): loading and splitting it, and `archon check` on it.
+"""Figure 9: a user's task of 100,000 rows (JSONL): loading and splitting it, and `archon check` on it.
 
 The task: a generated JSONL file (id, question, answer, topic) and a task file with an input
 template, a category, the ``number`` scorer and a 20% dev split. "load" is ``get_benchmark`` (the
