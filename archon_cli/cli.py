@@ -155,7 +155,7 @@ def run(
 @app.command("eval")
 def eval_(
     architecture: ArchOption,
-    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark name (see `archon benchmarks`).")],
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark name (see `archon benchmarks`), or a task file / data file.")],
     split: Annotated[str, typer.Option("--split", help="dev (20%, for search), test (80% held out) or all.")] = "dev",
     limit: Annotated[
         Optional[int], typer.Option("--limit", "-n", help="Evaluate only the first N questions of the split.")
@@ -209,7 +209,7 @@ def eval_(
 
 @app.command()
 def search(
-    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark to search on (its dev split).")],
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark to search on (its dev split), or a task file / data file.")],
     budget: Annotated[str, typer.Option("--budget", help="Calls per query (an integer) or a budget file.")],
     models: Annotated[Optional[str], typer.Option("--models", help="Comma-separated model pool (default: the embedded models).")] = None,
     pool: Annotated[Optional[Path], typer.Option("--pool", help="Model pool file (YAML list of models).")] = None,
@@ -277,11 +277,13 @@ def search(
 @app.command()
 def check(
     files: Annotated[
-        list[Path], typer.Argument(help="Architecture files (YAML, JSON, or original Archon JSON).")
+        list[Path],
+        typer.Argument(help="Architecture files (YAML, JSON, or original Archon JSON), or task files / data files."),
     ],
     json_out: JsonOption = False,
 ) -> None:
     """Validate architecture files without calling any model: static calls per query, models, warnings.
+    A task file or data file: rows, columns, split sizes, first input and scorer, or each problem.
 
     Exit code 0 when every file is valid, 2 otherwise."""
     from archon_cli.commands.check import run_check
@@ -350,7 +352,7 @@ def compare(
         typer.Argument(help="Result folders of `eval` or `search`, or architecture files (with --benchmark)."),
     ],
     benchmark: Annotated[
-        Optional[str], typer.Option("--benchmark", "-b", help="Evaluate architecture files on this benchmark first.")
+        Optional[str], typer.Option("--benchmark", "-b", help="Evaluate architecture files on this benchmark (or task file) first.")
     ] = None,
     split: Annotated[str, typer.Option("--split", help="Split for architecture files: dev, test or all.")] = "dev",
     limit: Annotated[

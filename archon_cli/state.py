@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,13 +17,18 @@ class Query:
     style can rewrite it: ``question`` (the turn without the answer-format instruction),
     ``instruction`` (that instruction, which the messages append to every user turn) and
     ``examples``, worked (question, answer) pairs for few-shot prompts. A query from elsewhere
-    (``archon run``, the server) has only its messages: ``question`` None."""
+    (``archon run``, the server) has only its messages: ``question`` None.
+
+    ``answer_key``: how the benchmark reads a reply's final answer (a task's scorer: a number, an
+    option letter), so a majority vote counts the answers the score will read; None: the
+    general extraction (``answers.extract_answer``)."""
 
     messages: tuple[Message, ...]
     id: str = ""
     question: str | None = None
     instruction: str = ""
     examples: tuple[tuple[str, str], ...] = ()
+    answer_key: Callable[[str], str | None] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_prompt(cls, prompt: str, id: str = "") -> Query:

@@ -148,6 +148,29 @@ def _fewer(share: float) -> str:
     return f"{share:.0%} fewer trials" if share >= 0 else f"{-share:.0%} more trials"
 
 
+def _task(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
+    rows = f"{r['rows']:,}-row JSONL task ({r['file_mb']} MB)"
+    return [
+        Row(
+            f"9. task, load and split a {rows}",
+            f"median {r['load_s']:.2f} s (runs {', '.join(f'{x:.2f}' for x in r['load_runs_s'])}), "
+            f"+{r['extra_mb']:.0f} MB; dev {r['dev']:,}, test {r['test']:,}",
+            "< 3 s, <= 300 MB",
+            r["load_s"] < 3 and r["extra_mb"] <= 300,
+            cmd,
+            load,
+        ),
+        Row(
+            f"9. task, `archon check` on the {rows}",
+            f"median {r['check_s']:.2f} s (runs {', '.join(f'{x:.2f}' for x in r['check_runs_s'])})",
+            "< 3 s",
+            r["check_s"] < 3,
+            cmd,
+            load,
+        ),
+    ]
+
+
 def _startup(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
     return [
         Row(
@@ -291,6 +314,7 @@ FIGURES = [
         ["view_report.py", "--questions", "10000", "--trials", "30", "--keep", "results/bench-view"],
         _view,
     ),
+    Figure("task", "9. task", ["task_load.py", "--rows", "100000", "--runs", "3"], _task),
     # Last: the demo search on the embedded model is the longest figure (about 10-13 minutes here).
     Figure("demo", "2. search reuse, demo", ["search_reuse.py", "--demo"], _reuse),
 ]

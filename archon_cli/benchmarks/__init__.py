@@ -7,6 +7,7 @@ import importlib
 from pathlib import Path
 
 from archon_cli.benchmarks.base import Benchmark, Judge, Question, Response, Score, split_questions
+from archon_cli.benchmarks.task.file import is_task_name
 from archon_cli.errors import UserError
 
 _BENCHMARKS: dict[str, str] = {
@@ -31,9 +32,17 @@ def benchmark_names() -> list[str]:
 
 
 def get_benchmark(name: str, data_dir: Path | None = None) -> Benchmark:
+    """A built-in benchmark by name, or a user's task: a task file (.yaml/.yml) or a data file
+    (.jsonl, .json, .csv, .parquet) by its path."""
     target = _BENCHMARKS.get(name)
+    if target is None and is_task_name(name):
+        from archon_cli.benchmarks.task.benchmark import TaskBenchmark
+
+        return TaskBenchmark(Path(name), data_dir)
     if target is None:
-        raise UserError(f"unknown benchmark {name!r} (known: {', '.join(benchmark_names())})")
+        raise UserError(
+            f"unknown benchmark {name!r} (known: {', '.join(benchmark_names())}; or a task file or data file by its path)"
+        )
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(data_dir)  # type: ignore[no-any-return]

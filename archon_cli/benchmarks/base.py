@@ -12,7 +12,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -137,14 +137,30 @@ class Benchmark(ABC):
         default; a generator asking for examples then prompts zero-shot in its format."""
         return ()
 
+    def answer_key(self, question: Question) -> Callable[[str], str | None] | None:
+        """How this benchmark reads a reply's final answer to ``question``, for a majority vote
+        (``Query.answer_key``); None: the general ``answers.extract_answer``."""
+        return None
+
+    def split(self, questions: list[Question], split: str, seed: int) -> list[Question]:
+        """The questions of ``split`` (dev, test or all): the seeded split of ``split_questions``."""
+        return split_questions(questions, split, seed, self.name, self.dev_fraction)
+
+    def identity(self) -> dict[str, Any]:
+        """What a run folder records of the benchmark's files beyond its name (a task's file
+        hashes); a folder made with another identity is never resumed. Empty for the built-ins."""
+        return {}
+
     async def respond(self, question: Question, solve: Solve) -> Response:
         """Run the architecture on every turn; later turns see the architecture's earlier answers."""
         history: list[Message] = []
         answers: list[str] = []
         results: list[QueryResult] = []
         examples = self.few_shot(question)
+        key = self.answer_key(question)
         for turn in range(len(question.turns)):
-            result = await solve(question.query(history, examples))
+            query = question.query(history, examples)
+            result = await solve(query if key is None else replace(query, answer_key=key))
             results.append(result)
             if result.error is not None:
                 break

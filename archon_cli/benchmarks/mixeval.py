@@ -32,6 +32,8 @@ import json
 import random
 import re
 import string
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -111,6 +113,13 @@ def parse_choice_rule(reply: str, options: list[str], rng: random.Random) -> tup
         return rng.choice(letters), "random"
     first = min(i for i, _ in found)
     return next(letter for i, letter in found if i == first), how
+
+
+def chosen_letter(reply: str, options: list[str]) -> str | None:
+    """The letter the rule parser finds in ``reply``, None where only a random pick would give
+    one: what a majority vote on a multiple-choice question counts."""
+    letter, how = parse_choice_rule(reply, options, random.Random(0))
+    return None if how == "random" else letter
 
 
 _KEY_INDICATORS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answer ", "result ")
@@ -297,6 +306,12 @@ class MixEval(Benchmark):
             category=problem_type,
             meta=meta,
         )
+
+    def answer_key(self, question: Question) -> Callable[[str], str | None] | None:
+        """A multiple-choice question's vote counts the letters the rule parser reads."""
+        if question.meta.get("problem_type") != "multiple-choice":
+            return None
+        return partial(chosen_letter, options=question.meta["options"])
 
     async def score(self, question: Question, response: Response, judge: Judge | None) -> Score:
         """The official rule parser, or the model parser when a judge is given (see the module docstring)."""

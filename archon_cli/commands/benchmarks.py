@@ -9,4 +9,5 @@ from archon_cli.errors import EXIT_OK
 def list_benchmarks() -> int:
     for name in benchmark_names():
         print(f"{name:16} {get_benchmark(name).description}")
+    print(f"{'PATH':16} your own task: a task file (.yaml) or a data file (.jsonl .json .csv .parquet); see `archon check`")
     return EXIT_OK

@@ -66,7 +66,7 @@ def run_compare(
         raise UserError(f"{architectures[0]} is an architecture file: pass --benchmark NAME to evaluate it first")
 
     runs = [run for folder in folders for run in load_result(folder)]
-    pending = [(str(p), evaluation.benchmark, evaluation.split) for p in architectures] if evaluation else []
+    pending = [(str(p), _benchmark_name(evaluation), evaluation.split) for p in architectures] if evaluation else []
     check_mixed([(r.architecture, r.benchmark, r.split) for r in runs] + pending, options.allow_mixed)
     evaluated = _Evaluated()
     if evaluation is not None and architectures:
@@ -100,6 +100,16 @@ def run_compare(
     if options.report:
         report_last(runs, err, out_dir / REPORT, comparison)
     return EXIT_BUDGET if evaluated.budget_stop else EXIT_OK
+
+
+def _benchmark_name(evaluation: EvalOptions) -> str:
+    """The name runs of ``--benchmark`` carry: a task file's or data file's is the task's name."""
+    from archon_cli.benchmarks import get_benchmark
+    from archon_cli.benchmarks.task.file import is_task_name
+
+    if is_task_name(evaluation.benchmark):
+        return get_benchmark(evaluation.benchmark, evaluation.data_dir).name
+    return evaluation.benchmark
 
 
 @dataclass

@@ -22,6 +22,7 @@ from archon_cli.evaluation.run_folder import (
     RunOutcome,
     RunPlan,
     check_folder_name,
+    check_identity,
     default_run_id,
     evaluate_into_folder,
     plan_questions,
@@ -52,7 +53,8 @@ def plan_eval(
     judge = make_judge(gateway, choice)
     if choice is not None and choice.warning:
         print_warnings(console, [choice.warning])
-    run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None)
+    run_id = options.run_id or default_run_id(architecture, options, judge.model if judge else None, benchmark)
+    check_identity(options.results_dir / run_id, benchmark)
     plan = RunPlan(
         run_dir=options.results_dir / run_id,
         architecture=architecture,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Literal
 
 from archon_cli.answers import extract_answer
@@ -18,21 +19,24 @@ class MajorityVoteConfig(ComponentConfig):
         return 0, n_in
 
 
-def vote_key(text: str) -> str | None:
-    """The answer a candidate votes for, or None if it states none.
+def vote_key(text: str, extract: Callable[[str], str | None] | None = None) -> str | None:
+    """The answer a candidate votes for, or None if it states none: read by ``extract`` (the
+    benchmark's own reading, ``Query.answer_key``) where given, else by ``extract_answer``.
 
     Case-folded so that "Paris" and "paris" count as one answer.
     """
-    answer = extract_answer(text)
+    answer = (extract or extract_answer)(text)
     return answer.casefold() if answer is not None else None
 
 
-def majority(candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+def majority(
+    candidates: tuple[Candidate, ...], extract: Callable[[str], str | None] | None = None
+) -> tuple[Candidate, ...]:
     """Candidates carrying the winning answer, in incoming order.
 
     Ties go to the answer that appears first; with no extractable answer, the first candidate.
     """
-    keys = [vote_key(c.text) for c in candidates]
+    keys = [vote_key(c.text, extract) for c in candidates]
     counts = Counter(k for k in keys if k is not None)
     if not counts:
         return candidates[:1]
@@ -47,7 +51,8 @@ class MajorityVote(Component[MajorityVoteConfig]):
     config_class = MajorityVoteConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
-        keys = [vote_key(c.text) for c in layer_input.candidates]
+        extract = layer_input.query.answer_key
+        keys = [vote_key(c.text, extract) for c in layer_input.candidates]
         counts = Counter(k for k in keys if k is not None)
         decision = {"votes": keys, "counts": dict(counts.most_common())}
-        return LayerOutput(candidates=majority(layer_input.candidates), decision=decision)
+        return LayerOutput(candidates=majority(layer_input.candidates, extract), decision=decision)

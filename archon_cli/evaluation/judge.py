@@ -99,7 +99,7 @@ def choose_judge(
     warning = None
     if requested:
         model, origin = requested, "requested"
-    elif official is not None and official.key_env in provider_keys:
+    elif official is not None and (not official.key_env or official.key_env in provider_keys):
         model, origin = official.model, "official"
     else:
         model, origin = DEFAULT_JUDGE, "embedded"

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from archon_cli.benchmarks.base import Benchmark, Question, split_questions
+from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.engine.trace import is_trace
@@ -94,12 +94,20 @@ def architecture_digest(architecture: Architecture) -> str:
     return hashlib.sha256(json.dumps(architecture.model_dump(), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def default_run_id(architecture: Architecture, options: EvalOptions, judge_model: str | None) -> str:
-    """Same command, same id: that is what makes a re-run resume."""
-    parts = [f"eval-{architecture.name}", options.benchmark, options.split, f"s{options.seed}"]
+def default_run_id(
+    architecture: Architecture, options: EvalOptions, judge_model: str | None, benchmark: Benchmark | None = None
+) -> str:
+    """Same command, same id: that is what makes a re-run resume. A task's run is named by the
+    task and its digest covers the task's files, so a changed file starts a new run."""
+    identity = benchmark.identity() if benchmark is not None else {}
+    name = benchmark.name if identity and benchmark is not None else options.benchmark
+    parts = [f"eval-{architecture.name}", name, options.split, f"s{options.seed}"]
     if options.limit is not None:
         parts.append(f"n{options.limit}")
-    digest = hashlib.sha256(f"{architecture_digest(architecture)}:{judge_model}".encode()).hexdigest()[:6]
+    key = f"{architecture_digest(architecture)}:{judge_model}"
+    if identity:
+        key += ":" + json.dumps(identity, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:6]
     return "-".join([*parts, digest]).replace("/", "_")
 
 
@@ -121,7 +129,7 @@ def plan_questions(benchmark: Benchmark, split: str, seed: int, limit: int | Non
         raise UserError(f"{benchmark.name}: the data{where} cannot be read ({type(exc).__name__}: {reason})") from None
     if not questions:
         raise UserError(f"{benchmark.name}: the data has no questions")
-    chosen = split_questions(questions, split, seed, benchmark.name, benchmark.dev_fraction)
+    chosen = benchmark.split(questions, split, seed)
     return chosen[:limit] if limit is not None else chosen
 
 
@@ -224,6 +232,28 @@ async def _locked(run_dir: Path, wait: bool) -> AsyncIterator[None]:
         os.close(fd)  # releases the lock
 
 
+def check_identity(run_dir: Path, benchmark: Benchmark) -> None:
+    """Refuse to resume into a folder whose run.json records other benchmark files (a task or
+    data file changed since): its finished questions were scored against other data. Checked
+    when an evaluation is planned (before any call) and again under the folder's lock."""
+    identity = benchmark.identity()
+    path = run_dir / RUN_INFO
+    if not identity or not path.is_file():
+        return
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a damaged run.json is written afresh by _start
+    if not isinstance(info, dict):
+        return
+    for key, value in identity.items():
+        if key in info and info[key] != value:
+            raise UserError(
+                f"{run_dir} was made with other files of {benchmark.name} ({key} changed): "
+                "it is not resumed; give another --run-id or remove the folder"
+            )
+
+
 def _start(plan: RunPlan) -> dict[str, Any]:
     """Write architecture.yaml and run.json (what ``load_run`` reads)."""
     (plan.run_dir / ARCHITECTURE).write_text(
@@ -242,6 +272,7 @@ def _start(plan: RunPlan) -> dict[str, Any]:
         "limit": plan.limit,
         "judge": plan.judge.model if plan.judge else None,
         "question_ids": [q.id for q in plan.questions],
+        **plan.benchmark.identity(),
         **plan.extra,
     }
     write_json(plan.run_dir / RUN_INFO, run_info)
@@ -262,6 +293,7 @@ async def evaluate_into_folder(
     evaluation ran. ``on_warning`` hears, in one line each, of damage found in the folder."""
     _make_folder(plan.run_dir)
     async with _locked(plan.run_dir, plan.wait_lock):
+        check_identity(plan.run_dir, plan.benchmark)
         for note in _clear_damage(plan):
             (on_warning or (lambda _n: None))(note)
         return await _evaluate_locked(plan, gateway, concurrency, calls_limit, on_record)

@@ -97,6 +97,8 @@ class SearchSettings:
                 "budget": self.budget.model_dump(exclude={"name"}),
                 # Plain searches keep the ids they had before rungs existed.
                 **({"rungs": list(self.rungs)} if self.rungs else {}),
+                # A task's files (their hashes): a changed file is another search.
+                **self.benchmark.identity(),
             },
             sort_keys=True,
         )
