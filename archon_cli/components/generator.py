@@ -125,8 +125,11 @@ class Generator(Component[GeneratorConfig]):
     config_class = GeneratorConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
-        replies = await sample(llm, request(layer_input.query, self.config), self.config.samples)
+        return LayerOutput(candidates=await self.draw(layer_input, llm, 0, self.config.samples))
+
+    async def draw(self, layer_input: LayerInput, llm: LLM, start: int, count: int) -> tuple[Candidate, ...]:
+        """Samples ``start`` to ``start + count - 1`` of this generator (an adaptive vote draws them
+        in rounds: the query's sample slots continue where the last round stopped)."""
+        replies = await sample(llm, request(layer_input.query, self.config), count)
         origin = f"generator:{self.config.model}"
-        return LayerOutput(
-            candidates=tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{i}") for i, r in enumerate(replies))
-        )
+        return tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{start + i}") for i, r in enumerate(replies))
