@@ -106,7 +106,10 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {r['accuracy']:.3f} | {versus} | {r['mean_samples']:.2f} | {r['share_of_full']:.3f} |"
         )
-    lines += ["", "fixed votes of the first k samples: " + ", ".join(f"k={k} {a:.3f}" for k, a in result["fixed"].items())]
+    lines += [
+        "",
+        "fixed votes of the first k samples: " + ", ".join(f"k={k} {a:.3f}" for k, a in result["fixed"].items()),
+    ]
     return "\n".join(lines)
 
 

@@ -58,7 +58,9 @@ def stop_rule(name: str) -> dict[str, Any] | None:
     ``beta-0.95`` is Adaptive-Consistency at that confidence, ``window-3`` ESC's window of 3."""
     m = _STOP_NAME.match(name)
     if m is None:
-        raise ValueError(f"stop choice {name!r}: expected off, beta-<confidence> (beta-0.95) or window-<size> (window-3)")
+        raise ValueError(
+            f"stop choice {name!r}: expected off, beta-<confidence> (beta-0.95) or window-<size> (window-3)"
+        )
     if m.group(1):
         return {"rule": "beta", "confidence": float(m.group(1))}
     if m.group(2):
@@ -157,7 +159,7 @@ class SearchSpace(BaseModel):
         if not self.stop or len(set(self.stop)) < len(self.stop):
             raise ValueError("stop: expected one or more distinct choices")
         for name in self.stop:
-            MajorityVoteConfig(stop=stop_rule(name))  # the vote's own rules on its settings
+            MajorityVoteConfig.model_validate({"stop": stop_rule(name)})  # the vote's own rules on its settings
         return self
 
     @property
@@ -257,7 +259,15 @@ class Point:
         votes_on_samples = self.final == "majority_vote" and self.fusion_layers == 0
         stop = self.stop if votes_on_samples and self.top_models * len(self.styles) * samples > 1 else STOP_OFF
         return Point(
-            self.top_models, samples, self.fusion_layers, fusers, critic, self.final, self.styles, self.temperature, stop
+            self.top_models,
+            samples,
+            self.fusion_layers,
+            fusers,
+            critic,
+            self.final,
+            self.styles,
+            self.temperature,
+            stop,
         )
 
     def is_plain(self) -> bool:

@@ -413,7 +413,8 @@ class FaultServer:
             purpose = request.headers.get(PURPOSE_HEADER, "")
             limit = body.get("max_completion_tokens") or body.get("max_tokens")  # type: ignore[union-attr]
             texts = [
-                _truncate(reply_text(
+                _truncate(
+                    reply_text(
                         messages, plan.seed, plan.wrong_rate, purpose, occurrence + i if sampling else 0, plan.spread
                     ),
                     limit,

@@ -30,6 +30,8 @@ EXPECTED_CALLS = {
     "majority-vote.yaml": 5,  # 5 + vote 0
     "archon-original-format.json": 7,  # (3 + 2) + ranker 1 + fuser 1
     "prompt-styles-vote.yaml": 2,  # two prompt styles, one greedy call each + vote 0
+    "sampled-vote.yaml": 20,  # 20 samples + vote 0
+    "sampled-vote-stop.yaml": 20,  # at most: the adaptive vote stops drawing once decided
 }
 
 

@@ -3,6 +3,9 @@ against a loopback OpenAI-compatible server (requests counted on both sides)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,11 @@ from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.state import Query
 from archon_cli.testing import FaultPlan, FaultServer
-from tests.conftest import assert_user_error, run_cli
+from tests.conftest import ROOT, assert_user_error, run_cli
+from tests.fakes import FakeBackend
 
 QUESTION = "What is 3 + 4?"
+REPLAY_TABLE = ROOT / "bench" / "data" / "replay_tiny_arith_test.jsonl"
 
 
 def vote(api_base: str, stop: dict[str, Any] | None, samples: int = 20, generators: int = 1) -> dict[str, Any]:
@@ -101,7 +106,7 @@ async def test_disagreeing_replies_draw_the_full_static_count() -> None:
     """Every draw answers another number: no rule is ever sure, so all 20 samples are drawn, and the
     answer is the fixed vote's."""
     with FaultServer(FaultPlan(wrong_rate=0.0, spread=True)) as server:
-        fixed_arch, _, fixed = await run(vote(server.api_base, None))
+        _, _, fixed = await run(vote(server.api_base, None))
         for stop in ({"rule": "beta"}, {"rule": "window", "size": 4}):
             server.reset()
             arch, gateway, result = await run(vote(server.api_base, stop))
@@ -167,7 +172,39 @@ def test_check_shows_the_static_cap_and_refuses_a_bad_rule_with_exit_2(tmp_path:
     assert result.code == 0, result.stderr
     assert "20 calls per query" in result.stdout and "at most" in result.stdout
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: b\nlayers:\n  - - {type: generator}\n  - - {type: majority_vote, stop: {rule: beta, min: 0}}\n")
+    bad.write_text(
+        "name: b\nlayers:\n  - - {type: generator}\n  - - {type: majority_vote, stop: {rule: beta, min: 0}}\n"
+    )
     checked = run_cli("check", str(bad))
     assert checked.code == 2 and "stop.beta.min" in checked.stdout
     assert_user_error(run_cli("run", str(bad), "--prompt", "What is 2 + 2?"), "stop.beta.min")
+
+
+# -- the replay figure draws what the engine draws ---------------------------------------------------
+
+
+def _replay_module() -> Any:
+    spec = importlib.util.spec_from_file_location("replay_stop", ROOT / "bench" / "replay_stop.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("stop", [{"rule": "beta", "confidence": 0.95}, {"rule": "window", "size": 4}])
+async def test_the_replay_draws_as_many_samples_as_the_engine(stop: dict[str, Any]) -> None:
+    """bench/replay_stop.py's figure is the engine's: on recorded questions, the engine (replies
+    replayed by sample slot) draws exactly the samples the replay counts, and votes alike."""
+    replay = _replay_module()
+    rows = [json.loads(line) for line in REPLAY_TABLE.read_text().splitlines()[:40]]
+    arch, _ = parse_architecture(vote("http://127.0.0.1:9/v1", stop))
+    rule = arch.layers[1][0].stop  # type: ignore[attr-defined]
+    for row in rows:
+        answers = row["answers"]
+        backend = FakeBackend(reply=lambda r, a=answers: a[r.sample_index] or "no idea")
+        result = await ArchitectureRunner(arch, LLMGateway(backend=backend)).run(Query.from_prompt(QUESTION))
+        drawn = replay.drawn(answers, rule)
+        assert result.stats.calls == drawn, row["id"]
+        winner = result.answer if result.answer != "no idea" else None
+        counts = Counter(a for a in answers[:drawn] if a is not None)
+        assert winner == (max(counts, key=lambda k: counts[k]) if counts else None)
