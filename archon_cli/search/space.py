@@ -422,7 +422,7 @@ class FeasibleSpace:
         s = self.space
         points = []
         for values in product(*(s.choices(d) for d in DIMENSIONS)):
-            p = Point(*values)
+            p = self.canonical(Point(*values))  # (a rule where none applies is the point without one)
             if self.contains(p):
                 points.append(p)
         return sorted(set(points))
@@ -443,7 +443,10 @@ class FeasibleSpace:
         flags, temperature = values[6 : 6 + len(names)], values[6 + len(names)]
         styles = tuple(n for n, flag in zip(names, flags, strict=True) if int(flag))
         stop = str(values[7 + len(names)]) if len(self.space.stop) > 1 else self.space.stop[0]
-        return Point.from_list([*values[:6], "+".join(styles), temperature, stop])
+        point = Point.from_list([*values[:6], "+".join(styles), temperature, stop])
+        if stop not in (STOP_OFF, self.canonical(point).stop):  # no rule applies here: off, listed or not
+            point = Point.from_list([*values[:6], "+".join(styles), temperature, STOP_OFF])
+        return point
 
     def skopt_dimensions(self) -> list[Any]:
         from skopt.space import Categorical, Integer
