@@ -84,3 +84,23 @@ def test_stop_only_where_a_final_vote_counts_samples() -> None:
     assert stop_rule("off") is None and stop_rule("beta-0.9") == {"rule": "beta", "confidence": 0.9}
     with pytest.raises(ValueError, match="stop"):
         SearchSpace.model_validate({"stop": ["beta-2"]})
+
+
+def test_a_space_without_off_still_holds_the_architectures_no_rule_applies_to() -> None:
+    space = SearchSpace.model_validate(
+        {
+            "samples": [1, 3],
+            "fusion_layers": [0, 0],
+            "final": ["none", "majority_vote"],
+            "stop": ["beta-0.95", "window-3"],
+        }
+    )
+    feasible = FeasibleSpace(space, ["m"], None)
+    points = feasible.all_points()
+    assert {(p.final, p.stop) for p in points if p.samples == 3} == {
+        ("none", "off"),
+        ("majority_vote", "beta-0.95"),
+        ("majority_vote", "window-3"),
+    }
+    for point in points:
+        assert feasible.from_skopt(feasible.to_skopt(point)) == point
