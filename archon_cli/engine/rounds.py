@@ -53,15 +53,16 @@ def rounds(samples: Sequence[int], rule: StopRule) -> list[list[int]]:
 
 
 async def draw_until_decided(
-    generators: Sequence[Generator], rule: BetaStop | WindowStop, layer_input: LayerInput, llm: LLM
+    generators: Sequence[Generator], rule: BetaStop | WindowStop, layer_input: LayerInput, llms: Sequence[LLM]
 ) -> list[LayerOutput]:
-    """Each generator's output, holding the samples drawn before ``rule`` decided the vote."""
+    """Each generator's output, holding the samples drawn before ``rule`` decided the vote
+    (generator i calls through ``llms[i]``, so the engine traces each one's calls)."""
     drawn: list[list[Candidate]] = [[] for _ in generators]
     keys: list[str | None] = []  # the vote's answers in drawing order
     for counts in rounds([g.config.samples for g in generators], rule):
         replies = await asyncio.gather(
             *(
-                g.draw(layer_input, llm, len(drawn[i]), count)
+                g.draw(layer_input, llms[i], len(drawn[i]), count)
                 for i, (g, count) in enumerate(zip(generators, counts, strict=True))
                 if count
             )

@@ -12,6 +12,7 @@ from archon_cli.components.generator import Generator
 from archon_cli.components.majority_vote import MajorityVoteConfig
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.rounds import draw_until_decided
+from archon_cli.engine.trace import CallRecorder, ComponentTrace, traced
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
@@ -27,6 +28,7 @@ class LayerTrace:
     cache_hits: int
     candidates: tuple[Candidate, ...]
     unit_tests: tuple[str, ...] = ()
+    components: tuple[ComponentTrace, ...] = ()  # what each component received and decided
 
     def summary(self) -> dict[str, object]:
         return {
@@ -119,9 +121,16 @@ class ArchitectureRunner:
             layer_started = time.perf_counter()
             stop = self._stops[index]
             if stop is not None:  # generators before an adaptive vote: drawn in rounds until it is decided
-                outputs = await draw_until_decided(layer, stop, state, llm)  # type: ignore[arg-type]
+                recorders = [CallRecorder(llm) for _ in layer]
+                drawn = await draw_until_decided(layer, stop, state, recorders)  # type: ignore[arg-type]
+                seconds = time.perf_counter() - layer_started
+                ran = [
+                    (out, ComponentTrace(c.config, state.candidates, out, rec, seconds))
+                    for c, out, rec in zip(layer, drawn, recorders, strict=True)
+                ]
             else:
-                outputs = await asyncio.gather(*(component.run(state, llm) for component in layer))
+                ran = await asyncio.gather(*(traced(component, state, llm) for component in layer))
+            outputs = [output for output, _ in ran]
             candidates = tuple(c for out in outputs for c in out.candidates)
             tests = next((out.unit_tests for out in outputs if out.unit_tests is not None), state.unit_tests)
             # Once unit tests exist, later layers see them appended to the query (as in Archon).
@@ -137,6 +146,7 @@ class ArchitectureRunner:
                     cache_hits=llm.stats.cache_hits - hits_before,
                     candidates=candidates,
                     unit_tests=tests,
+                    components=tuple(trace for _, trace in ran),
                 )
             )
         # Deterministic final answer: the first candidate of the last layer.
