@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from archon_cli.components.majority_vote import MajorityVoteConfig
 from archon_cli.config.architecture import load_architecture
 from archon_cli.errors import EXIT_OK, EXIT_USAGE, ArchonError
 
@@ -61,6 +62,8 @@ def check_file(path: Path) -> dict[str, Any]:
         "static_calls": architecture.static_calls(),
         "layer_calls": architecture.layer_calls(),
         "models": architecture.models(),
+        # Adaptive votes (``stop``): the static count is then the most a query may cost.
+        "stops": [c.stop.describe() for c in architecture.components() if isinstance(c, MajorityVoteConfig) and c.stop],
         "warnings": [w[len(prefix) :] if w.startswith(prefix) else w for w in warnings],
     }
 
@@ -81,6 +84,8 @@ def run_check(paths: list[Path], json_out: bool) -> int:
                 continue
             per_layer = " + ".join(str(c) for c in r["layer_calls"])
             calls = f"{r['static_calls']} call{'' if r['static_calls'] == 1 else 's'} per query ({per_layer})"
+            if r["stops"]:
+                calls += f" at most: the vote stops once decided ({', '.join(r['stops'])})"
             print(f"OK    {r['file']}: {calls}; models: {', '.join(r['models'])}")
             for warning in r["warnings"]:
                 print(f"      warning: {warning}")

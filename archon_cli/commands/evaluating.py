@@ -126,7 +126,9 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> N
         )
     if summary.get("sandbox"):
         table.add_row("sandbox", str(summary["sandbox"].get("mode")))
-    table.add_row("calls per query", f"{summary['calls_per_query']:.2f}")
+    static = summary.get("static_calls_per_query")
+    cap = f" (static {static:g})" if static is not None and static != summary["calls_per_query"] else ""
+    table.add_row("calls per query", f"{summary['calls_per_query']:.2f}{cap}")
     table.add_row("tokens per query", f"{summary['tokens_per_query']:.0f}")
     table.add_row("cost", f"${summary['cost']:.4f}")
     table.add_row(

@@ -97,7 +97,7 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
     table = Table(title=title)
     columns = (
         "rank", "architecture", "questions", f"dev {metric}", "95% CI", "vs one call [95% CI]", "test",
-        "calls/query", "objective",
+        "calls/query", "static", "objective",
     )  # fmt: skip
     for col in columns:
         table.add_column(col, justify="left" if col == "architecture" else "right")
@@ -113,6 +113,7 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
             _versus(t),
             f"{t.test_score:.4f}" if t.test_score is not None else "",
             f"{t.calls_per_query:.1f}",
+            f"{t.static_calls_per_query:g}" if t.static_calls_per_query else "-",
             f"{t.objective:.4f}",
             style="bold green" if rank == 1 else None,
         )

@@ -45,6 +45,10 @@ class ComponentConfig(BaseModel):
         """Model routes this component calls (used to check routes and keys before any call)."""
         return []
 
+    def previous_layer_error(self, previous: Sequence[ComponentConfig]) -> str | None:
+        """Why this component cannot follow ``previous`` (the layer before it), or None."""
+        return None
+
 
 class LLMComponentConfig(ComponentConfig):
     """Settings shared by components that call a model."""

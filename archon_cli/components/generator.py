@@ -189,21 +189,28 @@ class Generator(Component[GeneratorConfig]):
     config_class = GeneratorConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
+        candidates = await self.draw(layer_input, llm, 0, self.config.samples)
+        if self.config.prompt_format == "program":
+            return LayerOutput(
+                candidates=candidates,
+                decision={"programs": [c.program for c in candidates], "errors": [c.error for c in candidates]},
+            )
+        return LayerOutput(candidates=candidates)
+
+    async def draw(self, layer_input: LayerInput, llm: LLM, start: int, count: int) -> tuple[Candidate, ...]:
+        """Samples ``start`` to ``start + count - 1`` of this generator (an adaptive vote draws them
+        in rounds: the query's sample slots continue where the last round stopped). A program
+        sample's candidate is what its program printed (empty, with the error, when it failed)."""
         first = request(layer_input.query, self.config)
-        replies = await sample(llm, first, self.config.samples)
+        replies = await sample(llm, first, count)
         origin = f"generator:{self.config.model}"
         if self.config.prompt_format == "program":
             outcomes = await asyncio.gather(*(self._program(first, r.text, llm) for r in replies))
-            return LayerOutput(
-                candidates=tuple(
-                    Candidate(text=o.answer, origin=f"{origin}#{i}", program=o.program, error=o.error)
-                    for i, o in enumerate(outcomes)
-                ),
-                decision={"programs": [o.program for o in outcomes], "errors": [o.error for o in outcomes]},
+            return tuple(
+                Candidate(text=o.answer, origin=f"{origin}#{start + i}", program=o.program, error=o.error)
+                for i, o in enumerate(outcomes)
             )
-        return LayerOutput(
-            candidates=tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{i}") for i, r in enumerate(replies))
-        )
+        return tuple(Candidate(text=r.text.strip(), origin=f"{origin}#{start + i}") for i, r in enumerate(replies))
 
     async def _program(self, first: CompletionRequest, reply: str, llm: LLM) -> ProgramOutcome:
         """Run the program of one sample; while it fails and repairs are left, ask for a corrected

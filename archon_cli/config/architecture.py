@@ -130,6 +130,10 @@ def construction_errors(layers: list[list[ComponentConfig]]) -> list[str]:
             needed = type(component).needs_earlier
             if needed is not None and needed not in seen:
                 errors.append(f"layers[{i}]: a {component.type} needs a {needed} in an earlier layer")
+        for j, component in enumerate(layer):
+            problem = component.previous_layer_error(layers[i - 1] if i else [])
+            if problem is not None:
+                errors.append(f"layers[{i}][{j}].{problem}")
         seen.update(kinds)
         opened = opened or opens_here
     if not errors and not opened:

@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from archon_cli.components import Component, build_component
+from archon_cli.components.generator import Generator
+from archon_cli.components.majority_vote import MajorityVoteConfig
 from archon_cli.config.architecture import Architecture
-from archon_cli.engine.trace import ComponentTrace, traced
+from archon_cli.engine.rounds import draw_until_decided
+from archon_cli.engine.trace import CallRecorder, ComponentTrace, traced
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
@@ -65,6 +68,13 @@ class ArchitectureRunner:
         self._layers: list[list[Component]] = [  # type: ignore[type-arg]
             [build_component(c) for c in layer] for layer in architecture.layers
         ]
+        # Per layer, the stop rule of the majority vote right after it (None: the layer runs whole).
+        self._stops = [
+            after[0].stop
+            if after and isinstance(after[0], MajorityVoteConfig) and all(isinstance(c, Generator) for c in layer)
+            else None
+            for layer, after in zip(self._layers, [*architecture.layers[1:], []], strict=True)
+        ]
 
     def check_routes(self) -> None:
         """Every model route resolves and has its key: checked before the first call."""
@@ -109,7 +119,17 @@ class ArchitectureRunner:
         for index, (layer, config_layer) in enumerate(zip(self._layers, self.architecture.layers, strict=True)):
             calls_before, hits_before = llm.stats.calls, llm.stats.cache_hits
             layer_started = time.perf_counter()
-            ran = await asyncio.gather(*(traced(component, state, llm) for component in layer))
+            stop = self._stops[index]
+            if stop is not None:  # generators before an adaptive vote: drawn in rounds until it is decided
+                recorders = [CallRecorder(llm) for _ in layer]
+                drawn = await draw_until_decided(layer, stop, state, recorders)  # type: ignore[arg-type]
+                seconds = time.perf_counter() - layer_started
+                ran = [
+                    (out, ComponentTrace(c.config, state.candidates, out, rec, seconds))
+                    for c, out, rec in zip(layer, drawn, recorders, strict=True)
+                ]
+            else:
+                ran = await asyncio.gather(*(traced(component, state, llm) for component in layer))
             outputs = [output for output, _ in ran]
             candidates = tuple(c for out in outputs for c in out.candidates)
             tests = next((out.unit_tests for out in outputs if out.unit_tests is not None), state.unit_tests)

@@ -330,6 +330,9 @@ async def _evaluate_locked(
         "judge": plan.judge.model if plan.judge else None,
         "complete": not outcome.budget_stopped and len(outcome.records) == len(plan.questions),
         **summarize(outcome.records),
+        # The architecture's static count (its cap per query), beside the measured calls_per_query
+        # (an adaptive vote spends less).
+        "static_calls_per_query": plan.architecture.static_calls(),
         "resumed": outcome.resumed,
         "wall_seconds": round(time.perf_counter() - started, 3),
         "this_run": gateway.stats.since(before).as_dict(),

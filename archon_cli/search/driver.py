@@ -177,6 +177,7 @@ class SearchDriver:
             dev_score=summary["score"],
             ci95=summary["ci95"],
             calls_per_query=cpq,
+            static_calls_per_query=float(summary.get("static_calls_per_query") or 0.0),
             tokens_per_query=float(summary["tokens_per_query"]),
             cost_per_query=float(summary["cost_per_query"]),
             errors=int(summary["errors"]),

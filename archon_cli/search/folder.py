@@ -32,7 +32,7 @@ LEADERBOARD_FIELDS = [
     "rank", "arch_id", "dev_questions", "dev_score", "dev_ci_low", "dev_ci_high",
     "vs_baseline", "vs_baseline_ci_low", "vs_baseline_ci_high",
     "test_score", "test_ci_low", "test_ci_high",
-    "objective", "calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "rung", "point", "reliable",
+    "objective", "calls_per_query", "static_calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "rung", "point", "reliable",
 ]  # fmt: skip
 BASELINE_RUNS = "baseline"
 
@@ -61,6 +61,7 @@ def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
                 "test_ci_high": _fmt(t.test_ci95[1] if t.test_ci95 else None),
                 "objective": _fmt(t.objective),
                 "calls_per_query": f"{t.calls_per_query:.2f}",
+                "static_calls_per_query": f"{t.static_calls_per_query:g}" if t.static_calls_per_query else "",
                 "tokens_per_query": f"{t.tokens_per_query:.1f}",
                 "cost_per_query": f"{t.cost_per_query:.6f}",
                 "errors": t.errors,

@@ -15,7 +15,11 @@ Dimensions (after the paper, all overridable from a YAML file):
   (``style_sets``; by default every non-empty set of its styles);
 - ``temperature``: the sampling temperature of generators and fusers, one of the space's choices.
   At temperature 0 every sample of a prompt is the same greedy answer, so ``samples`` has no
-  effect there and is set to its lowest value.
+  effect there and is set to its lowest value;
+- ``stop``: the majority vote's stopping rule (``off``, ``beta-0.9``, ``beta-0.95``, ``window-3``:
+  components/majority_vote.py), which only a final majority vote over more than one sample uses.
+  An adaptive architecture's static count is its cap (the budget filter uses it); what it spends,
+  the measured calls per query, is what the objective's cost term and the Pareto chart see.
 
 The budget shapes the space: a point whose architecture costs more calls per query than the
 budget is not in the feasible set and is never evaluated.
@@ -34,17 +38,36 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archon_cli.components.generator import DEFAULT_SHOTS, MAX_REPAIR, GeneratorConfig, PromptFormat
+from archon_cli.components.majority_vote import MajorityVoteConfig
 from archon_cli.config.architecture import Architecture
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
 
 FinalStage = Literal["none", "majority_vote", "verifier", "unit_tests", "executed_tests", "ranker"]
 DIMENSIONS = (
-    "top_models", "samples", "fusion_layers", "fusers_per_layer", "critic_ranker", "final", "styles", "temperature"
+    "top_models", "samples", "fusion_layers", "fusers_per_layer", "critic_ranker", "final", "styles", "temperature",
+    "stop",
 )  # fmt: skip
 DEFAULT_STYLE = "chat"  # a generator with no style settings: the query's own messages, zero-shot
 DEFAULT_TEMPERATURE = 0.7
 _STYLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,24}$")
+STOP_OFF = "off"
+_STOP_NAME = re.compile(r"^(?:off|beta-(0\.\d+)|window-(\d+))$")
+
+
+def stop_rule(name: str) -> dict[str, Any] | None:
+    """The majority vote's ``stop`` setting a space's stop choice names (None for ``off``):
+    ``beta-0.95`` is Adaptive-Consistency at that confidence, ``window-3`` ESC's window of 3."""
+    m = _STOP_NAME.match(name)
+    if m is None:
+        raise ValueError(
+            f"stop choice {name!r}: expected off, beta-<confidence> (beta-0.95) or window-<size> (window-3)"
+        )
+    if m.group(1):
+        return {"rule": "beta", "confidence": float(m.group(1))}
+    if m.group(2):
+        return {"rule": "window", "size": int(m.group(2))}
+    return None
 
 
 class StyleSettings(BaseModel):
@@ -89,8 +112,18 @@ class SearchSpace(BaseModel):
     style_sets: tuple[tuple[str, ...], ...] | None = Field(
         default=None, description="the sets of styles to choose from (default: every non-empty set)"
     )
+    stop: tuple[str, ...] = Field(
+        default=(STOP_OFF,), description="the majority vote's stopping rules to choose from (off, beta-0.95, window-3)"
+    )
     max_tokens: int = Field(default=256, ge=1)
     aux_max_tokens: int = Field(default=384, ge=1, description="max_tokens of fusers, critics, judges")
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_choices(cls, value: Any) -> Any:
+        # YAML reads a bare ``off`` as false; one choice may be given alone.
+        values = value if isinstance(value, list | tuple) else [value]
+        return tuple(STOP_OFF if v is False else v for v in values)
 
     @field_validator("styles")
     @classmethod
@@ -127,6 +160,10 @@ class SearchSpace(BaseModel):
                 raise ValueError("style_sets: each set needs one or more distinct styles")
         if self.style_sets is not None and not self.style_sets:
             raise ValueError("style_sets: list at least one set")
+        if not self.stop or len(set(self.stop)) < len(self.stop):
+            raise ValueError("stop: expected one or more distinct choices")
+        for name in self.stop:
+            MajorityVoteConfig.model_validate({"stop": stop_rule(name)})  # the vote's own rules on its settings
         return self
 
     @property
@@ -157,6 +194,7 @@ class SearchSpace(BaseModel):
             "final": list(self.final),
             "styles": list(self.style_choices()),
             "temperature": list(self.temperatures),
+            "stop": list(self.stop),
         }
         return choices[dimension]
 
@@ -170,6 +208,7 @@ class SearchSpace(BaseModel):
             and point.final in self.final
             and point.styles in self.style_choices()
             and point.temperature in self.temperatures
+            and (point.stop in self.stop or point.stop == STOP_OFF)  # off: where no rule has an effect
         )
 
     def style_settings(self, name: str) -> dict[str, Any]:
@@ -206,6 +245,7 @@ class Point:
     final: str
     styles: tuple[str, ...] = (DEFAULT_STYLE,)
     temperature: float = DEFAULT_TEMPERATURE
+    stop: str = STOP_OFF
 
     def __post_init__(self) -> None:
         # Points read back from JSON carry lists and ints; equal points must hash alike.
@@ -215,17 +255,28 @@ class Point:
     def canonical(self, neutral_fusers: int = 1, neutral_critic: bool = False, neutral_samples: int = 1) -> Point:
         """Settings that have no effect are set to a neutral value, so equal architectures have
         equal points (a single fuser layer makes one candidate; no fusion, no critic/ranker; at
-        temperature 0 every sample of a prompt is the same greedy answer)."""
+        temperature 0 every sample of a prompt is the same greedy answer; a stopping rule needs a
+        final majority vote right after generators with more than one sample between them)."""
         fusers = self.fusers_per_layer if self.fusion_layers >= 2 else neutral_fusers
         critic = self.critic_ranker if self.fusion_layers >= 1 else neutral_critic
         samples = self.samples if self.temperature > 0 else neutral_samples
+        votes_on_samples = self.final == "majority_vote" and self.fusion_layers == 0
+        stop = self.stop if votes_on_samples and self.top_models * len(self.styles) * samples > 1 else STOP_OFF
         return Point(
-            self.top_models, samples, self.fusion_layers, fusers, critic, self.final, self.styles, self.temperature
+            self.top_models,
+            samples,
+            self.fusion_layers,
+            fusers,
+            critic,
+            self.final,
+            self.styles,
+            self.temperature,
+            stop,
         )
 
     def is_plain(self) -> bool:
         """Default style and temperature: the point as the six-dimension space knew it."""
-        return self.styles == (DEFAULT_STYLE,) and self.temperature == DEFAULT_TEMPERATURE
+        return self.styles == (DEFAULT_STYLE,) and self.temperature == DEFAULT_TEMPERATURE and self.stop == STOP_OFF
 
     def as_list(self) -> list[Any]:
         return [
@@ -237,6 +288,7 @@ class Point:
             self.final,
             "+".join(self.styles),
             self.temperature,
+            *([self.stop] if self.stop != STOP_OFF else []),  # (points without a rule keep their old list)
         ]
 
     @classmethod
@@ -244,11 +296,12 @@ class Point:
         """The inverse of ``as_list`` (a six-value list: default style and temperature). The
         optimiser's vectors differ (one 0/1 per style): read them with ``FeasibleSpace.from_skopt``."""
         t, s, f, fp, cr, final, *rest = values
-        if len(rest) not in (0, 2) or (rest and not isinstance(rest[0], str)):
+        if len(rest) not in (0, 2, 3) or (rest and not isinstance(rest[0], str)):
             raise ValueError(f"not a point's as_list() (an optimiser vector? use FeasibleSpace.from_skopt): {values}")
         styles = tuple(str(rest[0]).split("+")) if rest else (DEFAULT_STYLE,)
         temperature = float(rest[1]) if len(rest) > 1 else DEFAULT_TEMPERATURE
-        return cls(int(t), int(s), int(f), int(fp), bool(int(cr)), str(final), styles, temperature)
+        stop = str(rest[2]) if len(rest) > 2 else STOP_OFF
+        return cls(int(t), int(s), int(f), int(fp), bool(int(cr)), str(final), styles, temperature, stop)
 
     def label(self) -> str:
         """A short readable name: g2x5-f2x3-cr-mv, with the styles and temperature when not the
@@ -272,6 +325,8 @@ class Point:
             parts.append(short)
         if self.temperature != DEFAULT_TEMPERATURE:
             parts.append(f"t{self.temperature:g}")
+        if self.stop != STOP_OFF:
+            parts.append(self.stop.replace("-", ""))  # beta0.95, window3
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -314,7 +369,8 @@ def build_architecture(
         fused = 1 if i == p.fusion_layers - 1 else p.fusers_per_layer
         layers.append([{"type": "fuser", **aux, "samples": fused, "temperature": p.temperature}])
     if p.final == "majority_vote":
-        layers.append([{"type": "majority_vote"}])
+        rule = stop_rule(p.stop) if p.fusion_layers == 0 else None
+        layers.append([{"type": "majority_vote", **({"stop": rule} if rule else {})}])
     elif p.final == "verifier":
         layers.append([{"type": "verifier", **aux}])
     elif p.final == "unit_tests":
@@ -380,7 +436,7 @@ class FeasibleSpace:
         s = self.space
         points = []
         for values in product(*(s.choices(d) for d in DIMENSIONS)):
-            p = Point(*values)
+            p = self.canonical(Point(*values))  # (a rule where none applies is the point without one)
             if self.contains(p):
                 points.append(p)
         return sorted(set(points))
@@ -388,14 +444,23 @@ class FeasibleSpace:
     # The optimiser's view of a point: the six numbers and choices, then one 0/1 per style of the
     # space (whether the set holds it, so the GP learns what each style adds), then temperature.
 
+    # The stop dimension is there only when the space offers more than one rule, so the vectors
+    # (and the seeded searches) of spaces without rules stay what they were.
+
     def to_skopt(self, point: Point) -> list[Any]:
-        return [*point.as_list()[:6], *(int(n in point.styles) for n in self.space.styles), point.temperature]
+        choices = self.space.stop
+        stop = [point.stop if point.stop in choices else choices[0]] if len(choices) > 1 else []
+        return [*point.as_list()[:6], *(int(n in point.styles) for n in self.space.styles), point.temperature, *stop]
 
     def from_skopt(self, values: list[Any]) -> Point:
         names = list(self.space.styles)
         flags, temperature = values[6 : 6 + len(names)], values[6 + len(names)]
         styles = tuple(n for n, flag in zip(names, flags, strict=True) if int(flag))
-        return Point.from_list([*values[:6], "+".join(styles), temperature])
+        stop = str(values[7 + len(names)]) if len(self.space.stop) > 1 else self.space.stop[0]
+        point = Point.from_list([*values[:6], "+".join(styles), temperature, stop])
+        if stop not in (STOP_OFF, self.canonical(point).stop):  # no rule applies here: off, listed or not
+            point = Point.from_list([*values[:6], "+".join(styles), temperature, STOP_OFF])
+        return point
 
     def skopt_dimensions(self) -> list[Any]:
         from skopt.space import Categorical, Integer
@@ -420,4 +485,5 @@ class FeasibleSpace:
             Categorical(list(s.final), name="final"),
             *styles,
             Categorical(list(s.temperatures), name="temperature"),
+            *([Categorical(list(s.stop), name="stop")] if len(s.stop) > 1 else []),
         ]

@@ -7,8 +7,8 @@ names joined by ``+``), ``score``, ``calls_per_query``, then one column per ques
 per-question columns let a search that scores architectures on subsets of the questions (a
 multi-fidelity search's rungs) be replayed on the table: ``ScoreTable.score(point, ids)``, and
 ``rung_cost`` runs the search driver's rung loop (search/fidelity.py) on it.
-Tables written before the styles and temperature dimensions, or without question columns, still
-load (default style and temperature; no per-question scores).
+Tables written before the styles, temperature and stop dimensions, or without question columns,
+still load (default style and temperature, no stopping rule; no per-question scores).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from archon_cli.search.algorithms import make_algorithm, trials_to_reach_best
 from archon_cli.search.fidelity import RungScheduler, rung_sizes, spread
-from archon_cli.search.space import DEFAULT_STYLE, DEFAULT_TEMPERATURE, DIMENSIONS, FeasibleSpace, Point
+from archon_cli.search.space import DEFAULT_STYLE, DEFAULT_TEMPERATURE, DIMENSIONS, STOP_OFF, FeasibleSpace, Point
 
 FIELDS = [*DIMENSIONS, "score", "calls_per_query"]
 QUESTION_PREFIX = "q:"
@@ -54,7 +54,7 @@ def _point(row: dict[str, str]) -> Point:
     critic = row["critic_ranker"].strip().lower() in ("1", "true", "yes")
     legacy = [row[d] for d in DIMENSIONS[:6]]
     legacy[4] = str(int(critic))
-    return Point.from_list([*legacy, "+".join(styles), temperature])
+    return Point.from_list([*legacy, "+".join(styles), temperature, row.get("stop") or STOP_OFF])
 
 
 def load_table(path: Path) -> ScoreTable:
@@ -83,7 +83,7 @@ def read_table(path: Path) -> dict[Point, float]:
 
 def table_row(point: Point, score: float, calls_per_query: float) -> dict[str, object]:
     """A row's point, score and calls (add ``q:<id>`` columns for its per-question results)."""
-    values = point.as_list()
+    values = [*point.as_list()[:8], point.stop]
     row: dict[str, object] = dict(zip(DIMENSIONS, values, strict=True))
     row["critic_ranker"] = point.critic_ranker
     row.update(score=f"{score:.6f}", calls_per_query=f"{calls_per_query:.3f}")

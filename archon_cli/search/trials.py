@@ -36,6 +36,9 @@ class Trial:
     # (0: a record written before rungs existed, over the whole split).
     rung: int = 0
     questions: int = 0
+    # The architecture's static calls per query (its cap; ``calls_per_query`` is what it measured:
+    # an adaptive vote spends less). 0 in trials recorded before it was kept.
+    static_calls_per_query: float = 0.0
     # Paired difference from the baseline on the shared questions, in points (search/baseline.py).
     vs_baseline: dict[str, Any] | None = None
 

@@ -76,6 +76,7 @@ class FaultPlan:
     barrier: int = 0  # hold the first requests until this many have arrived (forces clients to overlap)
     ignore_n: bool = False  # answer one choice whatever ``n`` asks for
     fail_first: int = 0  # the first requests received are answered HTTP 500 (a fault that is sure to happen)
+    spread: bool = False  # draw k of an arithmetic prompt (temperature > 0) answers k more: samples never agree
 
     def __post_init__(self) -> None:
         rates = (*self.fault_rates(), self.wrong_rate)
@@ -129,12 +130,18 @@ def _first_number(text: str) -> int | None:
 
 
 def reply_text(
-    messages: Sequence[dict[str, Any]], seed: int = 0, wrong_rate: float = 0.2, purpose: str = "", draw: int = 0
+    messages: Sequence[dict[str, Any]],
+    seed: int = 0,
+    wrong_rate: float = 0.2,
+    purpose: str = "",
+    draw: int = 0,
+    spread: bool = False,
 ) -> str:
     """The deterministic reply to ``messages`` from the component ``purpose`` names (``ranker``,
     ``critic``, ``verifier:reasoning``, ``verifier:verdict``; anything else is answered as a
     question): a pure function of the purpose, the prompt, the seed and ``draw`` (which sample of
-    this prompt it is; it changes the text of replies that are not arithmetic answers)."""
+    this prompt it is; it changes the text of replies that are not arithmetic answers, and with
+    ``spread`` an arithmetic answer too: draw k answers k more)."""
     contents = [str(m.get("content") or "") for m in messages]
     last = contents[-1] if contents else ""
     everything = "\n".join(contents)
@@ -162,7 +169,7 @@ def reply_text(
         return f"Reply {hashlib.sha256(drawn.encode('utf-8')).hexdigest()[:8]}."
     question = (_ARITH.search(everything) or _LARGER.search(everything)).group(0)  # type: ignore[union-attr]
     wrong = _unit(seed, "wrong", question) < wrong_rate
-    return str(right + 1 if wrong else right)
+    return str((right + 1 if wrong else right) + (draw if spread else 0))
 
 
 def _tokens(text: str) -> int:
@@ -406,7 +413,12 @@ class FaultServer:
             purpose = request.headers.get(PURPOSE_HEADER, "")
             limit = body.get("max_completion_tokens") or body.get("max_tokens")  # type: ignore[union-attr]
             texts = [
-                _truncate(reply_text(messages, plan.seed, plan.wrong_rate, purpose, occurrence + i if sampling else 0), limit)
+                _truncate(
+                    reply_text(
+                        messages, plan.seed, plan.wrong_rate, purpose, occurrence + i if sampling else 0, plan.spread
+                    ),
+                    limit,
+                )
                 for i in range(answered)
             ]
             prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages if isinstance(m, dict))

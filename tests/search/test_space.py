@@ -189,6 +189,8 @@ def test_style_settings_are_checked_like_a_generator(tmp_path: Path) -> None:
 def test_the_tiny_arith_and_paper_spaces_load() -> None:
     tiny = load_space(STYLED / "tiny-arith.yaml")
     assert tiny.temperatures == (0.0, 0.7) and "qa8" in tiny.styles
-    assert FeasibleSpace(tiny, MODELS, 8).all_points()
+    assert tiny.stop == ("off", "beta-0.9", "beta-0.95", "window-3")
+    points = FeasibleSpace(tiny, MODELS, 8).all_points()
+    assert points and {p.stop for p in points} == set(tiny.stop)
     paper = load_space(STYLED / "paper.yaml")
     assert paper.temperatures == (0.7,) and paper.style_choices() == [("chat",)]
