@@ -267,6 +267,7 @@ async def _evaluate_locked(
     run_info = _start(plan)
     runner = ArchitectureRunner(plan.architecture, gateway, calls_limit)
     before = gateway.stats.copy()
+    bad_before = _bad_cache_entries(gateway)
     started = time.perf_counter()
     outcome = await evaluate(
         runner,
@@ -289,11 +290,17 @@ async def _evaluate_locked(
         **summarize(outcome.records),
         "resumed": outcome.resumed,
         "wall_seconds": round(time.perf_counter() - started, 3),
-        "this_run": gateway.stats.since(before).as_dict(),
+        "this_run": gateway.stats.since(before).as_dict()
+        | {"bad_cache_entries": _bad_cache_entries(gateway) - bad_before},
     }
     summary.update(plan.benchmark.aggregate(outcome.records))
     write_json(plan.run_dir / SUMMARY, summary)
     return RunOutcome(plan.run_dir, summary, outcome.budget_stopped, outcome.budget_message)
+
+
+def _bad_cache_entries(gateway: LLMGateway) -> int:
+    """Cache entries found unfit to be replies so far (misses, replaced once answered)."""
+    return int(getattr(gateway.cache, "bad_entries", 0))
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""Whole-run limits (``total_calls`` in a budget file) across search workers and across ``kill -9``
+and resume, against the fault server as the witness of what was sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from archon_cli.testing import FaultPlan, FaultServer
+from tests.conftest import CliResult, run_cli
+from tests.reliability import (
+    FAST_RETRY,
+    cli_command,
+    cli_env,
+    eval_args,
+    only_run_dir,
+    read_jsonl,
+    summary_json,
+    write_architecture,
+)
+
+
+def _pool(tmp: Path, server: FaultServer) -> Path:
+    pool = tmp / "pool.yaml"
+    pool.write_text(f"models:\n  - model: openai/fake-model\n    api_base: {server.api_base}\n", encoding="utf-8")
+    return pool
+
+
+def _budget(tmp: Path, total_calls: int, calls_per_query: int | None = 4) -> Path:
+    path = tmp / f"budget-{total_calls}.yaml"
+    per_query = f"calls_per_query: {calls_per_query}\n" if calls_per_query else ""
+    path.write_text(f"{per_query}total_calls: {total_calls}\n", encoding="utf-8")
+    return path
+
+
+def _search(tmp: Path, pool: Path, budget: Path, results: str, workers: int, trials: int = 6, *extra: str) -> list[str]:
+    return [
+        *("search", "-b", "tiny-arith", "--budget", str(budget), "--pool", str(pool), "--algorithm", "random"),
+        *("--trials", str(trials), "--limit", "10", "--test-limit", "6", "--final-k", "1", "--seed", "1"),
+        *("--concurrency", "4", "--rungs", "off", "--results-dir", str(tmp / results)),
+        *("--cache-dir", str(tmp / f"{results}-cache"), "--workers", str(workers), "--json", *extra),
+    ]
+
+
+def _search_trials(search_dir: Path) -> list[str]:
+    rows = [r for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"]
+    return sorted(r["arch_id"] for r in rows)
+
+
+def test_workers_spend_the_whole_budget_and_finish_the_same_trials(tmp_path: Path) -> None:
+    """1, 2 and 3 workers, a total_calls the search fits in with room to spare: each finishes
+    every trial and the final stage (two workers stopped at "168 of 400 total calls sent": each
+    settled grant went on holding its room)."""
+    limit = 400
+    budget = _budget(tmp_path, limit)
+    with FaultServer(FaultPlan(latency=0.02, seed=3)) as server:
+        pool = _pool(tmp_path, server)
+        outcomes = {}
+        for workers in (1, 2, 3):
+            server.reset()
+            outcomes[workers] = run_cli(*_search(tmp_path, pool, budget, f"w{workers}", workers), timeout=300)
+            assert server.stats()["requests"] <= limit
+    for workers, result in outcomes.items():
+        assert result.code == 0, (workers, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+    trials = {w: _search_trials(only_run_dir(tmp_path / f"w{w}")) for w in outcomes}
+    assert len(trials[1]) == 6 and trials[1] == trials[2] == trials[3]
+
+
+# -- resume ----------------------------------------------------------------------------------
+
+
+def _kill_when(args: list[str], ready: Callable[[], bool], timeout: float = 150) -> None:
+    """Start the CLI with ``args`` and ``kill -9`` it as soon as ``ready()`` (it must not end first)."""
+    proc = subprocess.Popen(cli_command(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the run made no progress in time"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _lines(pattern: str, root: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in root.glob(pattern))
+
+
+def _killed_three_times_then_resumed(
+    args: list[str], progress: Callable[[], int], server: FaultServer, limit: int
+) -> CliResult:
+    """``kill -9`` the command each time it has made progress, three times, then let it run: the
+    server must have seen at most ``limit`` requests in all."""
+    for _ in range(3):
+        start = progress()
+        _kill_when(args, lambda: progress() > start)
+    result = run_cli(*args, timeout=240)
+    assert server.stats()["requests"] <= limit, (server.stats()["requests"], limit)
+    return result
+
+
+def test_total_calls_hold_over_kills_and_resumes_of_eval(tmp_path: Path) -> None:
+    limit = 40
+    budget = _budget(tmp_path, limit, None)
+    with FaultServer(FaultPlan(latency=0.15, seed=11)) as server:
+        arch = write_architecture(tmp_path / "arch.yaml", server.api_base, timeout=10, samples=2)
+        for cache in ("--cache-dir", "--no-cache"):
+            server.reset()
+            results = tmp_path / f"results{cache}"
+            args = eval_args(arch, results, tmp_path / "cache", 60, "--budget", str(budget), "--concurrency", "2")
+            if cache == "--no-cache":
+                args = [a for a in args if a != str(tmp_path / "cache")]
+                args[args.index("--cache-dir")] = "--no-cache"
+            result = _killed_three_times_then_resumed(
+                args, lambda r=results: _lines("*/questions.jsonl", r), server, limit
+            )
+            assert result.code == 3, result.stderr
+            assert "budget reached" in result.stderr
+            # A resume that has nothing left to spend sends nothing and says so again.
+            sent = server.stats()["requests"]
+            again = run_cli(*args, timeout=240)
+            assert again.code == 3 and server.stats()["requests"] == sent, again.stderr
+
+
+def test_total_calls_hold_over_kills_and_resumes_of_compare(tmp_path: Path) -> None:
+    limit = 40
+    budget = _budget(tmp_path, limit, None)
+    with FaultServer(FaultPlan(latency=0.15, seed=12)) as server:
+        one = write_architecture(tmp_path / "one.yaml", server.api_base, timeout=10, name="one")
+        two = write_architecture(tmp_path / "two.yaml", server.api_base, timeout=10, samples=2, name="two")
+        results = tmp_path / "results"
+        args = [
+            "compare", str(one), str(two), "-b", "tiny-arith", "--split", "all", "--limit", "30",
+            "--results-dir", str(results), "--cache-dir", str(tmp_path / "cache"), "--budget", str(budget),
+            "--concurrency", "2", "--json", *FAST_RETRY,
+        ]  # fmt: skip
+        result = _killed_three_times_then_resumed(args, lambda: _lines("*/questions.jsonl", results), server, limit)
+    assert result.code == 3, result.stderr
+
+
+def test_total_calls_hold_over_kills_and_resumes_of_search(tmp_path: Path) -> None:
+    limit = 150
+    with FaultServer(FaultPlan(latency=0.1, seed=3)) as server:
+        pool = _pool(tmp_path, server)
+        budget = _budget(tmp_path, limit)
+        args = _search(tmp_path, pool, budget, "killed", 1, 8)
+        results = tmp_path / "killed"
+        result = _killed_three_times_then_resumed(args, lambda: _lines("*/*/*/questions.jsonl", results), server, limit)
+    assert result.code in (0, 3), result.stderr
+    if result.code == 3:
+        report = summary_json(result.stdout)
+        assert "budget reached" in report["budget_stopped"]
+    info = json.loads((only_run_dir(results) / "search.json").read_text())
+    assert info["status"] in ("running", "complete")
