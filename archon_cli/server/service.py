@@ -42,6 +42,8 @@ class ServeOptions:
     grace: float = 30.0
     max_body_bytes: int = MAX_BODY_BYTES
     request_log: Path | None = None
+    # Seconds a client has to send a whole request (head and body); then 408 and disconnected.
+    read_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class ArchitectureService:
         self.notify = notify or (lambda _message: None)
         self.created = int(time.time())
         self.started = time.monotonic()
-        self.log = RequestLog(self.options.request_log)
+        self.log = RequestLog(self.options.request_log, on_warning=lambda message: self.notify(message))
         self.statuses: Counter[int] = Counter()
         self.gate = RequestGate(self.options.concurrency, self.options.grace)
 
@@ -258,6 +260,7 @@ class ArchitectureService:
             "requests": sum(self.statuses.values()),
             "ok": self.statuses.get(200, 0),
             "failed": sum(v for k, v in self.statuses.items() if k != 200),
+            "log_lines_lost": self.log.lost,
         }
 
 
