@@ -24,7 +24,7 @@ from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.litellm_backend import redact_secrets
 from archon_cli.llm.types import Message
-from archon_cli.server.protocol import NO_CLIENT_RETRY, ApiError, model_card, usage_body
+from archon_cli.server.protocol import NO_CLIENT_RETRY, ApiError, model_card, shorten, usage_body
 from archon_cli.server.request_log import RequestLog, log_record
 from archon_cli.state import Query
 
@@ -174,7 +174,10 @@ class ArchitectureService:
         if served is None:
             known = ", ".join(sorted(self.architectures))
             raise ApiError(
-                404, f"the model {name!r} does not exist here; served: {known}", code="model_not_found", param="model"
+                404,
+                f"the model {shorten(name)!r} does not exist here; served: {known}",
+                code="model_not_found",
+                param="model",
             )
         return served
 
@@ -214,6 +217,8 @@ class ArchitectureService:
     ) -> None:
         """Count the request and append it to the request log."""
         self.statuses[status] += 1
+        if model is not None:
+            model = shorten(model)
         self.log.append(log_record(request_id, model, status, stream, stats, time.perf_counter() - started, error))
 
     # -- shutdown
