@@ -403,8 +403,12 @@ def main() -> None:
     except ImportError:  # older Typer uses click itself
         from click.exceptions import ClickException  # type: ignore[assignment]
 
+    import warnings
+
     from archon_cli.errors import EXIT_FAILED, EXIT_OK, ArchonError
 
+    # Requests cut short (a stop, a failure) leave LiteLLM's coroutines unawaited: not the user's concern.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     try:
         # Not standalone, so option errors come here and are printed as one line like all others.
         code = app(standalone_mode=False)
@@ -424,7 +428,27 @@ def main() -> None:
     except KeyboardInterrupt:
         _stderr().print("interrupted: finished results are saved")
         sys.exit(130)
+    except OSError as exc:
+        full = _disk_full(exc)
+        if full is None:
+            raise
+        where = f"{full.filename}: " if full.filename else ""
+        _error_line(f"{where}{full.strerror or full}: the disk is full; what finished is saved, free space and re-run")
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _disk_full(exc: BaseException | None) -> OSError | None:
+    """The OSError in ``exc``'s chain that says a file could not grow (no space, quota, file size
+    limit), or None. Writing a record failed, and closing its file failed again: a chain."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 if __name__ == "__main__":

@@ -119,13 +119,18 @@ class JsonlLog:
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        with self.path.open("a", encoding="utf-8") as f:
-            # A torn line from an earlier kill must not swallow this record.
-            if f.tell() > 0 and not _ends_with_newline(self.path):
-                f.write("\n")
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                # A torn line from an earlier kill must not swallow this record.
+                if f.tell() > 0 and not _ends_with_newline(self.path):
+                    f.write("\n")
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None  # say which file
 
 
 def _ends_with_newline(path: Path) -> bool:
