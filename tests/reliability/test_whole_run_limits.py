@@ -8,14 +8,11 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.conftest import CliResult, run_cli
 from tests.reliability import (
-    FAST_RETRY,
     cli_command,
     cli_env,
     eval_args,
@@ -76,33 +73,29 @@ def test_workers_spend_the_whole_budget_and_finish_the_same_trials(tmp_path: Pat
 # -- resume ----------------------------------------------------------------------------------
 
 
-def _kill_when(args: list[str], ready: Callable[[], bool], timeout: float = 150) -> None:
-    """Start the CLI with ``args`` and ``kill -9`` it as soon as ``ready()`` (it must not end first)."""
+def _run_and_kill(args: list[str], server: FaultServer, requests: int, timeout: float = 150) -> None:
+    """Start the CLI with ``args`` and ``kill -9`` it once the server has had ``requests`` more
+    requests (or let it be, if it ends first: a limit spent stops it)."""
+    target = server.stats()["requests"] + requests
     proc = subprocess.Popen(cli_command(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + timeout
-        while not ready():
-            assert proc.poll() is None, "the run ended before it could be killed"
+        while server.stats()["requests"] < target and proc.poll() is None:
             assert time.monotonic() < deadline, "the run made no progress in time"
             time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
 
 
-def _lines(pattern: str, root: Path) -> int:
-    return sum(p.read_bytes().count(b"\n") for p in root.glob(pattern))
-
-
-def _killed_three_times_then_resumed(
-    args: list[str], progress: Callable[[], int], server: FaultServer, limit: int
-) -> CliResult:
-    """``kill -9`` the command each time it has made progress, three times, then let it run: the
-    server must have seen at most ``limit`` requests in all."""
+def _killed_three_times_then_resumed(args: list[str], server: FaultServer, limit: int) -> CliResult:
+    """``kill -9`` the command three times, each once it has sent a third of ``limit`` (so each
+    resume that forgot the spend before it sent more than the limit in all), then let it run: the
+    server must have seen at most ``limit`` requests."""
     for _ in range(3):
-        start = progress()
-        _kill_when(args, lambda: progress() > start)
+        _run_and_kill(args, server, max(1, limit // 3))
     result = run_cli(*args, timeout=240)
     assert server.stats()["requests"] <= limit, (server.stats()["requests"], limit)
     return result
@@ -118,7 +111,7 @@ def test_total_calls_hold_over_kills_and_resumes_of_eval(tmp_path: Path) -> None
         args = eval_args(arch, results, tmp_path / "cache", 60, "--budget", str(budget), "--concurrency", "2")
         args = [a for a in args if a != str(tmp_path / "cache")]
         args[args.index("--cache-dir")] = "--no-cache"
-        result = _killed_three_times_then_resumed(args, lambda: _lines("*/questions.jsonl", results), server, limit)
+        result = _killed_three_times_then_resumed(args, server, limit)
         assert result.code == 3 and "budget reached" in result.stderr, result.stderr
         assert "before this resume" in result.stderr
         # A resume that has nothing left to spend sends nothing and says so again.
@@ -132,28 +125,31 @@ def test_total_calls_hold_over_kills_and_resumes_of_compare(tmp_path: Path) -> N
     budget = _budget(tmp_path, limit, None)
     with FaultServer(FaultPlan(latency=0.15, seed=12)) as server:
         one = write_architecture(tmp_path / "one.yaml", server.api_base, timeout=10, name="one")
-        two = write_architecture(tmp_path / "two.yaml", server.api_base, timeout=10, samples=2, name="two")
+        sampled = {
+            "type": "generator", "model": "openai/fake-model", "api_base": server.api_base, "samples": 3,
+            "temperature": 0.7, "max_tokens": 16, "timeout": 10,
+        }  # fmt: skip
+        two = write_architecture(tmp_path / "two.yaml", server.api_base, name="two", layers=[[sampled]])
         results = tmp_path / "results"
         args = [
             "compare", str(one), str(two), "-b", "tiny-arith", "--split", "all", "--limit", "30",
             "--results-dir", str(results), "--cache-dir", str(tmp_path / "cache"), "--budget", str(budget),
-            "--concurrency", "2", "--json", *FAST_RETRY,
+            "--concurrency", "2", "--json",
         ]  # fmt: skip
-        result = _killed_three_times_then_resumed(args, lambda: _lines("*/questions.jsonl", results), server, limit)
+        result = _killed_three_times_then_resumed(args, server, limit)
     assert result.code == 3, result.stderr
 
 
 def test_total_calls_hold_over_kills_and_resumes_of_search(tmp_path: Path) -> None:
-    limit = 150
+    """A search that needs more than its limit (about 75 calls for 8 trials): killed three times,
+    then resumed, it stops at the limit in all (the resumes sent 330 requests for a limit of 150)."""
+    limit = 45
     with FaultServer(FaultPlan(latency=0.1, seed=3)) as server:
         pool = _pool(tmp_path, server)
         budget = _budget(tmp_path, limit)
         args = _search(tmp_path, pool, budget, "killed", 1, 8)
-        results = tmp_path / "killed"
-        result = _killed_three_times_then_resumed(args, lambda: _lines("*/*/*/questions.jsonl", results), server, limit)
-    assert result.code in (0, 3), result.stderr
-    if result.code == 3:
-        report = summary_json(result.stdout)
-        assert "budget reached" in report["budget_stopped"]
-    info = json.loads((only_run_dir(results) / "search.json").read_text())
-    assert info["status"] in ("running", "complete")
+        result = _killed_three_times_then_resumed(args, server, limit)
+    assert result.code == 3, result.stderr
+    assert "budget reached" in summary_json(result.stdout)["budget_stopped"]
+    info = json.loads((only_run_dir(tmp_path / "killed") / "search.json").read_text())
+    assert info["status"] == "running"
