@@ -15,6 +15,9 @@ import typer
 
 from archon_cli.errors import EXIT_USAGE, UserError
 
+# A serve key shorter than this is guessable by anyone who can reach the port.
+MIN_SERVE_KEY = 16
+
 app = typer.Typer(
     name="archon",
     help="Build LLM systems from inference-time techniques and search for the best one under a call budget.",
@@ -322,6 +325,11 @@ def serve(
         cache_url=cache_url, router_file=router,
     )  # fmt: skip
     key = secret_from_env(api_key_env, "--api-key-env") if api_key_env is not None else None
+    if key is not None and len(key) < MIN_SERVE_KEY:
+        raise UserError(
+            f"--api-key-env {api_key_env}: the key has {len(key)} characters; use at least {MIN_SERVE_KEY} "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
     options = ServeOptions(api_key=key, concurrency=concurrency, grace=grace, request_log=request_log)
     raise typer.Exit(run_serve(architectures, host, port, settings, options, _stderr()))
 

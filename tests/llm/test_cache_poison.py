@@ -14,7 +14,6 @@ from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.cache_redis import KEY_PREFIX, RedisResponseCache
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.llm.types import Completion, Usage
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.conftest import run_cli
 from tests.fakes import FakeBackend

@@ -1,0 +1,73 @@
+"""Smaller reliability items of round 3: router deployments that would add a retry loop, short
+serve keys, damaged trial records, context overflows, symlinked run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archon_cli.config.router_file import load_router_file
+from archon_cli.errors import ConfigError
+
+
+def _router(path: Path, params: dict[str, object]) -> Path:
+    data = {
+        "model_list": [
+            {"model_name": "fake", "litellm_params": {"model": "openai/fake-model", "api_base": "http://x/v1", **params}}
+        ]
+    }
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"mock_response": "hi"}, {"fallbacks": ["openai/other"]}, {"num_retries": 3}, {"max_retries": 2}],
+)
+def test_router_deployments_that_answer_or_retry_themselves_are_refused(tmp_path: Path, params: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match=f"litellm_params {next(iter(params))} refused"):
+        load_router_file(_router(tmp_path / "r.yaml", params))
+
+
+def test_a_short_serve_key_is_refused() -> None:
+    from tests.conftest import assert_user_error, run_cli
+
+    result = run_cli("serve", "architectures/single-call.yaml", "--api-key-env", "SHORT_KEY", env={"SHORT_KEY": "x"})
+    assert_user_error(result, "at least 16")
+
+
+def test_damaged_trial_records_are_evaluated_again(tmp_path: Path) -> None:
+    import json
+
+    from archon_cli.testing import FaultPlan, FaultServer
+    from tests.conftest import run_cli
+    from tests.reliability import only_run_dir, read_jsonl
+
+    with FaultServer(FaultPlan(seed=3)) as server:
+        pool = tmp_path / "pool.yaml"
+        pool.write_text(f"models:\n  - model: openai/fake-model\n    api_base: {server.api_base}\n", encoding="utf-8")
+        args = [
+            "search", "-b", "tiny-arith", "--budget", "4", "--pool", str(pool), "--algorithm", "random",
+            "--trials", "3", "--limit", "6", "--final-k", "0", "--rungs", "off", "--seed", "1",
+            "--results-dir", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"), "--json",
+        ]  # fmt: skip
+        first = run_cli(*args, timeout=240)
+        assert first.code == 0, first.stderr
+        log = only_run_dir(tmp_path / "results") / "trials.jsonl"
+        records = read_jsonl(log)
+        damaged = []
+        for i, record in enumerate(r for r in records if r["stage"] == "search"):
+            if i == 0:
+                record["objective"] = "high"
+            elif i == 1:
+                record["surprise"] = 1
+            else:
+                del record["run_dir"]
+            damaged.append(record)
+        log.write_text("".join(json.dumps(r) + "\n" for r in damaged), encoding="utf-8")
+        again = run_cli(*args, timeout=240)
+    assert again.code == 0 and "Traceback" not in again.stderr, again.stderr
+    search = [r for r in read_jsonl(log) if r["stage"] == "search"]
+    assert len({r["arch_id"] for r in search}) == 3
