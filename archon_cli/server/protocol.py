@@ -194,8 +194,8 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             )
         role = "system" if m.role == "developer" else m.role
         messages.append({"role": role, "content": _text(m.content, where)})
-    for i, m in enumerate(messages):
-        _check_unicode(m["content"], f"messages[{i}].content")
+    for i, sent in enumerate(messages):
+        _check_unicode(sent["content"], f"messages[{i}].content")
     _check_unicode(body.model, "model")
     if not any(m["role"] == "user" and m["content"].strip() for m in messages):
         raise bad_request("'messages' must hold a user message with text", param="messages")

@@ -77,12 +77,11 @@ class RequestLog:
             return
         line = ("\n" if self._torn else "") + json.dumps(record, ensure_ascii=False) + "\n"
         data = line.encode("utf-8", errors="replace")
+        error: OSError | None = None
         try:
             written = os.write(self._fd, data)
         except OSError as exc:
             written, error = 0, exc
-        else:
-            error = None
         if written == len(data):
             self._torn = False
             return
