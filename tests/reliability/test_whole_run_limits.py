@@ -153,3 +153,15 @@ def test_total_calls_hold_over_kills_and_resumes_of_search(tmp_path: Path) -> No
     assert "budget reached" in summary_json(result.stdout)["budget_stopped"]
     info = json.loads((only_run_dir(tmp_path / "killed") / "search.json").read_text())
     assert info["status"] == "running"
+
+
+def test_a_raised_limit_resumes_the_same_search_and_counts_what_was_spent(tmp_path: Path) -> None:
+    with FaultServer(FaultPlan(seed=3)) as server:
+        pool = _pool(tmp_path, server)
+        low = run_cli(*_search(tmp_path, pool, _budget(tmp_path, 30), "results", 1, 8), timeout=240)
+        assert low.code == 3, low.stderr
+        spent = server.stats()["requests"]
+        high = run_cli(*_search(tmp_path, pool, _budget(tmp_path, 60), "results", 1, 8), timeout=240)
+        assert high.code in (0, 3), high.stderr
+    assert len([p for p in (tmp_path / "results").iterdir() if p.is_dir()]) == 1  # the same folder
+    assert server.stats()["requests"] <= 60 and spent <= 30
