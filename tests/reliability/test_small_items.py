@@ -71,3 +71,36 @@ def test_damaged_trial_records_are_evaluated_again(tmp_path: Path) -> None:
     assert again.code == 0 and "Traceback" not in again.stderr, again.stderr
     search = [r for r in read_jsonl(log) if r["stage"] == "search"]
     assert len({r["arch_id"] for r in search}) == 3
+
+
+async def test_every_replica_cooling_down_names_the_failure_behind_it(tmp_path: Path) -> None:
+    from archon_cli.errors import ProviderError
+    from archon_cli.llm.accountant import CallStats
+    from archon_cli.llm.gateway import LLMGateway, RetryPolicy
+    from archon_cli.llm.router import RouterBackend
+    from archon_cli.llm.types import CompletionRequest
+    from tests.conftest import free_port
+
+    path = tmp_path / "r.yaml"  # two replicas where nothing listens: each fails, is cooled down
+    replicas = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(2)]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model_list": [
+                    {"model_name": "fake", "litellm_params": {"model": "openai/m", "api_base": b, "api_key": "sk-none"}}
+                    for b in replicas
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    gateway = LLMGateway(
+        backend=RouterBackend(load_router_file(path)),
+        retry=RetryPolicy(max_attempts=8, initial_wait=0.01, max_wait=0.02, jitter=0.0),
+    )
+    request = CompletionRequest(model="fake", messages=({"role": "user", "content": "hi"},), max_tokens=4, timeout=5)
+    with pytest.raises(ProviderError) as caught:
+        await gateway.complete(request, CallStats())
+    message = str(caught.value)
+    assert "cooling down" in message and "the last failure" in message, message
+    assert "connect" in message.lower() or "refused" in message.lower(), message

@@ -165,3 +165,31 @@ def test_a_raised_limit_resumes_the_same_search_and_counts_what_was_spent(tmp_pa
         assert high.code in (0, 3), high.stderr
     assert len([p for p in (tmp_path / "results").iterdir() if p.is_dir()]) == 1  # the same folder
     assert server.stats()["requests"] <= 60 and spent <= 30
+
+
+def test_redis_dying_mid_search_with_workers_warns_and_goes_on(tmp_path: Path) -> None:
+    """As with one worker: the cache is lost, not the search (two workers aborted with exit 2)."""
+    from tests.redis_server import redis_server
+
+    with FaultServer(FaultPlan(latency=0.05, seed=3)) as server, redis_server(tmp_path / "redis") as (url, redis):
+        pool = _pool(tmp_path, server)
+        args = [a for a in _search(tmp_path, pool, _budget(tmp_path, 400), "results", 2, 6) if a != "--json"]
+        args += ["--cache-url", url]
+        log = tmp_path / "search.err"
+        with log.open("wb") as err:
+            proc = subprocess.Popen(cli_command(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 200
+            while not list((tmp_path / "results").glob("*/trials.jsonl")):
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.05)
+            redis.kill()
+            redis.wait()
+            proc.wait(timeout=300)
+        finally:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text and "without" in text, text[-3000:]
+    assert len(_search_trials(only_run_dir(tmp_path / "results"))) == 6
