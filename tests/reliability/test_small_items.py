@@ -104,3 +104,24 @@ async def test_every_replica_cooling_down_names_the_failure_behind_it(tmp_path: 
     message = str(caught.value)
     assert "cooling down" in message and "the last failure" in message, message
     assert "connect" in message.lower() or "refused" in message.lower(), message
+
+
+async def test_a_local_context_overflow_is_not_retried() -> None:
+    from archon_cli.errors import ProviderError, TransientProviderError
+    from archon_cli.llm.litellm_backend import LiteLLMBackend
+    from archon_cli.llm.local_models import LocalModelError
+    from archon_cli.llm.types import CompletionRequest
+
+    class Overflowing:
+        async def complete(self, request: CompletionRequest) -> None:
+            raise LocalModelError("Requested tokens (5000) exceed context window of 2048")
+
+    class Pool:
+        def get(self, name: str) -> Overflowing:
+            return Overflowing()
+
+    backend = LiteLLMBackend(Pool())  # type: ignore[arg-type]
+    request = CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "x"},))
+    with pytest.raises(ProviderError) as caught:
+        await backend._complete_local("smollm2-135m", request)
+    assert not isinstance(caught.value, TransientProviderError) and "context window" in str(caught.value)
