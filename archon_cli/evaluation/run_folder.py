@@ -153,7 +153,22 @@ class RunOutcome:
     budget_message: str = ""
 
 
+def check_not_elsewhere(folder: Path) -> None:
+    """A UserError when ``folder`` is a symbolic link that leads out of the folder holding it: a
+    run would write into (and overwrite) whatever it points to."""
+    if not folder.is_symlink():
+        return
+    parent = folder.parent.resolve()
+    target = folder.resolve()
+    if parent != target and parent not in target.parents:
+        raise UserError(
+            f"{folder}: is a symbolic link to {target}, outside {folder.parent}; "
+            "remove the link or give another --run-id"
+        )
+
+
 def _make_folder(run_dir: Path) -> None:
+    check_not_elsewhere(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

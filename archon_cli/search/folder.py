@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from archon_cli.config.architecture import Architecture
-from archon_cli.evaluation.run_folder import FINAL_RUNS, SEARCH_INFO, STAGE1_RUNS, TRIAL_RUNS
+from archon_cli.evaluation.run_folder import FINAL_RUNS, SEARCH_INFO, STAGE1_RUNS, TRIAL_RUNS, check_not_elsewhere
 from archon_cli.records import JsonlLog, write_json
 from archon_cli.report.plots import plot_score_versus
 from archon_cli.report.stats import pareto_front
@@ -98,6 +98,7 @@ class SearchFolder:
 
     def start(self, info: dict[str, Any]) -> None:
         """Write the settings (``kind`` search, status running) before the first evaluation."""
+        check_not_elsewhere(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(
             self.path / SEARCH_INFO, {"kind": "search", "search_id": self.path.name, "status": "running", **info}

@@ -125,3 +125,21 @@ async def test_a_local_context_overflow_is_not_retried() -> None:
     with pytest.raises(ProviderError) as caught:
         await backend._complete_local("smollm2-135m", request)
     assert not isinstance(caught.value, TransientProviderError) and "context window" in str(caught.value)
+
+
+def test_a_run_folder_linked_outside_the_results_dir_is_refused(tmp_path: Path) -> None:
+    from archon_cli.testing import FaultPlan, FaultServer
+    from tests.conftest import assert_user_error, run_cli
+    from tests.reliability import eval_args, write_architecture
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "summary.json").write_text('{"mine": true}', encoding="utf-8")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "linked").symlink_to(foreign, target_is_directory=True)
+    with FaultServer(FaultPlan(seed=1)) as server:
+        arch = write_architecture(tmp_path / "arch.yaml", server.api_base)
+        result = run_cli(*eval_args(arch, results, tmp_path / "cache", 3, "--run-id", "linked"), timeout=120)
+    assert_user_error(result, "symbolic link")
+    assert (foreign / "summary.json").read_text() == '{"mine": true}' and len(list(foreign.iterdir())) == 1
