@@ -143,3 +143,32 @@ def test_a_run_folder_linked_outside_the_results_dir_is_refused(tmp_path: Path) 
         result = run_cli(*eval_args(arch, results, tmp_path / "cache", 3, "--run-id", "linked"), timeout=120)
     assert_user_error(result, "symbolic link")
     assert (foreign / "summary.json").read_text() == '{"mine": true}' and len(list(foreign.iterdir())) == 1
+
+
+def test_a_second_run_on_one_answers_file_is_refused(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from archon_cli.testing import FaultPlan, FaultServer
+    from tests.conftest import assert_user_error, run_cli
+    from tests.reliability import cli_command, cli_env, write_architecture
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"What is {i} + 1?"}) + "\n" for i in range(40)))
+    output = tmp_path / "answers.jsonl"
+    with FaultServer(FaultPlan(latency=0.3, seed=1)) as server:
+        arch = write_architecture(tmp_path / "arch.yaml", server.api_base, timeout=10)
+        args = ["run", str(arch), "--input", str(queries), "--output", str(output), "--no-cache", "--concurrency", "1"]
+        first = subprocess.Popen(cli_command(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            import time
+
+            deadline = time.monotonic() + 60
+            while not (output.is_file() and output.stat().st_size > 0):
+                assert first.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            second = run_cli(*args, timeout=120)
+        finally:
+            first.kill()
+            first.wait()
+    assert_user_error(second, f"pid {first.pid}")
