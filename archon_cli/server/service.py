@@ -155,6 +155,7 @@ class ArchitectureService:
         self.log = RequestLog(self.options.request_log, on_warning=lambda message: self.notify(message))
         self.statuses: Counter[int] = Counter()
         self.gate = RequestGate(self.options.concurrency, self.options.grace)
+        self._running: dict[str, QueryResult] = {}
 
     # -- who may ask, and for what
 
@@ -190,7 +191,9 @@ class ArchitectureService:
         """Run ``served`` on the conversation. A provider failure or a spent budget comes back in the
         result (see ``failure``); raises ApiError 503 when the server is shutting down."""
         query = Query(messages=messages, id=request_id)
-        return await self.gate.run(lambda: served.runner.run_safely(query))
+        # Kept until the request is logged: a run cut short (the grace, a client gone) has spent calls.
+        result = self._running[request_id] = QueryResult(query=query)
+        return await self.gate.run(lambda: served.runner.run_safely(query, result))
 
     def failure(self, result: QueryResult) -> ApiError | None:
         """What a failed run is to the client: 429 when a budget stopped it, 502 when a provider failed
@@ -215,7 +218,10 @@ class ArchitectureService:
         started: float,
         error: str | None = None,
     ) -> None:
-        """Count the request and append it to the request log."""
+        """Count the request and append it to the request log (with what a run cut short spent)."""
+        partial = self._running.pop(request_id, None)
+        if stats is None and partial is not None:
+            stats = partial.stats
         self.statuses[status] += 1
         if model is not None:
             model = shorten(model)

@@ -181,3 +181,24 @@ def test_head_on_health_answers(tmp_path: Path) -> None:
         reply = httpx.head(f"{server.url}/health", timeout=10)
         assert reply.status_code == 200
         assert json.loads(httpx.get(f"{server.url}/health", timeout=10).text)["status"] == "ok"
+
+
+def test_the_request_log_counts_the_calls_of_a_request_cut_by_the_grace(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from tests.server import one_call, start_server, wait_in_flight
+
+    log = tmp_path / "log.jsonl"
+    with FaultServer(FaultPlan(latency=5.0)) as provider:
+        server = start_server([one_call(provider.api_base)], grace=0.5, log=log)
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        body = {"model": "one-call", "messages": GOOD["messages"]}
+        pending = pool.submit(lambda: httpx.post(server.url + "/v1/chat/completions", json=body, timeout=30))
+        pool.shutdown(wait=False)
+        wait_in_flight(server.url, 1)
+        time.sleep(0.3)  # the call is sent
+        server.stop()
+        reply = pending.result()
+    assert reply.status_code == 503
+    records = read_request_log(log)
+    assert len(records) == 1 and records[0]["status"] == 503 and records[0]["calls"] == 1, records
