@@ -76,11 +76,14 @@ class SpendLedger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._process = secrets.token_hex(4)
+        self._fd = -1  # opened on the first line: a run refused before any send leaves no folder behind
+
+    def _open(self) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise UserError(f"{path}: cannot keep the spend of this run ({exc.strerror or exc})") from None
+            raise UserError(f"{self.path}: cannot keep the spend of this run ({exc.strerror or exc})") from None
 
     def reserved(self, ticket: int, calls: int, tokens: int, dollars: float) -> None:
         self._write("r", ticket, calls, tokens, dollars)
@@ -90,6 +93,8 @@ class SpendLedger:
 
     def _write(self, kind: str, ticket: int, calls: int, tokens: int, dollars: float) -> None:
         line = json.dumps({kind: f"{self._process}-{ticket}", "c": calls, "t": tokens, "d": dollars})
+        if self._fd < 0:
+            self._open()
         try:
             os.write(self._fd, (line + "\n").encode())
         except OSError as exc:
