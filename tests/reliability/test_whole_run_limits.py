@@ -193,3 +193,33 @@ def test_redis_dying_mid_search_with_workers_warns_and_goes_on(tmp_path: Path) -
     assert proc.returncode == 0, text[-3000:]
     assert "Traceback" not in text and "without" in text, text[-3000:]
     assert len(_search_trials(only_run_dir(tmp_path / "results"))) == 6
+
+
+def test_a_ray_warm_up_worker_killed_is_started_again(tmp_path: Path) -> None:
+    """Killing a worker while it warms up (imports LiteLLM) gave exit 2 "the Ray workers could not
+    start archon"; a lost trial was already run again, and so is a lost warm-up now."""
+    from tests.search.test_ray import _cmdline, _descendants, _kill_all
+
+    with FaultServer(FaultPlan(latency=0.05, seed=3)) as server:
+        pool = _pool(tmp_path, server)
+        args = _search(tmp_path, pool, _budget(tmp_path, 400), "results", 2, 4)
+        log = tmp_path / "search.err"
+        with log.open("wb") as err:
+            proc = subprocess.Popen(cli_command(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=err)
+        spawned: list[int] = []
+        try:
+            deadline = time.monotonic() + 200
+            victim = None
+            while victim is None:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+                spawned[:] = sorted(set(spawned) | set(_descendants(proc.pid)))
+                victim = next((p for p in spawned if "warm_worker" in _cmdline(p)), None)
+                time.sleep(0.02)
+            os.kill(victim, signal.SIGKILL)
+            proc.wait(timeout=300)
+        finally:
+            proc.kill()
+            proc.wait()
+            _kill_all(spawned)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    assert len(_search_trials(only_run_dir(tmp_path / "results"))) == 4
