@@ -192,6 +192,8 @@ async def _unless_gone(request: Request, work: Awaitable[QueryResult]) -> QueryR
     finally:
         watch.cancel()
     if task.done():
+        if task.cancelled():  # by nothing of this request's: an error, not a cancelled handler
+            raise RuntimeError("the run was cancelled")
         return task.result()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -94,3 +94,20 @@ def test_a_poisoned_cache_is_counted_in_the_eval_summary(tmp_path: Path) -> None
         third = run_cli(*eval_args(arch, tmp_path / "c", tmp_path / "cache", 6), timeout=180)
     again = summary_json(third.stdout)
     assert again["this_run"]["bad_cache_entries"] == 0 and again["this_run"]["cache_hits"] == 6
+
+
+async def test_a_cancelled_sender_does_not_cancel_the_request_waiting_on_its_reply() -> None:
+    """Two queries ask the same thing at once: the second waits on the first's send. When the
+    first is cancelled (its server client left), the second sends it itself (it was cancelled too,
+    and its client got a 500)."""
+    import asyncio
+
+    backend = FakeBackend(reply="shared", delay=0.2)
+    gateway = LLMGateway(backend=backend)
+    first = asyncio.ensure_future(gateway.complete(req(0), CallStats()))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(gateway.complete(req(0), CallStats()))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    completion = await second
+    assert completion.text == "shared" and len(backend.sent) == 2
