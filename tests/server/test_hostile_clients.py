@@ -217,7 +217,7 @@ def test_out_of_file_descriptors_is_a_warning_now_and_then_not_tracebacks(tmp_pa
     (46,840 tracebacks, 19 MB, in 20 s); then real requests are answered again."""
     with FaultServer(FaultPlan(seed=2)) as provider, serving(
         tmp_path, str(loop_yaml(tmp_path, provider.api_base)), "--no-cache", files=200
-    ) as (proc, url, err):
+    ) as (_proc, url, err):
         assert ask(url, timeout=60).status_code == 200
         port = int(url.rsplit(":", 1)[1])
         socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(400)]
