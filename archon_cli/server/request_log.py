@@ -2,7 +2,8 @@
 format). Each line is written and flushed as the request ends, so a kill loses nothing answered;
 it is not fsynced per line, which would cap a busy server at the disk's sync rate.
 
-Fields: ``id``, ``time`` (UTC, ISO 8601), ``model``, ``status`` (the HTTP status), ``stream``,
+Fields: ``id``, ``time`` (UTC, ISO 8601), ``model`` (cut to 100 characters), ``status`` (the HTTP
+status; 499: the client disconnected before its answer), ``stream``,
 ``calls``, ``cache_hits``, ``retries``, ``prompt_tokens``, ``completion_tokens``, ``tokens``,
 ``cost``, ``latency`` (seconds from the request's arrival to its answer) and ``error`` (the message
 sent to the client, or null). Never a prompt, an answer, a header or a key.
