@@ -33,7 +33,15 @@ from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import ArchonError, UserError
 from archon_cli.evaluation.judge import GatewayJudge
-from archon_cli.evaluation.run_folder import ARCHITECTURE, QUESTIONS, RUN_INFO, SUMMARY, RunPlan, evaluate_into_folder
+from archon_cli.evaluation.run_folder import (
+    ARCHITECTURE,
+    QUESTIONS,
+    RUN_INFO,
+    SUMMARY,
+    TRACES,
+    RunPlan,
+    evaluate_into_folder,
+)
 from archon_cli.llm.accountant import Budget, BudgetAccountant, CallStats
 from archon_cli.llm.cache_redis import open_response_cache
 from archon_cli.llm.gateway import LLMGateway, RetryPolicy
@@ -41,7 +49,7 @@ from archon_cli.llm.local_models import LocalModelPool, LocalSettings
 
 RAY_INSTALL_HINT = "pip install ray (archon's optional 'ray' extra)"
 # The files of a trial's run folder, returned by the worker and written by the driver.
-RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY)
+RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, TRACES, SUMMARY)
 # A trial mostly waits on HTTP: a Ray task asks for this share of a CPU, so a 2-CPU machine runs many.
 TASK_CPUS = 0.1
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from archon_cli.benchmarks.base import Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import BudgetExceeded, ProviderError, UserError
-from archon_cli.evaluation.run_folder import QUESTIONS, RunResult, write_run_files
+from archon_cli.evaluation.run_folder import QUESTIONS, TRACES, RunResult, write_run_files
 from archon_cli.llm.accountant import Budget, CallStats, Reservation, Spend
 from archon_cli.search.algorithms import make_algorithm
 from archon_cli.search.baseline import versus
@@ -167,6 +167,7 @@ class ParallelSearch:
                 raise returned.error
             prior = returned.files.get(QUESTIONS, prior)
             if returned.budget_stopped:
+                write_run_files(run_dir, {TRACES: returned.files.get(TRACES, b"")})  # its questions' traces
                 if returned.spent.calls == 0:
                     raise BudgetExceeded(returned.budget_message or "budget reached")
                 continue  # its grant ran out: a fresh grant, from what the whole run has left
