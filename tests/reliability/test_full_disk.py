@@ -31,5 +31,5 @@ def test_eval_on_a_full_disk_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "questions.jsonl" in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and ".jsonl: " in lines[0], proc.stderr
     assert read_records(only_run_dir(tmp_path / "results"))  # what was written is kept
