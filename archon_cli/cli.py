@@ -15,6 +15,9 @@ import typer
 
 from archon_cli.errors import EXIT_USAGE, UserError
 
+# A serve key shorter than this is guessable by anyone who can reach the port.
+MIN_SERVE_KEY = 16
+
 app = typer.Typer(
     name="archon",
     help="Build LLM systems from inference-time techniques and search for the best one under a call budget.",
@@ -333,6 +336,11 @@ def serve(
         cache_url=cache_url, router_file=router,
     )  # fmt: skip
     key = secret_from_env(api_key_env, "--api-key-env") if api_key_env is not None else None
+    if key is not None and len(key) < MIN_SERVE_KEY:
+        raise UserError(
+            f"--api-key-env {api_key_env}: the key has {len(key)} characters; use at least {MIN_SERVE_KEY} "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
     options = ServeOptions(api_key=key, concurrency=concurrency, grace=grace, request_log=request_log)
     raise typer.Exit(run_serve(architectures, host, port, settings, options, _stderr()))
 
@@ -437,8 +445,12 @@ def main() -> None:
     except ImportError:  # older Typer uses click itself
         from click.exceptions import ClickException  # type: ignore[assignment]
 
+    import warnings
+
     from archon_cli.errors import EXIT_FAILED, EXIT_OK, ArchonError
 
+    # Requests cut short (a stop, a failure) leave LiteLLM's coroutines unawaited: not the user's concern.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     try:
         # Not standalone, so option errors come here and are printed as one line like all others.
         code = app(standalone_mode=False)
@@ -458,7 +470,27 @@ def main() -> None:
     except KeyboardInterrupt:
         _stderr().print("interrupted: finished results are saved")
         sys.exit(130)
+    except OSError as exc:
+        full = _disk_full(exc)
+        if full is None:
+            raise
+        where = f"{full.filename}: " if full.filename else ""
+        _error_line(f"{where}{full.strerror or full}: the disk is full; what finished is saved, free space and re-run")
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _disk_full(exc: BaseException | None) -> OSError | None:
+    """The OSError in ``exc``'s chain that says a file could not grow (no space, quota, file size
+    limit), or None. Writing a record failed, and closing its file failed again: a chain."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 if __name__ == "__main__":

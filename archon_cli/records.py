@@ -4,7 +4,6 @@ JSON parsed with a nesting limit."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -14,24 +13,50 @@ from typing import Any
 
 # Deeper JSON is refused before parsing (Python's parser would recurse past its stack limit).
 MAX_JSON_DEPTH = 100
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
+# Outside strings: a quote, or a run of opening or closing brackets. Inside: a quote or a backslash.
+_OUTSIDE = re.compile(r'"|[\[{]+|[\]}]+')
+_INSIDE = re.compile(r'["\\]')
 
 
 class TooDeep(ValueError):
     """JSON nested deeper than the limit."""
 
 
-def json_depth(text: str) -> int:
-    """How deeply ``text``'s arrays and objects nest (brackets inside strings do not count)."""
-    brackets = _JSON_BRACKET.findall(_JSON_STRING.sub("", text))
-    steps = (1 if b in "[{" else -1 for b in brackets)
-    return max(itertools.accumulate(steps, initial=0))
+def json_depth(text: str, stop_above: int | None = None) -> int:
+    """How deeply ``text``'s arrays and objects nest (brackets inside strings do not count). One pass,
+    in constant memory (strings are skipped by the regex engine); it stops once the depth passes
+    ``stop_above``."""
+    depth = deepest = 0
+    pos = 0
+    while True:
+        match = _OUTSIDE.search(text, pos)
+        if match is None:
+            return deepest
+        token = match.group()
+        pos = match.end()
+        if token == '"':  # skip the string: to its closing quote, past escaped characters
+            while True:
+                inner = _INSIDE.search(text, pos)
+                if inner is None:
+                    return deepest
+                pos = inner.end()
+                if inner.group() == '"':
+                    break
+                pos += 1  # the escaped character
+        elif token[0] in "[{":
+            depth += len(token)
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    return deepest
+        else:
+            depth -= len(token)
 
 
 def loads_json(text: str, max_depth: int = MAX_JSON_DEPTH, **kwargs: Any) -> Any:
     """``json.loads`` that raises TooDeep, before parsing, for arrays and objects nested past ``max_depth``."""
-    if json_depth(text) > max_depth:
+    few = text.count("[") + text.count("{") <= max_depth  # too few brackets to nest deeper: no pass needed
+    if not few and json_depth(text, max_depth) > max_depth:
         raise TooDeep(f"nested deeper than {max_depth} levels")
     return json.loads(text, **kwargs)
 
@@ -94,13 +119,18 @@ class JsonlLog:
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        with self.path.open("a", encoding="utf-8") as f:
-            # A torn line from an earlier kill must not swallow this record.
-            if f.tell() > 0 and not _ends_with_newline(self.path):
-                f.write("\n")
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                # A torn line from an earlier kill must not swallow this record.
+                if f.tell() > 0 and not _ends_with_newline(self.path):
+                    f.write("\n")
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None  # say which file
 
     def append_raw(self, lines: bytes) -> None:
         """Append JSONL lines written elsewhere (a search worker's), as they are."""

@@ -12,7 +12,13 @@ from typing import Any
 from rich.console import Console
 
 from archon_cli.commands.common import print_table, print_warnings
-from archon_cli.commands.evaluating import eval_exit_code, evaluate_with_progress, plan_eval, print_summary
+from archon_cli.commands.evaluating import (
+    count_earlier_spend,
+    eval_exit_code,
+    evaluate_with_progress,
+    plan_eval,
+    print_summary,
+)
 from archon_cli.commands.settings import EngineSettings, check_folder_option
 from archon_cli.commands.view import report_last
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, UserError
@@ -126,8 +132,14 @@ def _evaluate_files(paths: list[Path], options: EvalOptions, settings: EngineSet
     read back. A budget stop ends the evaluations (the rest could send nothing)."""
     evaluated = _Evaluated()
     gateway: LLMGateway | None = None
+    plans = []
     for path in paths:
         plan, gateway = plan_eval(path, options, settings, console, gateway)
+        plans.append((path, plan))
+    if gateway is not None:  # the budget binds the files together, over resumes too
+        count_earlier_spend(gateway, [plan.run_dir for _, plan in plans])
+    for path, plan in plans:
+        assert gateway is not None
         outcome = evaluate_with_progress(plan, gateway, settings, console, quiet=False)
         print_summary(outcome.summary, outcome.run_dir, console)
         code = eval_exit_code(outcome, console)

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from archon_cli.commands.evaluating import eval_exit_code, evaluate_with_progress, plan_eval, print_summary
+from archon_cli.commands.evaluating import (
+    count_earlier_spend,
+    eval_exit_code,
+    evaluate_with_progress,
+    plan_eval,
+    print_summary,
+)
 from archon_cli.commands.settings import EngineSettings
 from archon_cli.commands.view import report_last
 from archon_cli.evaluation.run_folder import EvalOptions
@@ -23,6 +29,7 @@ def run_eval(
     report: bool = True,
 ) -> int:
     plan, gateway = plan_eval(architecture_path, options, settings, console)
+    count_earlier_spend(gateway, [plan.run_dir])
     outcome = evaluate_with_progress(plan, gateway, settings, console, quiet=json_out)
     if json_out:
         print(json.dumps({"run_dir": str(outcome.run_dir), **outcome.summary}))

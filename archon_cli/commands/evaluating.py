@@ -28,6 +28,7 @@ from archon_cli.evaluation.run_folder import (
     plan_questions,
 )
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.ledger import LEDGER
 
 
 def plan_eval(
@@ -71,6 +72,14 @@ def plan_eval(
     return plan, gateway
 
 
+def count_earlier_spend(gateway: LLMGateway, run_dirs: list[Path]) -> None:
+    """A whole-run limit binds over resumes: what earlier runs into these folders sent counts
+    against it (llm/ledger.py), so killing and resuming a run cannot send more than the limit."""
+    if gateway.accountant.whole_run_limited:
+        for run_dir in dict.fromkeys(run_dirs):
+            gateway.accountant.count_earlier(run_dir / LEDGER)
+
+
 def evaluate_with_progress(
     plan: RunPlan, gateway: LLMGateway, settings: EngineSettings, console: Console, quiet: bool
 ) -> RunOutcome:
@@ -92,16 +101,24 @@ def evaluate_with_progress(
                 scores.append(float(record["score"]) if record.get("score") is not None else 0.0)
             progress.update(task, advance=1, score=f"{sum(scores) / len(scores):.3f}" if scores else "-")
 
-        return asyncio.run(
-            evaluate_into_folder(
-                plan,
-                gateway,
-                concurrency=settings.concurrency,
-                calls_limit=settings.budget.calls_per_query,
-                on_record=on_record,
-                on_warning=warner(console),
+        # What is sent is kept in the run folder, for a resume to count (see count_earlier_spend).
+        keep = gateway.accountant.whole_run_limited
+        if keep:
+            gateway.accountant.keep_spend(plan.run_dir / LEDGER)
+        try:
+            return asyncio.run(
+                evaluate_into_folder(
+                    plan,
+                    gateway,
+                    concurrency=settings.concurrency,
+                    calls_limit=settings.budget.calls_per_query,
+                    on_record=on_record,
+                    on_warning=warner(console),
+                )
             )
-        )
+        finally:
+            if keep:
+                gateway.accountant.keep_spend(None)
 
 
 def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:

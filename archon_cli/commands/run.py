@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -109,6 +112,32 @@ def check_output(output: Path, input_path: Path) -> None:
         raise UserError(f"--output {output}: cannot be written ({exc.strerror or exc})") from None
 
 
+@contextlib.contextmanager
+def _answers_lock(output: Path) -> Iterator[None]:
+    """One process at a time writes an answers file (two interleaved their lines and both resumed
+    the same queries): an OS lock on ``<output>.lock``, released when the process ends, even by
+    ``kill -9``. A second process is a one-line error naming the holder."""
+    lock = output.with_name(output.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UserError(f"{lock}: cannot create the lock of the answers file ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = f"pid {int(json.loads(os.pread(fd, 512, 0))['pid'])}"
+            except (ValueError, KeyError, TypeError):
+                holder = "another process"
+            raise UserError(f"--output {output} is being written by {holder}: wait for it to finish") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid()}).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_file(
     architecture_path: Path,
     input_path: Path,
@@ -126,6 +155,18 @@ def run_file(
     if output is None:
         output = Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
         check_output(output, input_path)
+    with _answers_lock(output):
+        return _answer_all(runner, queries, output, settings, console, json_out)
+
+
+def _answer_all(
+    runner: ArchitectureRunner,
+    queries: list[Query],
+    output: Path,
+    settings: EngineSettings,
+    console: Console,
+    json_out: bool,
+) -> int:
     started = time.perf_counter()
     progress = progress_bar(console, json_out)
     with progress:

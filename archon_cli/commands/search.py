@@ -19,6 +19,7 @@ from archon_cli.errors import EXIT_BUDGET, EXIT_OK, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import choose_judge
 from archon_cli.evaluation.run_folder import check_folder_name
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.ledger import LEDGER
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.fidelity import parse_rungs
 from archon_cli.search.folder import SearchFolder
@@ -173,6 +174,7 @@ def run_search(
     driver = SearchDriver(
         settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage, executor=executor
     )
+    keep_search_spend(settings, gateway, driver.dir)
     try:
         with live:
             try:
@@ -195,6 +197,22 @@ def run_search(
     if report:
         report_last([result.search_dir], console)
     return EXIT_OK
+
+
+def keep_search_spend(settings: SearchSettings, gateway: LLMGateway, search_dir: Path) -> None:
+    """The budget's whole-run limits bind the search over every resume: what earlier runs of this
+    search folder sent counts against them, and this run's sends are kept for the next (llm/ledger.py).
+    ``--search-calls`` caps what this run sends, on top of what earlier runs sent."""
+    accountant = gateway.accountant
+    if not accountant.whole_run_limited:
+        return
+    earlier = accountant.count_earlier(search_dir / LEDGER)
+    if settings.search_calls is not None:
+        total = settings.search_calls + earlier.calls
+        if settings.budget.total_calls is not None:
+            total = min(total, settings.budget.total_calls)
+        accountant.budget = accountant.budget.model_copy(update={"total_calls": total})
+    accountant.keep_spend(search_dir / LEDGER)
 
 
 def _budget_stop(message: str, driver: SearchDriver, gateway: LLMGateway, console: Console, json_out: bool) -> int:

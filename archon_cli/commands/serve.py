@@ -68,9 +68,10 @@ def run_serve(
     )
     serve(service, sock)
     s = service.summary()
+    lost = f"; {s['log_lines_lost']} request log lines lost" if s["log_lines_lost"] else ""
     console.print(
         f"stopped: {s['requests']} requests ({s['ok']} answered, {s['failed']} not); "
-        f"{s['calls']} calls, {s['cache_hits']} cache hits, {s['tokens']} tokens, ${s['cost']:.4f}",
+        f"{s['calls']} calls, {s['cache_hits']} cache hits, {s['tokens']} tokens, ${s['cost']:.4f}{lost}",
         highlight=False,
         soft_wrap=True,
     )

@@ -19,6 +19,12 @@ ROUTING_STRATEGIES = (
 )
 # Router settings a file may give (others, such as retries and fallbacks, would add a second retry loop).
 ALLOWED_SETTINGS = ("allowed_fails", "cooldown_time", "enable_pre_call_checks", "routing_strategy_args", "timeout")
+# Deployment parameters that would answer without a call (mock_response), or send a request again
+# or elsewhere behind archon's back.
+REFUSED_PARAMS = (
+    "mock_response", "fallbacks", "context_window_fallbacks", "num_retries", "max_retries", "retry_after",
+    "mock_testing_fallbacks", "mock_timeout",
+)  # fmt: skip
 REFUSED_SETTINGS = ("num_retries", "fallbacks", "default_fallbacks", "context_window_fallbacks", "retry_after")
 DEFAULT_SETTINGS: dict[str, Any] = {"allowed_fails": 1, "cooldown_time": 30.0}
 
@@ -44,6 +50,12 @@ def load_router_file(path: Path) -> dict[str, Any]:
         params = entry.get("litellm_params")
         if not isinstance(params, dict) or not isinstance(params.get("model"), str) or not params["model"]:
             raise ConfigError(f"{where}: needs litellm_params with a model (a LiteLLM route, e.g. openai/NAME)")
+        refused = [key for key in REFUSED_PARAMS if key in params]
+        if refused:
+            raise ConfigError(
+                f"{where}: litellm_params {', '.join(refused)} refused: a deployment must send each request once "
+                "and answer from its model (archon's own retry and budget are the only ones)"
+            )
         for key in ("rpm", "tpm"):
             value = params.get(key, entry.get(key))
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

@@ -92,10 +92,11 @@ class ArchitectureRunner:
         await self._execute(result)
         return result
 
-    async def run_safely(self, query: Query) -> QueryResult:
+    async def run_safely(self, query: Query, result: QueryResult | None = None) -> QueryResult:
         """Like ``run`` but a failure becomes ``QueryResult.error``, keeping the calls it spent.
-        User errors (a bad route, a missing key) still raise: they would fail every query."""
-        result = QueryResult(query=query)
+        User errors (a bad route, a missing key) still raise: they would fail every query.
+        ``result``: the caller's, to read what was spent even if the run is cancelled."""
+        result = result or QueryResult(query=query)
         started = time.perf_counter()
         try:
             await self._execute(result)

@@ -167,7 +167,22 @@ class RunOutcome:
     budget_message: str = ""
 
 
+def check_not_elsewhere(folder: Path) -> None:
+    """A UserError when ``folder`` is a symbolic link that leads out of the folder holding it: a
+    run would write into (and overwrite) whatever it points to."""
+    if not folder.is_symlink():
+        return
+    parent = folder.parent.resolve()
+    target = folder.resolve()
+    if parent != target and parent not in target.parents:
+        raise UserError(
+            f"{folder}: is a symbolic link to {target}, outside {folder.parent}; "
+            "remove the link or give another --run-id"
+        )
+
+
 def _make_folder(run_dir: Path) -> None:
+    check_not_elsewhere(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -309,6 +324,7 @@ async def _evaluate_locked(
     run_info = _start(plan)
     runner = ArchitectureRunner(plan.architecture, gateway, calls_limit)
     before = gateway.stats.copy()
+    bad_before = _bad_cache_entries(gateway)
     started = time.perf_counter()
     outcome = await evaluate(
         runner,
@@ -335,11 +351,17 @@ async def _evaluate_locked(
         "static_calls_per_query": plan.architecture.static_calls(),
         "resumed": outcome.resumed,
         "wall_seconds": round(time.perf_counter() - started, 3),
-        "this_run": gateway.stats.since(before).as_dict(),
+        "this_run": gateway.stats.since(before).as_dict()
+        | {"bad_cache_entries": _bad_cache_entries(gateway) - bad_before},
     }
     summary.update(plan.benchmark.aggregate(outcome.records))
     write_json(plan.run_dir / SUMMARY, summary)
     return RunOutcome(plan.run_dir, summary, outcome.budget_stopped, outcome.budget_message)
+
+
+def _bad_cache_entries(gateway: LLMGateway) -> int:
+    """Cache entries found unfit to be replies so far (misses, replaced once answered)."""
+    return int(getattr(gateway.cache, "bad_entries", 0))
 
 
 # -- reading -------------------------------------------------------------------------------------

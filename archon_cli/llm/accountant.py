@@ -10,10 +10,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from archon_cli.errors import BudgetExceeded
+from archon_cli.llm.ledger import SpendLedger, read_spend
 from archon_cli.llm.types import Usage
 
 
@@ -186,10 +188,39 @@ class BudgetAccountant:
         self._lock = threading.Lock()
         self._changed: asyncio.Event | None = None
         self._changed_loop: asyncio.AbstractEventLoop | None = None
+        self._earlier = Spend()  # spent by earlier runs of the same run or search folder (a resume)
+        self._ledger: SpendLedger | None = None
 
     @property
     def spent(self) -> Spend:
-        return Spend(self.stats.calls, self.stats.tokens, self.stats.cost)
+        """What the whole run has spent: this process's counters and earlier runs' (``keep_spend``)."""
+        return self._earlier + Spend(self.stats.calls, self.stats.tokens, self.stats.cost)
+
+    @property
+    def earlier(self) -> Spend:
+        return self._earlier
+
+    def count_earlier(self, ledger: Path) -> Spend:
+        """Count what earlier runs recorded in ``ledger`` (llm/ledger.py) against the whole-run
+        limits, so a resume cannot spend them again; returns it."""
+        calls, tokens, dollars = read_spend(ledger)
+        with self._lock:
+            self._earlier += Spend(calls, tokens, dollars)
+        return Spend(calls, tokens, dollars)
+
+    def keep_spend(self, ledger: Path | None) -> None:
+        """Append this run's reservations and settles to ``ledger`` from now on (None: stop), so a
+        resume after a kill knows what was sent, in flight ones included."""
+        with self._lock:
+            if self._ledger is not None:
+                self._ledger.close()
+            self._ledger = SpendLedger(ledger) if ledger is not None else None
+
+    @property
+    def whole_run_limited(self) -> bool:
+        """Whether the budget has a whole-run limit (total calls, tokens or dollars)."""
+        b = self.budget
+        return b.total_calls is not None or b.total_tokens is not None or b.dollars is not None
 
     @property
     def held(self) -> Spend:
@@ -218,6 +249,8 @@ class BudgetAccountant:
             if wait:
                 return None
             reservation = Reservation(next(self._tickets), model, worst)
+            if self._ledger is not None:
+                self._ledger.reserved(reservation.ticket, worst.calls, worst.tokens, worst.dollars)
             self._held[reservation.ticket] = reservation
             self._holding += worst
             return reservation
@@ -242,6 +275,9 @@ class BudgetAccountant:
             self.per_model[reservation.model] += reservation.worst.calls
             if usage is not None:
                 self.stats.add_usage(usage)
+            if self._ledger is not None:
+                u = usage or Usage()
+                self._ledger.settled(reservation.ticket, reservation.worst.calls, u.total_tokens, u.cost)
         self._notify()
 
     def settle_stats(self, reservation: Reservation, spent: CallStats) -> None:
@@ -251,8 +287,11 @@ class BudgetAccountant:
         with self._lock:
             if self._held.pop(reservation.ticket, None) is None:
                 return
+            self._holding = self._less(reservation.worst)
             self.stats.merge(spent)
             self.per_model[reservation.model] += spent.calls
+            if self._ledger is not None:
+                self._ledger.settled(reservation.ticket, spent.calls, spent.tokens, spent.cost)
         self._notify()
 
     def release(self, reservation: Reservation) -> None:
@@ -261,6 +300,8 @@ class BudgetAccountant:
             if self._held.pop(reservation.ticket, None) is None:
                 return
             self._holding = self._less(reservation.worst)
+            if self._ledger is not None:
+                self._ledger.settled(reservation.ticket, 0, 0, 0.0)
         self._notify()
 
     def _less(self, worst: Spend) -> Spend:
@@ -274,7 +315,8 @@ class BudgetAccountant:
         b = self.budget
         if limit == "calls":
             carries = f" (the next request carries {worst.calls} samples)" if worst.calls > 1 else ""
-            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent{carries}"
+            before = f", {self._earlier.calls} of them before this resume" if self._earlier.calls else ""
+            return f"budget reached: {spent.calls} of {b.total_calls} total calls sent{before}{carries}"
         if limit == "tokens":
             return (
                 f"budget reached: {spent.tokens:,} of {b.total_tokens:,} tokens used "

@@ -6,6 +6,7 @@ sample index, so repeated samples of one prompt stay distinct while a re-run cos
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
@@ -29,6 +30,30 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+# A cached reply is text the model wrote within the request's ``max_tokens``: no tokenizer has
+# tokens of more than a few hundred bytes, and no provider bills a call over these.
+_BYTES_PER_TOKEN = 256
+_MAX_PROMPT_TOKENS = 50_000_000
+_MAX_CALL_COST = 1_000.0
+
+
+def checked_entry(request: CompletionRequest, text: object, prompt: object, completion: object, cost: object) -> Completion | None:
+    """A cache entry as a reply, or None when its values cannot be a reply to ``request`` (wrong
+    types, negative or absurd tokens, a cost that is not a finite amount, text far longer than
+    ``max_tokens`` allows): the cache is shared and may hold what anyone wrote."""
+    if not isinstance(text, str) or len(text) > _BYTES_PER_TOKEN * (request.max_tokens + 8) + 4096:
+        return None
+    for tokens in (prompt, completion):
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or not 0 <= tokens <= _MAX_PROMPT_TOKENS:
+            return None
+    assert isinstance(prompt, int) and isinstance(completion, int)
+    if completion > 4 * request.max_tokens + 1024:
+        return None
+    if not isinstance(cost, int | float) or isinstance(cost, bool) or not (math.isfinite(cost) and 0 <= cost <= _MAX_CALL_COST):
+        return None
+    return Completion(text=text, usage=Usage(prompt, completion, float(cost)), cached=True, attempts=0)
+
+
 # SQLite's own words for a file that is not (or no longer) a sound database.
 _DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
@@ -45,6 +70,7 @@ class ResponseCache:
         self._warn = on_warning or (lambda _message: None)
         self._lock = threading.Lock()
         self._off = False
+        self.bad_entries = 0  # entries whose values could not be a reply: misses, replaced when answered
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -108,7 +134,10 @@ class ResponseCache:
             return None
         if row is None:
             return None
-        return Completion(text=row[0], usage=Usage(row[1], row[2], row[3]), cached=True, attempts=0)
+        hit = checked_entry(request, *row)
+        if hit is None:
+            self.bad_entries += 1
+        return hit
 
     def put(self, request: CompletionRequest, completion: Completion) -> None:
         if self._off:

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from archon_cli.errors import UserError
-from archon_cli.llm.cache import ResponseCache
-from archon_cli.llm.types import Completion, CompletionRequest, Usage
+from archon_cli.llm.cache import ResponseCache, checked_entry
+from archon_cli.llm.types import Completion, CompletionRequest
 
 KEY_PREFIX = "archon:response:"
 INSTALL_HINT = "pip install redis (the 'redis' extra)"
@@ -60,6 +60,7 @@ class RedisResponseCache:
         except ImportError:
             raise UserError(f"--cache-url needs the redis client, which is not installed: {INSTALL_HINT}") from None
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.bad_entries = 0
         self._db: Any = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         try:
             self._db.ping()
@@ -77,16 +78,25 @@ class RedisResponseCache:
         try:
             raw = self._db.get(KEY_PREFIX + request.cache_key())
         except self._errors as exc:
+            if str(exc).startswith("WRONGTYPE"):  # a key of another type under our prefix: a miss, SET replaces it
+                self.bad_entries += 1
+                return None
             self._failed(exc)
             return None
         if raw is None:
             return None
         try:
             row = json.loads(raw)
-            usage = Usage(int(row["prompt_tokens"]), int(row["completion_tokens"]), float(row["cost"]))
-            return Completion(text=str(row["text"]), usage=usage, cached=True, attempts=0)
-        except (ValueError, KeyError, TypeError):
-            return None  # a value someone else wrote under our prefix: a miss, overwritten on the next put
+        except ValueError:
+            row = None
+        hit = None
+        if isinstance(row, dict):
+            hit = checked_entry(
+                request, row.get("text"), row.get("prompt_tokens"), row.get("completion_tokens"), row.get("cost")
+            )
+        if hit is None:
+            self.bad_entries += 1  # a value someone else wrote under our prefix: a miss, overwritten on the next put
+        return hit
 
     def put(self, request: CompletionRequest, completion: Completion) -> None:
         if self._off:

@@ -114,8 +114,16 @@ class LLMGateway:
                 return hit
         key = request.cache_key()
         shared = self._in_flight.get(key)
-        if shared is not None:  # the same request is being sent right now: wait for its reply
-            completion = await asyncio.shield(shared)
+        while shared is not None:  # the same request is being sent right now: wait for its reply
+            try:
+                completion = await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not shared.cancelled() or (current is not None and current.cancelling()):
+                    raise
+                # Its sender was cancelled (a server's client left), not this one: send it here.
+                shared = self._in_flight.get(key)
+                continue
             self._count_hit(stats, completion.usage)
             return _shared_copy(completion)
         if calls_limit is not None and stats.calls - stats.retries >= calls_limit:

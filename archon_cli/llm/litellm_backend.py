@@ -338,6 +338,8 @@ class LiteLLMBackend:
             raise
         except Exception as exc:  # a llama.cpp failure: retried, like any provider's server fault
             message = (str(exc).strip().splitlines() or [""])[0][:300] or type(exc).__name__
+            if "exceed context window" in message:  # the same prompt can never fit: permanent
+                raise ProviderError(f"{request.model}: the prompt does not fit the context window: {message}") from None
             raise TransientProviderError(f"{request.model}: {type(exc).__name__}: {message}") from None
         return reply.text, Usage(reply.prompt_tokens, reply.completion_tokens, 0.0)
 

@@ -43,6 +43,7 @@ class RouterBackend:
         self.fallback = LiteLLMBackend(local_models)
         self.local_models = self.fallback.local_models
         self._router: Any = None
+        self._last_failure: dict[str, str] = {}  # per model name: why its replicas were cooled down
 
     @property
     def router(self) -> Any:
@@ -110,10 +111,14 @@ class RouterBackend:
             text = str(exc)
             if "No deployments available" in text or isinstance(exc, getattr(lib, "RouterRateLimitError", ())):
                 wait = float(self.config["router_settings"].get("cooldown_time") or 1.0)
+                last = self._last_failure.get(request.model)
                 raise TransientProviderError(
-                    f"{request.model}: every replica is cooling down or at its rpm/tpm limit",
+                    f"{request.model}: every replica is cooling down or at its rpm/tpm limit"
+                    + (f" (the last failure: {last})" if last else ""),
                     retry_after=min(wait, 5.0),
                 ) from None
-            raise _classify(exc, request.model) from None
+            failure = _classify(exc, request.model)
+            self._last_failure[request.model] = str(failure)[:300]
+            raise failure from None
         texts, usage = read_reply(lib, request, response)
         return texts[0], usage

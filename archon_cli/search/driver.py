@@ -86,7 +86,8 @@ class SearchSettings:
         return self.budget.model_copy(update={"total_calls": total})
 
     def search_id(self) -> str:
-        """Same settings, same id: re-running the command resumes the same search folder."""
+        """Same settings, same id: re-running the command resumes the same search folder (with raised
+        whole-run limits too: what was spent before counts against them)."""
         key = json.dumps(
             {
                 "pool": [p.model_dump() for p in self.pool],
@@ -94,7 +95,9 @@ class SearchSettings:
                 "cost_weight": self.cost_weight,
                 "dev_limit": self.dev_limit,
                 "judge": self.judge_model,
-                "budget": self.budget.model_dump(exclude={"name"}),
+                # The per-query budget shapes the space; the whole-run limits only say when to stop
+                # (spent over every resume, search/ledger), so raising them resumes the same folder.
+                "budget": self.budget.model_dump(exclude={"name", "total_calls", "total_tokens", "dollars"}),
                 # Plain searches keep the ids they had before rungs existed.
                 **({"rungs": list(self.rungs)} if self.rungs else {}),
                 # A task's files (their hashes): a changed file is another search.

@@ -97,6 +97,7 @@ class TrialReturn:
     budget_message: str = ""
     error: ArchonError | None = None  # a one-line error of the trial (a weak judge, a bad route)
     worker: str = ""
+    warnings: list[str] = field(default_factory=list)  # one line each (the cache went away)
 
 
 class WorkerLost(Exception):
@@ -104,16 +105,24 @@ class WorkerLost(Exception):
     whole grant, and returned nothing."""
 
 
-def _gateway(setup: WorkerSetup, grant: Budget) -> LLMGateway:
+def _gateway(setup: WorkerSetup, grant: Budget, warnings: list[str] | None = None) -> LLMGateway:
     local_models = LocalModelPool(setup.local)
     backend = setup.backend
     if backend is None and setup.router is not None:
         from archon_cli.llm.router import RouterBackend
 
         backend = RouterBackend(setup.router, local_models)
+    heard = warnings if warnings is not None else []
+    try:
+        cache = open_response_cache(setup.cache_dir, setup.cache_url, heard.append)
+    except UserError as exc:
+        # The cache went away mid-search (a Redis server stopped): the trial goes on without it, as
+        # the driver's own gateway does when its cache fails; losing a cache costs only calls.
+        heard.append(f"{exc}; this worker goes on without the cache")
+        cache = None
     return LLMGateway(
         backend=backend,
-        cache=open_response_cache(setup.cache_dir, setup.cache_url),
+        cache=cache,
         accountant=BudgetAccountant(grant),
         retry=setup.retry,
         model_limits=setup.model_limits,
@@ -123,7 +132,8 @@ def _gateway(setup: WorkerSetup, grant: Budget) -> LLMGateway:
 
 async def run_trial(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
     """Evaluate one trial into a scratch folder and return its files (the worker's side)."""
-    gateway = _gateway(setup, job.grant)
+    warnings: list[str] = []
+    gateway = _gateway(setup, job.grant, warnings)
     try:
         judge = None
         if job.judge_model:
@@ -147,7 +157,7 @@ async def run_trial(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
             try:
                 outcome = await evaluate_into_folder(plan, gateway, concurrency=job.concurrency)
             except ArchonError as exc:
-                return TrialReturn({}, {}, gateway.stats.copy(), error=exc, worker=_where())
+                return TrialReturn({}, {}, gateway.stats.copy(), error=exc, worker=_where(), warnings=warnings)
             files = {name: (run_dir / name).read_bytes() for name in RUN_FILES if (run_dir / name).is_file()}
         return TrialReturn(
             files,
@@ -156,6 +166,7 @@ async def run_trial(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
             outcome.budget_stopped,
             outcome.budget_message,
             worker=_where(),
+            warnings=warnings,
         )
     finally:
         if gateway.cache is not None:
@@ -227,6 +238,10 @@ class LocalExecutor:
         pass
 
 
+# Warm-up tasks that may lose their worker (and be started again) before the search gives up.
+MAX_LOST_WARMUPS = 3
+
+
 class RayExecutor:
     """Trials as Ray tasks. Without an address (and without RAY_ADDRESS) Ray starts on this machine."""
 
@@ -270,19 +285,27 @@ class RayExecutor:
         self._remote = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(run_trial_sync)
         self._setup = ray.put(setup)
         # Start the workers now (each imports LiteLLM, seconds): they warm up while stage 1 runs.
-        warm = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(warm_worker)
-        self._warming = [warm.remote() for _ in range(workers)]
+        self._warm = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(warm_worker)
+        self._warming = [self._warm.remote() for _ in range(workers)]
 
     async def ready(self) -> None:
         """Wait for the warm-up tasks: the first trials then run on workers that have LiteLLM
-        imported (Ray gives a task an idle worker before it starts a new one)."""
-        if self._warming:
+        imported (Ray gives a task an idle worker before it starts a new one). A warm-up whose
+        worker died (killed, out of memory) is started again, as a lost trial is."""
+        ray = self._ray
+        lost_kinds = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError)
+        lost = 0
+        while self._warming:
             warming, self._warming = self._warming, []
-            try:
-                await asyncio.gather(*warming)
-            except Exception as exc:
-                message = _first_line(exc)
-                raise UserError(f"the Ray workers could not start archon: {message}") from None
+            results = await asyncio.gather(*warming, return_exceptions=True)
+            for result in results:
+                if not isinstance(result, BaseException):
+                    continue
+                if isinstance(result, lost_kinds) and lost < MAX_LOST_WARMUPS:
+                    lost += 1
+                    self._warming.append(self._warm.remote())
+                    continue
+                raise UserError(f"the Ray workers could not start archon: {_first_line(result)}") from None
 
     def submit(self, job: TrialJob) -> Any:
         return self._remote.remote(self._setup, job)

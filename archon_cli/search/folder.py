@@ -22,11 +22,11 @@ from typing import Any
 import yaml
 
 from archon_cli.config.architecture import Architecture
-from archon_cli.evaluation.run_folder import FINAL_RUNS, SEARCH_INFO, STAGE1_RUNS, TRIAL_RUNS
+from archon_cli.evaluation.run_folder import FINAL_RUNS, SEARCH_INFO, STAGE1_RUNS, TRIAL_RUNS, check_not_elsewhere
 from archon_cli.records import JsonlLog, write_json
 from archon_cli.report.plots import plot_score_versus
 from archon_cli.report.stats import pareto_front
-from archon_cli.search.trials import Trial, rank_trials
+from archon_cli.search.trials import Trial, rank_trials, trial_from_record
 
 LEADERBOARD_FIELDS = [
     "rank", "arch_id", "dev_questions", "dev_score", "dev_ci_low", "dev_ci_high",
@@ -99,6 +99,7 @@ class SearchFolder:
 
     def start(self, info: dict[str, Any]) -> None:
         """Write the settings (``kind`` search, status running) before the first evaluation."""
+        check_not_elsewhere(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(
             self.path / SEARCH_INFO, {"kind": "search", "search_id": self.path.name, "status": "running", **info}
@@ -111,10 +112,12 @@ class SearchFolder:
     def recorded_trials(self, whole_split: int) -> dict[tuple[str, int], dict[str, Any]]:
         """The search evaluations finished by an earlier run, by (architecture id, questions); a
         record without a question count (written before rungs) was over the ``whole_split``."""
+        # A damaged record (a field missing, unknown or of the wrong type) is left out: that
+        # evaluation runs again, its questions answered from its run folder and the cache.
         return {
             (r["arch_id"], int(r.get("questions") or whole_split)): r
             for r in self._trials.read()
-            if r.get("stage") == "search"
+            if r.get("stage") == "search" and trial_from_record(r) is not None
         }
 
     def record_trial(self, trial: Trial) -> None:

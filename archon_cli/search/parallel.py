@@ -56,6 +56,7 @@ class ParallelSearch:
         self.accountant = driver.gateway.accountant
         self._granted = 0  # grants out with workers now
         self._running = asyncio.Semaphore(executor.workers)  # trials on workers at once
+        self._warned: set[str] = set()
 
     async def run(
         self, feasible: FeasibleSpace, dev: list[Question], space_size: int, baseline: RunResult
@@ -158,6 +159,10 @@ class ParallelSearch:
                     raise ProviderError(f"trial {arch_id}: its worker was lost {lost} times; giving up")
                 self.d.on_stage(f"  the worker of {arch_id} was lost; running the trial again")
                 continue
+            for warning in returned.warnings:  # each said once
+                if warning not in self._warned:
+                    self._warned.add(warning)
+                    self.d.on_stage(f"warning: {warning}")
             if returned.error is not None:
                 raise returned.error
             prior = returned.files.get(QUESTIONS, prior)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,54 @@ class Trial:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_number(v) for v in value)
+
+
+_CHECKS: dict[str, Any] = {
+    "trial": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "arch_id": lambda v: isinstance(v, str) and bool(v),
+    "point": lambda v: v is None or isinstance(v, dict),
+    "stage": lambda v: isinstance(v, str),
+    "dev_score": lambda v: v is None or _number(v),
+    "ci95": lambda v: v is None or _pair(v),
+    "calls_per_query": _number,
+    "tokens_per_query": _number,
+    "cost_per_query": _number,
+    "errors": _count,
+    "objective": _number,
+    "nominal_calls": _count,
+    "real_calls": _count,
+    "run_dir": lambda v: isinstance(v, str) and bool(v) and not Path(v).is_absolute() and ".." not in Path(v).parts,
+    "test_score": lambda v: v is None or _number(v),
+    "test_ci95": lambda v: v is None or _pair(v),
+    "real_requests": _count,
+    "reliable": lambda v: isinstance(v, bool),
+    "rung": _count,
+    "questions": _count,
+    "vs_baseline": lambda v: v is None or isinstance(v, dict),
+}
+_REQUIRED = [f.name for f in fields(Trial) if f.default is MISSING and f.default_factory is MISSING]
+
+
+def trial_from_record(record: dict[str, Any]) -> Trial | None:
+    """A recorded trial (a line of trials.jsonl), or None when the record is damaged: a field
+    missing, unknown or of the wrong type (``Trial(**record)`` crashed on some, took others)."""
+    if not isinstance(record, dict) or any(k not in record for k in _REQUIRED):
+        return None
+    if any(k not in _CHECKS or not _CHECKS[k](v) for k, v in record.items()):
+        return None
+    return Trial(**record)
 
 
 def rank_trials(trials: list[Trial]) -> list[Trial]:

@@ -10,15 +10,18 @@ gets a framework-shaped error or a traceback.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from archon_cli.engine.runner import QueryResult
 from archon_cli.errors import ArchonError
@@ -85,7 +88,7 @@ def create_app(service: ArchitectureService) -> FastAPI:
         service.notify(f"internal error on {request.method} {request.url.path}: {type(exc).__name__}")
         return error_response(ApiError(500, "internal server error", type="server_error", code="internal_error"))
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health() -> JSONResponse:
         return JSONResponse(service.health(), status_code=503 if service.draining else 200)
 
@@ -128,10 +131,16 @@ async def _chat(service: ArchitectureService, request: Request) -> Response:
         service.check_key(request.headers.get("authorization"))
         chat = parse_chat_request(await read_body(request, service.options.max_body_bytes))
         served = service.architecture(chat.model)
-        result = await service.run(served, chat.messages, request_id)
+        result = await _unless_gone(request, service.run(served, chat.messages, request_id))
         failure = service.failure(result)
     except ApiError as error:
         failure = error
+    except (ClientDisconnect, _ClientGone):
+        # Nobody reads an answer now: what was not sent yet was cancelled; the log says so.
+        model, stream = (chat.model, chat.stream) if chat is not None else (None, False)
+        message = "the client disconnected before the answer; the calls not yet sent were cancelled"
+        service.record(request_id, model, CLIENT_GONE, stream, None, started, message)
+        return Response(status_code=CLIENT_GONE)
     except ArchonError as exc:  # a misconfigured server (a model gone missing): the operator's to fix
         failure = ApiError(500, service.redact(str(exc)), type="server_error", code="server_misconfigured")
         service.notify(f"error: {failure.message}")
@@ -161,6 +170,41 @@ async def _chat(service: ArchitectureService, request: Request) -> Response:
         media_type="text/event-stream",
         headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
     )
+
+
+# The status nginx logs for a request whose client closed the connection before the answer.
+CLIENT_GONE = 499
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _unless_gone(request: Request, work: Awaitable[QueryResult]) -> QueryResult:
+    """``work``, cancelled (with the calls it has not sent yet) if the client disconnects first."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        watch.cancel()
+    if task.done():
+        if task.cancelled():  # by nothing of this request's: an error, not a cancelled handler
+            raise RuntimeError("the run was cancelled")
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise _ClientGone
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client goes away (the body has been read: only a disconnect comes now)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _events(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:

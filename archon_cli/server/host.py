@@ -4,6 +4,12 @@ server in a background thread for tests and for embedding in another program.
 On SIGTERM (or the first Ctrl-C) the server stops accepting connections, answers 503 to any new
 request, and gives the requests in flight ``grace`` seconds; those still running then are answered
 503. Then it exits normally. A second Ctrl-C exits at once.
+
+A client must send each request whole (its head and its body) within ``read_timeout`` seconds of
+its first byte (or of the connection, for the first request); one that does not is answered 408 and
+disconnected, so slow or half-sent requests cannot hold connections (and file descriptors) for
+long. Errors of the event loop itself (``accept`` out of file descriptors) are one warning line
+now and then, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from archon_cli.errors import UserError
 from archon_cli.server.app import create_app
@@ -47,6 +55,55 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+_TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+class _DeadlineH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on reading each request (see the module's notes).
+    uvicorn's own keep-alive timer is reset by every byte that arrives, so a byte every few seconds
+    held a connection for ever."""
+
+    read_timeout = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
+            self._arm()  # the next request of a kept-alive connection starts
+        super().data_received(data)
+        if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._disarm()  # read whole (or the connection is done with)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.read_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.conn.our_state is h11.IDLE:  # nothing answered yet on this request: say why
+            with contextlib.suppress(Exception):
+                self.transport.write(_TIMED_OUT)
+        self.transport.close()
+
+
+def _deadline_protocol(read_timeout: float) -> type[H11Protocol]:
+    return type("DeadlineH11", (_DeadlineH11,), {"read_timeout": read_timeout})
+
+
 class _Uvicorn(uvicorn.Server):
     """uvicorn's server with archon's stop: a signal starts the service's drain as well."""
 
@@ -57,7 +114,24 @@ class _Uvicorn(uvicorn.Server):
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self.loop = asyncio.get_running_loop()
+        self.loop.set_exception_handler(self._loop_error)
         await super().serve(sockets)
+
+    _last_loop_error = -1e9
+    _loop_errors = 0
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """One line at most every 10 s instead of asyncio's traceback per event (out of file
+        descriptors, ``accept`` fails again each second while clients keep connecting)."""
+        self._loop_errors += 1
+        now = loop.time()
+        if now - self._last_loop_error < 10.0:
+            return
+        self._last_loop_error = now
+        exc = context.get("exception")
+        reason = f"{type(exc).__name__}: {exc}" if exc is not None else str(context.get("message", "?"))
+        more = f" ({self._loop_errors} such events so far)" if self._loop_errors > 1 else ""
+        self.service.notify(f"warning: {context.get('message', 'server error')}: {reason[:200]}{more}")
 
     def stop(self) -> None:
         """Drain, then exit (thread-safe)."""
@@ -94,6 +168,7 @@ def _server(service: ArchitectureService) -> _Uvicorn:
         access_log=False,
         lifespan="off",
         server_header=False,
+        http=_deadline_protocol(service.options.read_timeout),
         # A backstop only: the service answers 503 to what is still running after ``grace``.
         timeout_graceful_shutdown=int(service.options.grace) + 5,
     )

@@ -146,6 +146,22 @@ def _text(content: Any, where: str) -> str:
     return "\n".join(texts)
 
 
+def _check_unicode(text: str, param: str) -> None:
+    """400 for a lone surrogate (JSON's "\\ud800" escapes allow them; no provider takes them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise bad_request(
+            f"'{param}' holds a lone surrogate (\\u{code:04x}), which is not Unicode text", param=param
+        ) from None
+
+
+def shorten(text: str, limit: int = 100) -> str:
+    """``text`` cut to ``limit`` characters for a message or a log (a client chooses a model name's length)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a chat-completions body. Raises ``ApiError`` (400) naming the first problem."""
     if not raw.strip():
@@ -178,6 +194,9 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             )
         role = "system" if m.role == "developer" else m.role
         messages.append({"role": role, "content": _text(m.content, where)})
+    for i, sent in enumerate(messages):
+        _check_unicode(sent["content"], f"messages[{i}].content")
+    _check_unicode(body.model, "model")
     if not any(m["role"] == "user" and m["content"].strip() for m in messages):
         raise bad_request("'messages' must hold a user message with text", param="messages")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

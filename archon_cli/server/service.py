@@ -24,7 +24,7 @@ from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.litellm_backend import redact_secrets
 from archon_cli.llm.types import Message
-from archon_cli.server.protocol import NO_CLIENT_RETRY, ApiError, model_card, usage_body
+from archon_cli.server.protocol import NO_CLIENT_RETRY, ApiError, model_card, shorten, usage_body
 from archon_cli.server.request_log import RequestLog, log_record
 from archon_cli.state import Query
 
@@ -42,6 +42,8 @@ class ServeOptions:
     grace: float = 30.0
     max_body_bytes: int = MAX_BODY_BYTES
     request_log: Path | None = None
+    # Seconds a client has to send a whole request (head and body); then 408 and disconnected.
+    read_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,10 @@ class ArchitectureService:
         self.notify = notify or (lambda _message: None)
         self.created = int(time.time())
         self.started = time.monotonic()
-        self.log = RequestLog(self.options.request_log)
+        self.log = RequestLog(self.options.request_log, on_warning=lambda message: self.notify(message))
         self.statuses: Counter[int] = Counter()
         self.gate = RequestGate(self.options.concurrency, self.options.grace)
+        self._running: dict[str, QueryResult] = {}
 
     # -- who may ask, and for what
 
@@ -172,7 +175,10 @@ class ArchitectureService:
         if served is None:
             known = ", ".join(sorted(self.architectures))
             raise ApiError(
-                404, f"the model {name!r} does not exist here; served: {known}", code="model_not_found", param="model"
+                404,
+                f"the model {shorten(name)!r} does not exist here; served: {known}",
+                code="model_not_found",
+                param="model",
             )
         return served
 
@@ -185,7 +191,9 @@ class ArchitectureService:
         """Run ``served`` on the conversation. A provider failure or a spent budget comes back in the
         result (see ``failure``); raises ApiError 503 when the server is shutting down."""
         query = Query(messages=messages, id=request_id)
-        return await self.gate.run(lambda: served.runner.run_safely(query))
+        # Kept until the request is logged: a run cut short (the grace, a client gone) has spent calls.
+        result = self._running[request_id] = QueryResult(query=query)
+        return await self.gate.run(lambda: served.runner.run_safely(query, result))
 
     def failure(self, result: QueryResult) -> ApiError | None:
         """What a failed run is to the client: 429 when a budget stopped it, 502 when a provider failed
@@ -210,8 +218,13 @@ class ArchitectureService:
         started: float,
         error: str | None = None,
     ) -> None:
-        """Count the request and append it to the request log."""
+        """Count the request and append it to the request log (with what a run cut short spent)."""
+        partial = self._running.pop(request_id, None)
+        if stats is None and partial is not None:
+            stats = partial.stats
         self.statuses[status] += 1
+        if model is not None:
+            model = shorten(model)
         self.log.append(log_record(request_id, model, status, stream, stats, time.perf_counter() - started, error))
 
     # -- shutdown
@@ -258,6 +271,7 @@ class ArchitectureService:
             "requests": sum(self.statuses.values()),
             "ok": self.statuses.get(200, 0),
             "failed": sum(v for k, v in self.statuses.items() if k != 200),
+            "log_lines_lost": self.log.lost,
         }
 
 

@@ -145,3 +145,18 @@ async def test_the_prompt_bound_holds_for_the_embedded_models(local_model_availa
             reply = await pool.get(name).complete(request)
             assert 0 < reply.prompt_tokens <= prompt_token_bound(messages), (name, messages, reply.prompt_tokens)
             assert reply.completion_tokens <= 4 + TOKENS_PAST_MAX
+
+
+def test_settled_grants_of_workers_free_what_they_held() -> None:
+    """A search worker's grant, settled with what it spent, no longer holds room (two settled grants
+    of 75 left 150 held, and a parallel search stopped at 168 of 400 calls)."""
+    accountant = BudgetAccountant(Budget(total_calls=400))
+    first = accountant.try_reserve("search-workers", Spend(75, 0, 0.0))
+    second = accountant.try_reserve("search-workers", Spend(75, 0, 0.0))
+    assert first is not None and second is not None and accountant.held == Spend(150, 0, 0.0)
+    accountant.settle_stats(first, CallStats(calls=40, requests=40))
+    assert accountant.held == Spend(75, 0, 0.0)
+    accountant.settle_stats(second, CallStats(calls=70, requests=70))
+    assert accountant.held == Spend() and accountant.spent.calls == 110
+    # What is left can be granted whole: 400 - 110.
+    assert accountant.try_reserve("search-workers", Spend(290, 0, 0.0)) is not None
