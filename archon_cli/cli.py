@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
-from archon_cli.errors import EXIT_USAGE, UserError
+from archon_cli.errors import EXIT_USAGE
 
 app = typer.Typer(
     name="archon",
@@ -248,7 +248,6 @@ def search(
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
     from archon_cli.commands.search import build_settings, run_search
-
     from archon_cli.commands.settings import data_dir_from_env, engine_settings
 
     engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit, cache_url=cache_url, router_file=router)
@@ -259,9 +258,9 @@ def search(
     )  # fmt: skip
     raise typer.Exit(
         run_search(
-            settings, engine, results_dir, search_id, _stderr(), json_out,
-            workers=workers, executor=executor, ray_address=ray_address,
-        )  # fmt: skip
+            settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, executor=executor,
+            ray_address=ray_address,
+        )
     )
 
 

@@ -11,7 +11,6 @@ identical warnings are grouped into one line.
 from __future__ import annotations
 
 import hashlib
-
 from typing import Any
 
 from annotated_types import Le

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from archon_cli.benchmarks.base import Benchmark, Question
-from archon_cli.config.architecture import Architecture
 from archon_cli.errors import UserError
 from archon_cli.evaluation.judge import EMBEDDED_MAX_TOKENS, GatewayJudge, judge_model_for
 from archon_cli.evaluation.run_folder import RunResult, plan_questions

@@ -129,9 +129,9 @@ def run_trial_sync(settings: GatewaySettings, backend: Any, job: TrialJob) -> Tr
 
 def warm_worker() -> str:
     """Import what a trial needs (LiteLLM takes seconds), so the first trial does not wait for it."""
-    from archon_cli.llm.litellm_backend import _lib
+    from archon_cli.llm.litellm_backend import load_litellm
 
-    _lib()
+    load_litellm()
     return _where()
 
 

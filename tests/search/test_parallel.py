@@ -15,9 +15,9 @@ import pytest
 from archon_cli.errors import BudgetExceeded
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.factory import GatewaySettings
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.algorithms import make_algorithm
-from archon_cli.llm.factory import GatewaySettings
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.executor import TrialJob, TrialReturn, WorkerLost, run_trial
 from archon_cli.search.space import FeasibleSpace, Point
