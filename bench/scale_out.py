@@ -118,6 +118,7 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.3)
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where the trials run with 2+ workers")
     p.add_argument("--small-workers", type=int, nargs="*", default=[1, 3], help="the small search's worker counts")
+    p.add_argument("--small-rounds", type=int, default=3, help="rounds of the small search (the median is reported)")
     p.add_argument("--gp-trials", type=int, default=1000, help="0: skip the GP fit measurement")
     p.add_argument("--no-redis", action="store_true", help="skip the Redis round trip")
     p.add_argument("--json", action="store_true")
@@ -128,8 +129,15 @@ def main() -> None:
              "concurrency": args.concurrency}  # fmt: skip
     small_rows, rows = [], []
     with fault_server(args.latency, ["--seed", "3"]) as api_base, tempfile.TemporaryDirectory() as tmp:
-        for workers in args.small_workers:
-            small_rows.append(run_search(api_base, workers, args, Path(tmp), small))
+        # The small search is short, so a change of load between its runs would move its ratio:
+        # its worker counts run in rounds (the order alternating), each row the median of its rounds.
+        rounds: dict[int, list[dict[str, Any]]] = {w: [] for w in args.small_workers}
+        for i in range(args.small_rounds):
+            for workers in args.small_workers if i % 2 == 0 else list(reversed(args.small_workers)):
+                rounds[workers].append(run_search(api_base, workers, args, Path(tmp) / f"round{i}", small))
+        for runs in rounds.values():
+            row = sorted(runs, key=lambda r: r["wall_seconds"])[len(runs) // 2]
+            small_rows.append(row | {"rounds": [r["wall_seconds"] for r in runs]})
         for workers in args.workers:
             rows.append(run_search(api_base, workers, args, Path(tmp), large))
     for group in (small_rows, rows):
@@ -151,7 +159,8 @@ def main() -> None:
     for r in result["small_rows"]:
         print(
             f"small search (6 trials, 8 gsm8k questions) --workers {r['workers']} ({r['executor']}): "
-            f"{r['wall_seconds']:.1f} s = {r['ratio']:.2f}x one worker, same scores: {r['same_scores']}, "
+            f"{r['wall_seconds']:.1f} s (median of {r['rounds']}) = {r['ratio']:.2f}x one worker, "
+            f"same scores: {r['same_scores']}, "
             f"{r['requests']} requests"
         )
     for r in result["rows"]:
