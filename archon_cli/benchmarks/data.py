@@ -7,12 +7,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from archon_cli.errors import UserError
 
-if TYPE_CHECKING:
-    from archon_cli.benchmarks.base import Benchmark
+
+class Benchmark(Protocol):
+    """What the data-file lookup needs of a benchmark (benchmarks/base.py's Benchmark has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def data_dir(self) -> Path | None: ...
+
+    def data_path(self, *parts: str) -> Path: ...
 
 
 def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
