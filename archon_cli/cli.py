@@ -81,6 +81,10 @@ WaitLockOption = Annotated[
     bool,
     typer.Option("--wait-lock", help="If another process is evaluating into the same run folder, wait for it."),
 ]
+NoTraceOption = Annotated[
+    bool, typer.Option("--no-trace", help="Do not write traces.jsonl (what every layer did for each question).")
+]
+NoReportOption = Annotated[bool, typer.Option("--no-report", help="Do not write the HTML report (see `archon view`).")]
 RetryWaitOption = Annotated[
     float,
     typer.Option("--retry-wait", min=0.0, help="First retry wait in seconds, doubling each time (Retry-After wins)."),
@@ -184,6 +188,8 @@ def eval_(
     ] = None,
     allow_unsandboxed: AllowUnsandboxedOption = False,
     wait_lock: WaitLockOption = False,
+    no_trace: NoTraceOption = False,
+    no_report: NoReportOption = False,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
     from archon_cli.commands.eval import run_eval
@@ -192,13 +198,13 @@ def eval_(
 
     options = EvalOptions(
         benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens,
-        allow_unsandboxed, wait_lock,
+        allow_unsandboxed, wait_lock, trace=not no_trace,
     )  # fmt: skip
     settings = engine_settings(
         budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
         cache_url=cache_url, router_file=router,
     )  # fmt: skip
-    raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out))
+    raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out, report=not no_report))
 
 
 @app.command()
@@ -245,6 +251,7 @@ def search(
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Run the trials on this Ray cluster (implies --executor ray; else RAY_ADDRESS, else a local Ray).")] = None,
     cache_url: CacheUrlOption = None,
     router: RouterOption = None,
+    no_report: NoReportOption = False,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
     from archon_cli.commands.search import build_settings, run_search
@@ -256,12 +263,11 @@ def search(
         judge, data_dir_from_env(data_dir), concurrency, allow_unsandboxed, allow_weak_judge, engine.provider_keys,
         rungs, search_calls,
     )  # fmt: skip
-    raise typer.Exit(
-        run_search(
-            settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, executor=executor,
-            ray_address=ray_address,
-        )
-    )
+    code = run_search(
+        settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, executor=executor,
+        ray_address=ray_address, report=not no_report,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -367,6 +373,8 @@ def compare(
     json_out: JsonOption = False,
     allow_unsandboxed: AllowUnsandboxedOption = False,
     wait_lock: WaitLockOption = False,
+    no_trace: NoTraceOption = False,
+    no_report: NoReportOption = False,
 ) -> None:
     """Compare runs: score with 95% CI, calls, tokens, cost, latency; paired bootstrap verdicts; plots."""
     from rich.console import Console
@@ -386,13 +394,34 @@ def compare(
             results_dir,
             allow_unsandboxed=allow_unsandboxed,
             wait_lock=wait_lock,
+            trace=not no_trace,
         )
         if benchmark
         else None
     )
-    options = CompareOptions(results_dir, out, allow_mixed, json_out, markdown, evaluation)
+    options = CompareOptions(results_dir, out, allow_mixed, json_out, markdown, evaluation, report=not no_report)
     settings = engine_settings(budget, cache_dir, False, concurrency, None)
     raise typer.Exit(run_compare(runs, options, settings, Console(), _stderr()))
+
+
+@app.command()
+def view(
+    paths: Annotated[
+        list[Path], typer.Argument(help="A run folder, a search folder, or several run folders (a comparison).")
+    ],
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Where the HTML file goes (default: report.html in the folder).")
+    ] = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Also serve the report on 127.0.0.1 until Ctrl-C.")] = False,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port for --serve (0: a free one).")] = 8765,
+    allow_mixed: Annotated[
+        bool, typer.Option("--allow-mixed", help="Allow runs of different benchmarks or splits.")
+    ] = False,
+) -> None:
+    """Write one self-contained HTML report (no network needed) of runs, a search or a comparison; print its path."""
+    from archon_cli.commands.view import run_view
+
+    raise typer.Exit(run_view(paths, out, serve, port, _stderr(), allow_mixed))
 
 
 def main() -> None:

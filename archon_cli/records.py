@@ -102,6 +102,17 @@ class JsonlLog:
             f.flush()
             os.fsync(f.fileno())
 
+    def append_raw(self, lines: bytes) -> None:
+        """Append JSONL lines written elsewhere (a search worker's), as they are."""
+        if not lines.strip():
+            return
+        with self.path.open("ab") as f:
+            if f.tell() > 0 and not _ends_with_newline(self.path):
+                f.write(b"\n")
+            f.write(lines if lines.endswith(b"\n") else lines + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+
 
 def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as f:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from archon_cli.llm.types import Message
 
@@ -79,8 +80,12 @@ class LayerInput:
 
 @dataclass(frozen=True)
 class LayerOutput:
-    """A component's result. ``unit_tests`` None means: pass the incoming tests on unchanged."""
+    """A component's result. ``unit_tests`` None means: pass the incoming tests on unchanged.
+    ``decision`` is what the component decided, for the question's trace (``engine.trace``): plain
+    JSON data (a ranker's parsed order, a critic's reply, verdicts, vote counts); every string in
+    it is a text the trace stores once per question."""
 
     candidates: tuple[Candidate, ...]
     unit_tests: tuple[str, ...] | None = None
     notes: dict[str, int] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from rich.console import Console
 from archon_cli.commands.common import print_table, print_warnings
 from archon_cli.commands.evaluating import eval_exit_code, evaluate_with_progress, plan_eval, print_summary
 from archon_cli.commands.settings import EngineSettings, check_folder_option
+from archon_cli.commands.view import report_last
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, UserError
 from archon_cli.evaluation.run_folder import EvalOptions, RunResult, load_result
 from archon_cli.llm.gateway import LLMGateway
@@ -27,6 +28,7 @@ from archon_cli.report.compare import (
     screen_runs,
     write_report_files,
 )
+from archon_cli.report.view import REPORT
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class CompareOptions:
     json_out: bool = False
     markdown: bool = False
     evaluation: EvalOptions | None = None
+    report: bool = True  # write report.html (`archon view`) beside the plots
 
 
 def run_compare(
@@ -94,6 +97,8 @@ def run_compare(
         print(json.dumps(clean_json(data), indent=2))
     else:
         _print_text(comparison.rows, comparison.pairs, plot_paths, report_path, comparison.title, out)
+    if options.report:
+        report_last(runs, err, out_dir / REPORT, comparison)
     return EXIT_BUDGET if evaluated.budget_stop else EXIT_OK
 
 

@@ -64,6 +64,7 @@ def plan_eval(
         judge=judge,
         extra={"architecture_file": str(architecture_path), **setup, **({"judge_origin": choice.origin} if choice else {})},
         wait_lock=options.wait_lock,
+        trace=options.trace,
     )
     return plan, gateway
 

@@ -16,6 +16,7 @@ from archon_cli.commands.progress import progress_bar
 from archon_cli.commands.settings import EngineSettings, open_gateway
 from archon_cli.engine.batch import answer_to_file, result_record
 from archon_cli.engine.runner import ArchitectureRunner, QueryResult
+from archon_cli.engine.trace import trace_record
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK, UserError
 from archon_cli.inputs import prompt_from_file, queries_from_jsonl
 from archon_cli.state import Query
@@ -58,6 +59,7 @@ def run_prompt(
         record = result_record(result)
         record["architecture"] = runner.architecture.name
         record["static_calls"] = runner.architecture.static_calls()
+        record["trace"] = trace_record(query.id, [result])
         print(json.dumps(record, ensure_ascii=False))
     elif result.error is None:
         print(result.answer)

@@ -13,6 +13,7 @@ from rich.table import Table
 from archon_cli.benchmarks import get_benchmark
 from archon_cli.commands.common import print_table, warner
 from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
+from archon_cli.commands.view import report_last
 from archon_cli.config.budget import load_budget
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import choose_judge
@@ -129,6 +130,7 @@ def run_search(
     workers: int = 1,
     executor: str | None = None,
     ray_address: str | None = None,
+    report: bool = True,
 ) -> int:
     from rich.live import Live
 
@@ -163,7 +165,10 @@ def run_search(
             try:
                 result = asyncio.run(driver.run())
             except BudgetExceeded as exc:
-                return _budget_stop(str(exc), driver, gateway, console, json_out)
+                code = _budget_stop(str(exc), driver, gateway, console, json_out)
+                if report:
+                    report_last([driver.dir], console)
+                return code
             live.update(_table(result.trials, metric, "leaderboard"))
     finally:
         driver.executor.close()
@@ -173,6 +178,8 @@ def run_search(
         print(json.dumps(_json_summary(result)))
     else:
         _print_result(result, console)
+    if report:
+        report_last([result.search_dir], console)
     return EXIT_OK
 
 

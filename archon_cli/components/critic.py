@@ -92,5 +92,6 @@ class Critic(Component[CriticConfig]):
             candidates=tuple(
                 dataclasses.replace(candidate, critique=critique)
                 for candidate, critique in zip(candidates, critiques, strict=True)
-            )
+            ),
+            decision={"reply": reply.text, "parsed": [c is not None for c in critiques]},
         )

@@ -47,4 +47,7 @@ class MajorityVote(Component[MajorityVoteConfig]):
     config_class = MajorityVoteConfig
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
-        return LayerOutput(candidates=majority(layer_input.candidates))
+        keys = [vote_key(c.text) for c in layer_input.candidates]
+        counts = Counter(k for k in keys if k is not None)
+        decision = {"votes": keys, "counts": dict(counts.most_common())}
+        return LayerOutput(candidates=majority(layer_input.candidates), decision=decision)

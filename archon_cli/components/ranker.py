@@ -75,10 +75,11 @@ class Ranker(Component[RankerConfig]):
             return LayerOutput(candidates=candidates[: self.config.top_k])
         messages = build_messages(layer_input.query.text, candidates)
         reply = await llm.complete(self.config.request(messages))
-        order = parse_ranking(reply.text, len(candidates))
+        parsed = order = parse_ranking(reply.text, len(candidates))
         if order is None:
             llm.note_parse_failure(self.kind)
             order = list(range(len(candidates)))
         # The same Candidate objects move, so each keeps its critique.
         ranked = tuple(candidates[i] for i in order)
-        return LayerOutput(candidates=ranked[: self.config.top_k])
+        decision = {"reply": reply.text, "order": order, "parsed": parsed is not None}
+        return LayerOutput(candidates=ranked[: self.config.top_k], decision=decision)

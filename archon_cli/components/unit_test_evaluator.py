@@ -92,19 +92,22 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
             *(llm.complete(self.config.request(build_messages(question, c.text, tests))) for c in candidates)
         )
         scores = []
+        verdicts: list[list[bool] | None] = []
         for reply in replies:
             results = parse_test_results(reply.text, len(tests))
+            verdicts.append(results)
             if results is None:
                 llm.note_parse_failure(self.kind)
                 scores.append(0)
             else:
                 scores.append(sum(results))
+        decision = {"tests": list(tests), "results": verdicts, "scores": scores, "replies": [r.text for r in replies]}
         first_k = self.config.first_k
         if first_k is not None:
             passing = [c for c, score in zip(candidates, scores, strict=True) if score == len(tests)]
             if len(passing) >= first_k:
-                return LayerOutput(candidates=tuple(passing[:first_k]))
+                return LayerOutput(candidates=tuple(passing[:first_k]), decision=decision)
         # sorted() is stable, so equal scores keep their incoming order.
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
         kept = tuple(candidates[i] for i in order[: self.config.top_k])
-        return LayerOutput(candidates=kept)
+        return LayerOutput(candidates=kept, decision=decision)

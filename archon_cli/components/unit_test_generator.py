@@ -78,4 +78,5 @@ class UnitTestGenerator(Component[UnitTestGeneratorConfig]):
         tests = parse_unit_tests(reply.text, self.config.num_tests)
         if not tests:
             llm.note_parse_failure(self.kind)
-        return LayerOutput(candidates=layer_input.candidates, unit_tests=tuple(tests))
+        decision = {"reply": reply.text, "tests": tests}
+        return LayerOutput(candidates=layer_input.candidates, unit_tests=tuple(tests), decision=decision)

@@ -85,23 +85,31 @@ class Verifier(Component[VerifierConfig]):
     kind = "verifier"
     config_class = VerifierConfig
 
-    async def _verify(self, question: str, answer: str, llm: LLM) -> bool | None:
+    async def _verify(self, question: str, answer: str, llm: LLM) -> tuple[bool | None, str, str]:
+        """The verdict (None: unreadable), the reasoning and the verdict reply."""
         # The verdict depends on the reasoning, so these two calls run in sequence.
         reasoning = await llm.complete(self.config.request(reasoning_messages(question, answer), step="reasoning"))
         verdict = await llm.complete(
             self.config.request(verdict_messages(question, answer, reasoning.text.strip()), step="verdict")
         )
-        return parse_verdict(verdict.text)
+        return parse_verdict(verdict.text), reasoning.text, verdict.text
 
     async def run(self, layer_input: LayerInput, llm: LLM) -> LayerOutput:
         candidates = layer_input.candidates
         if not candidates:
             return LayerOutput(candidates=())
         question = layer_input.query.text
-        verdicts = await asyncio.gather(*(self._verify(question, c.text, llm) for c in candidates))
+        checked = await asyncio.gather(*(self._verify(question, c.text, llm) for c in candidates))
+        verdicts = [verdict for verdict, _, _ in checked]
         for verdict in verdicts:
             if verdict is None:
                 llm.note_parse_failure(self.kind)
         kept = tuple(c for c, v in zip(candidates, verdicts, strict=True) if v)
+        decision = {
+            "verdicts": verdicts,
+            "reasoning": [r for _, r, _ in checked],
+            "replies": [v for _, _, v in checked],
+            "kept_all_rejected": not kept,
+        }
         # Rejecting everything would leave later layers nothing to work with.
-        return LayerOutput(candidates=kept or candidates)
+        return LayerOutput(candidates=kept or candidates, decision=decision)

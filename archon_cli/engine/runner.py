@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from archon_cli.components import Component, build_component
 from archon_cli.config.architecture import Architecture
+from archon_cli.engine.trace import ComponentTrace, traced
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.gateway import LLMGateway
@@ -24,6 +25,7 @@ class LayerTrace:
     cache_hits: int
     candidates: tuple[Candidate, ...]
     unit_tests: tuple[str, ...] = ()
+    components: tuple[ComponentTrace, ...] = ()  # what each component received and decided
 
     def summary(self) -> dict[str, object]:
         return {
@@ -107,7 +109,8 @@ class ArchitectureRunner:
         for index, (layer, config_layer) in enumerate(zip(self._layers, self.architecture.layers, strict=True)):
             calls_before, hits_before = llm.stats.calls, llm.stats.cache_hits
             layer_started = time.perf_counter()
-            outputs = await asyncio.gather(*(component.run(state, llm) for component in layer))
+            ran = await asyncio.gather(*(traced(component, state, llm) for component in layer))
+            outputs = [output for output, _ in ran]
             candidates = tuple(c for out in outputs for c in out.candidates)
             tests = next((out.unit_tests for out in outputs if out.unit_tests is not None), state.unit_tests)
             # Once unit tests exist, later layers see them appended to the query (as in Archon).
@@ -123,6 +126,7 @@ class ArchitectureRunner:
                     cache_hits=llm.stats.cache_hits - hits_before,
                     candidates=candidates,
                     unit_tests=tests,
+                    components=tuple(trace for _, trace in ran),
                 )
             )
         # Deterministic final answer: the first candidate of the last layer.

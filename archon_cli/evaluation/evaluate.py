@@ -15,6 +15,7 @@ from typing import Any
 
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.engine.trace import trace_record
 from archon_cli.errors import ArchonError, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import GatewayJudge
 from archon_cli.evaluation.summary import is_finished, is_well_formed, latest_by_id
@@ -48,9 +49,14 @@ def _record(question: Question, stats: CallStats, judge_stats: CallStats | None)
 
 
 async def evaluate_question(
-    runner: ArchitectureRunner, benchmark: Benchmark, question: Question, judge: GatewayJudge | None
+    runner: ArchitectureRunner,
+    benchmark: Benchmark,
+    question: Question,
+    judge: GatewayJudge | None,
+    on_trace: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """One question's record. Provider failures become the record's ``error``; budget stops raise."""
+    """One question's record. Provider failures become the record's ``error``; budget stops raise.
+    ``on_trace`` gets the question's trace (``engine.trace``) before the record is returned."""
     started = time.perf_counter()
     stats = CallStats()
     judge_for_q = judge.for_question() if judge else None
@@ -60,6 +66,8 @@ async def evaluate_question(
     details: dict[str, Any] = {}
     try:
         response = await benchmark.respond(question, runner.run_safely)
+        if on_trace is not None:
+            on_trace(trace_record(question.id, response.results))
         for result in response.results:
             stats.merge(result.stats)
         failed = next((r for r in response.results if r.error), None)
@@ -98,8 +106,11 @@ async def evaluate(
     judge: GatewayJudge | None = None,
     concurrency: int = 8,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    traces: JsonlLog | None = None,
 ) -> EvalOutcome:
-    """Evaluate ``questions``; finished records in ``log`` are reused and not run again."""
+    """Evaluate ``questions``; finished records in ``log`` are reused and not run again. Each
+    question's trace goes to ``traces`` (if given) just before its record goes to ``log``, so a
+    finished question always has its trace (a kill in between runs the question again)."""
     outcome = EvalOutcome()
     done: dict[str, dict[str, Any]] = {}
     if log is not None:
@@ -115,18 +126,22 @@ async def evaluate(
     async def one(question: Question) -> None:
         if stop.is_set():
             return
+        traced: list[dict[str, Any]] = []
+        on_trace = traced.append if traces is not None else None
         try:
             if sem is None:
-                record = await evaluate_question(runner, benchmark, question, judge)
+                record = await evaluate_question(runner, benchmark, question, judge, on_trace)
             else:
                 async with sem:
                     if stop.is_set():
                         return
-                    record = await evaluate_question(runner, benchmark, question, judge)
+                    record = await evaluate_question(runner, benchmark, question, judge, on_trace)
         except BudgetExceeded as exc:
             outcome.budget_stopped, outcome.budget_message = True, str(exc)
             stop.set()
             return
+        if traces is not None and traced:
+            traces.append(traced[0])
         fresh[question.id] = record
         if log is not None:
             log.append(record)

@@ -4,6 +4,8 @@
     run.json            what is evaluated: kind, architecture, benchmark, metric, scale, split,
                         seed, limit, judge, question ids (and extras: the file, a search stage)
     questions.jsonl     one record per finished question, appended as it finishes
+    traces.jsonl        what every layer did for each question (``engine.trace``), appended just
+                        before its record (absent with --no-trace)
     summary.json        figures over the final record of each question, written at the end
     .lock               held (fcntl.flock) by the process evaluating into the folder; it names that
                         process (pid, host, since) for a second one, which stops or waits
@@ -36,6 +38,7 @@ import yaml
 from archon_cli.benchmarks.base import Benchmark, Question, split_questions
 from archon_cli.config.architecture import Architecture
 from archon_cli.engine.runner import ArchitectureRunner
+from archon_cli.engine.trace import is_trace
 from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.judge import GatewayJudge
@@ -45,6 +48,7 @@ from archon_cli.llm.gateway import LLMGateway
 from archon_cli.records import JsonlLog, write_json
 
 ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY = "architecture.yaml", "run.json", "questions.jsonl", "summary.json"
+TRACES = "traces.jsonl"
 LOCK = ".lock"
 # A folder of run folders (a search's) is marked by SEARCH_INFO with "kind": "search"; its layout
 # is evaluation/search_layout.py's.
@@ -66,6 +70,7 @@ class EvalOptions:
     judge_max_tokens: int | None = None  # None: the judge's official setting
     allow_unsandboxed: bool = False
     wait_lock: bool = False  # wait for another process evaluating into the same folder (else exit 2)
+    trace: bool = True  # write each question's trace to traces.jsonl
 
 
 MAX_NAME = 200
@@ -133,6 +138,7 @@ class RunPlan:
     kind: str = "eval"  # "eval" or "search-trial"
     extra: dict[str, Any] = field(default_factory=dict)
     wait_lock: bool = False
+    trace: bool = True  # write traces.jsonl (``--no-trace``: not)
 
     def finished(self) -> int:
         """Questions of the plan already finished in the folder (a re-run skips them)."""
@@ -163,7 +169,7 @@ def _clear_damage(plan: RunPlan) -> list[str]:
     one of its files belongs is moved aside; damaged lines and records of questions.jsonl are moved
     to questions.jsonl.damaged, and their questions run again."""
     notes = []
-    for name in (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY):
+    for name in (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY, TRACES):
         path = plan.run_dir / name
         if path.is_dir():
             aside = path.with_name(f"{name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -176,6 +182,10 @@ def _clear_damage(plan: RunPlan) -> list[str]:
             f"{log.path}: set aside {moved} damaged record(s) (torn, not UTF-8, not JSON or missing fields) "
             f"in {log.path.name}.damaged; their questions run again"
         )
+    traces = JsonlLog(plan.run_dir / TRACES)
+    moved = traces.set_aside(is_trace)
+    if moved:
+        notes.append(f"{traces.path}: set aside {moved} damaged trace(s) in {traces.path.name}.damaged")
     return notes
 
 
@@ -274,6 +284,7 @@ async def _evaluate_locked(
         judge=plan.judge,
         concurrency=concurrency,
         on_record=on_record,
+        traces=JsonlLog(plan.run_dir / TRACES) if plan.trace else None,
     )
     summary = {
         "run_id": run_info["run_id"],
@@ -425,6 +436,8 @@ def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
     """Write a run folder evaluated elsewhere (a search worker's scratch folder, returned as bytes),
     each file atomically, the summary last: a folder with a summary is whole."""
     _make_folder(run_dir)
+    if files.get(TRACES):  # the worker's traces are of the questions it ran: added to the folder's
+        JsonlLog(run_dir / TRACES).append_raw(files[TRACES])
     allowed = (QUESTIONS, ARCHITECTURE, RUN_INFO, SUMMARY)
     for name in allowed:
         if name in files:

@@ -32,14 +32,14 @@ from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import ArchonError, UserError
 from archon_cli.evaluation.judge import GatewayJudge
-from archon_cli.evaluation.run_folder import ARCHITECTURE, QUESTIONS, RUN_INFO, SUMMARY
+from archon_cli.evaluation.run_folder import ARCHITECTURE, QUESTIONS, RUN_INFO, SUMMARY, TRACES
 from archon_cli.llm.accountant import Budget, CallStats
 from archon_cli.llm.factory import GatewaySettings, open_gateway
 from archon_cli.search.evaluator import Evaluator
 
 RAY_INSTALL_HINT = "pip install ray (archon's optional 'ray' extra)"
 # The files of a trial's run folder, returned by the worker and written by the driver.
-RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY)
+RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, TRACES, SUMMARY)
 # A trial mostly waits on HTTP: a Ray task asks for this share of a CPU, so a 2-CPU machine runs many.
 TASK_CPUS = 0.1
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from archon_cli.benchmarks.base import Question
 from archon_cli.errors import BudgetExceeded, ProviderError
-from archon_cli.evaluation.run_folder import QUESTIONS, RunResult, write_run_files
+from archon_cli.evaluation.run_folder import QUESTIONS, TRACES, RunResult, write_run_files
 from archon_cli.llm.accountant import Budget, BudgetAccountant, CallStats, Reservation, Spend
 from archon_cli.search.algorithms import SearchAlgorithm, make_algorithm
 from archon_cli.search.baseline import versus
@@ -321,6 +321,7 @@ class Stage2:
                 raise returned.error
             prior = returned.files.get(QUESTIONS, prior)
             if returned.budget_stopped:
+                write_run_files(run_dir, {TRACES: returned.files.get(TRACES, b"")})  # its questions' traces
                 if returned.spent.calls == 0:
                     raise BudgetExceeded(returned.budget_message or "budget reached")
                 continue  # its grant ran out: a fresh grant, from what the whole run has left

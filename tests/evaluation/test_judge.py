@@ -90,5 +90,6 @@ def test_with_a_key_eval_uses_the_official_judge_and_says_when_its_verdicts_are_
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["reliable"] is False and summary["judge_verdicts"]["parsed"] == 0
     assert summary["score"] is None and summary["unscored"] == 2
-    closing = result.stderr.strip().splitlines()[-1]
+    *_, closing, report = result.stderr.strip().splitlines()  # the report's path comes last
+    assert report.startswith("report: ")
     assert "UNRELIABLE" in closing and "0 of 4 judgments" in closing

@@ -42,7 +42,7 @@ async def test_evaluate_into_folder_writes_the_folder_and_resumes(tmp_path: Path
     backend = SimulatedBackend({"sim/a": 1.0})
     first = await evaluate_into_folder(plan(tmp_path / "run"), LLMGateway(backend=backend))
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == [".lock", "architecture.yaml", "questions.jsonl", "run.json", "summary.json"]
+    assert files == [".lock", "architecture.yaml", "questions.jsonl", "run.json", "summary.json", "traces.jsonl"]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary == first.summary and summary["run_id"] == "run" and summary["complete"]
     assert summary["score"] == 1.0 and summary["resumed"] == 0 and summary["this_run"]["calls"] == 6

@@ -198,7 +198,8 @@ def test_eval_when_every_request_fails(tmp_path: Path) -> None:
     for result, served in zip(results, stats, strict=True):
         assert result.code == 1, (result.code, result.stderr)
         assert "Traceback" not in result.stderr
-        assert result.stderr.strip().splitlines()[-1].startswith("error: every question failed")
+        *_, closing, report = result.stderr.strip().splitlines()  # the report's path comes last
+        assert closing.startswith("error: every question failed") and report.startswith("report: ")
         summary = summary_json(result.stdout)
         assert summary["errors"] == summary["questions"] == 6 and summary["score"] == 0.0
         assert served["requests"] == summary["this_run"]["calls"] == 6 * 3
