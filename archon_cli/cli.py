@@ -249,19 +249,15 @@ def search(
         Optional[int],
         typer.Option("--search-calls", min=1, help="Hard cap on the calls this search sends (exit 3 when reached)."),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Trials evaluated at once, as Ray tasks when above 1 (extra: ray).")] = 1,
-    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Join this Ray cluster (else RAY_ADDRESS, else a local Ray).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Trials evaluated at once (rungs included), with either executor.")] = 1,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="Where trials run: local (this process, the default) or ray (Ray tasks; extra: ray).")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Run the trials on this Ray cluster (implies --executor ray; else RAY_ADDRESS, else a local Ray).")] = None,
     cache_url: CacheUrlOption = None,
     router: RouterOption = None,
     no_report: NoReportOption = False,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
     from archon_cli.commands.search import build_settings, run_search
-
-    if workers > 1:  # parallel trials each run on the whole dev split; rungs need one process
-        if rungs is not None and rungs.strip().lower() != "off":
-            raise UserError(f"--rungs {rungs}: multi-fidelity rungs run with --workers 1 (use --rungs off)")
-        rungs = "off"
     from archon_cli.commands.settings import data_dir_from_env, engine_settings
 
     engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit, cache_url=cache_url, router_file=router)
@@ -271,8 +267,8 @@ def search(
         rungs, search_calls,
     )  # fmt: skip
     code = run_search(
-        settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, ray_address=ray_address,
-        report=not no_report,
+        settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, executor=executor,
+        ray_address=ray_address, report=not no_report,
     )  # fmt: skip
     raise typer.Exit(code)
 

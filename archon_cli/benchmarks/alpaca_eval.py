@@ -30,14 +30,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from archon_cli.benchmarks.base import Benchmark, Judge, OfficialJudge, Question, Response, Score
-from archon_cli.benchmarks.judging import (
-    choice_advantage,
-    data_file,
-    field,
-    judge_both_orders,
-    optional_data_file,
-    read_json_list,
-)
+from archon_cli.benchmarks.data import data_file, field, optional_data_file, read_json_list
+from archon_cli.benchmarks.judging import choice_advantage, judge_both_orders
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
 

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import yaml
 
 from archon_cli.benchmarks.base import Benchmark, Judge, OfficialJudge, Question, Response, Score, read_jsonl
-from archon_cli.benchmarks.judging import data_file, field, optional_data_file
+from archon_cli.benchmarks.data import data_file, field, optional_data_file
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
 

@@ -8,14 +8,15 @@ Scores are in the benchmark's own unit (accuracy 0-1, MT-Bench 1-10, win rate 0-
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from archon_cli.benchmarks.data import read_jsonl as read_jsonl
+from archon_cli.benchmarks.data import required as required
 from archon_cli.engine.runner import QueryResult
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
@@ -213,30 +214,6 @@ class Benchmark(ABC):
                 f"({type(exc).__name__}); give a local copy with --data-dir or ARCHON_DATA_DIR"
             ) from None
         return [dict(row) for row in dataset]
-
-
-def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
-    """Rows of a JSONL data file; a malformed line is a one-line UserError naming the file and line."""
-    rows: list[dict[str, Any]] = []
-    with path.open("r", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{name}: {path} line {number} is not valid JSON") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{name}: {path} line {number} is not a JSON object")
-            rows.append(row)
-    return rows
-
-
-def required(row: dict[str, Any], fields: Iterable[str], name: str, where: str) -> None:
-    """A one-line UserError naming the fields a data row lacks."""
-    missing = [f for f in fields if f not in row]
-    if missing:
-        raise UserError(f"{name}: {where} has no {', '.join(missing)} field")
 
 
 def split_questions(

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from archon_cli.benchmarks.base import Benchmark, Judge, OfficialJudge, Question, Response, Score, read_jsonl
-from archon_cli.benchmarks.judging import data_file, field, parse_rating
+from archon_cli.benchmarks.data import data_file, field
+from archon_cli.benchmarks.judging import parse_rating
 from archon_cli.errors import UserError
 from archon_cli.llm.types import Message
 

@@ -21,6 +21,7 @@ from archon_cli.evaluation.run_folder import check_folder_name
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.ledger import LEDGER
 from archon_cli.search.driver import SearchDriver, SearchSettings
+from archon_cli.search.executor import check_executor, make_executor
 from archon_cli.search.fidelity import parse_rungs
 from archon_cli.search.folder import SearchFolder
 from archon_cli.search.pool import parse_pool
@@ -129,6 +130,7 @@ def run_search(
     console: Console,
     json_out: bool,
     workers: int = 1,
+    executor: str | None = None,
     ray_address: str | None = None,
     report: bool = True,
 ) -> int:
@@ -137,10 +139,7 @@ def run_search(
     if search_id is not None:
         check_folder_name(search_id, "--search-id")
     check_folder_option(results_dir, "--results-dir")
-    if workers < 1:
-        raise UserError(f"--workers {workers}: must be at least 1")
-    if ray_address is not None and workers == 1:
-        raise UserError("--ray-address needs --workers 2 or more (one worker runs in this process)")
+    check_executor(executor, workers, ray_address)
     # The budget file's whole-run limits (total calls, tokens, dollars) bind the whole search.
     # ``--search-calls`` caps the budget's total calls (search/driver.py: gateway_budget).
     gateway = open_gateway(engine.model_copy(update={"budget": settings.gateway_budget()}), on_warning=warner(console))
@@ -158,21 +157,10 @@ def run_search(
         if not json_out:
             console.print(message, highlight=False, soft_wrap=True)
 
-    executor = None
-    if workers > 1:
-        from archon_cli.search.executor import WorkerSetup, make_executor
-
-        setup = WorkerSetup(
-            cache_dir=engine.cache_dir.resolve() if engine.cache_dir else None,
-            cache_url=engine.cache_url,
-            router=engine.router,
-            retry=engine.retry,
-            model_limits=engine.model_limits,
-            local=engine.local,
-        )
-        executor = make_executor(setup, workers, ray_address)
+    # None: the trials run in this process (search/executor.py's local executor, made by the driver).
+    remote = make_executor(executor, workers, engine, ray_address) if executor == "ray" or ray_address else None
     driver = SearchDriver(
-        settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage, executor=executor
+        settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage, executor=remote, workers=workers
     )
     keep_search_spend(settings, gateway, driver.dir)
     try:
@@ -186,8 +174,7 @@ def run_search(
                 return code
             live.update(_table(result.trials, metric, "leaderboard"))
     finally:
-        if executor is not None:
-            executor.close()
+        driver.executor.close()
     if not json_out and not console.is_terminal:
         print_table(console, _table(result.trials, metric, "leaderboard"))
     if json_out:

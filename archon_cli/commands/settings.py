@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from archon_cli.config.architecture import SizeCaps
 from archon_cli.config.budget import load_budget
 from archon_cli.config.router_file import load_router_file
 from archon_cli.errors import UserError
-from archon_cli.llm.accountant import Budget, BudgetAccountant
-from archon_cli.llm.cache_redis import check_cache_url, open_response_cache
-from archon_cli.llm.gateway import Backend, LLMGateway, RetryPolicy
-from archon_cli.llm.local_models import LocalModelPool, LocalSettings
-from archon_cli.llm.router import RouterBackend
+from archon_cli.llm.accountant import Budget
+from archon_cli.llm.cache_redis import check_cache_url
+from archon_cli.llm.factory import GatewaySettings
+from archon_cli.llm.factory import open_gateway as open_gateway  # the one factory, for the commands
+from archon_cli.llm.gateway import RetryPolicy
+from archon_cli.llm.local_models import LocalSettings
 
 DEFAULT_RESULTS_DIR = Path("results")
 
@@ -77,19 +77,10 @@ def provider_keys(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
     return frozenset(name for name, value in environ.items() if name.endswith("_API_KEY") and value.strip())
 
 
-class EngineSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EngineSettings(GatewaySettings):
+    """The gateway's settings (llm/factory.py) and what the engine adds around it."""
 
-    cache_dir: Path | None = DEFAULT_RESULTS_DIR / "cache"
-    # --cache-url: the response cache in Redis instead of SQLite in cache_dir (workers on several machines).
-    cache_url: str | None = None
-    # --router: a checked LiteLLM Router file (config.router_file); its model names go through the Router.
-    router: dict[str, Any] | None = None
-    budget: Budget = Field(default_factory=Budget)
     concurrency: int = Field(default=8, ge=0)
-    model_limits: dict[str, int] = Field(default_factory=dict)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    local: LocalSettings = Field(default_factory=LocalSettings)
     provider_keys: frozenset[str] = frozenset()
     caps: SizeCaps = Field(default_factory=SizeCaps)
 
@@ -148,23 +139,4 @@ def engine_settings(
         local=local_settings(),
         provider_keys=provider_keys(),
         caps=size_caps(),
-    )
-
-
-def open_gateway(
-    settings: EngineSettings, backend: Backend | None = None, on_warning: Callable[[str], None] | None = None
-) -> LLMGateway:
-    """The one gateway of a command: it owns the cache, the accountant and the embedded models.
-    ``on_warning`` hears of a damaged cache (moved aside and started afresh)."""
-    cache = open_response_cache(settings.cache_dir, settings.cache_url, on_warning)
-    local_models = LocalModelPool(settings.local)
-    if backend is None and settings.router is not None:
-        backend = RouterBackend(settings.router, local_models)
-    return LLMGateway(
-        backend=backend,
-        cache=cache,
-        accountant=BudgetAccountant(settings.budget),
-        retry=settings.retry,
-        model_limits=settings.model_limits,
-        local_models=local_models,
     )

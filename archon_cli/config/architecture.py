@@ -188,7 +188,7 @@ def parse_architecture(
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with 'name' and 'layers', got {type(data).__name__}")
     if is_archon_format(data):
-        data, warnings = convert_archon_format(data)
+        data, warnings = convert_archon_format(data, MAX_NAME)
         warnings = [f"{source}: {w}" for w in warnings]
     try:
         arch = Architecture.model_validate(data)

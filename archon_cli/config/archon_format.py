@@ -10,6 +10,7 @@ identical warnings are grouped into one line.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from annotated_types import Le
@@ -91,14 +92,16 @@ class _Warnings:
         return out
 
 
-def convert_archon_format(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Our architecture dict plus a warning for every key that has no effect or changes meaning."""
+def convert_archon_format(data: dict[str, Any], max_name: int = 100) -> tuple[dict[str, Any], list[str]]:
+    """Our architecture dict plus a warning for every key that has no effect or changes meaning
+    (and for a name longer than ``max_name``, shortened)."""
     warnings = _Warnings()
     top = {k: v for k, v in data.items() if k in ("name", "description", "layers")}
     for key in data:
         if key not in top:
             warnings.add(f"{key}", "top-level key has no effect and was ignored")
     top.setdefault("name", "archon-import")
+    _fit_name(top, max_name, warnings)
     layers_out: list[Any] = []
     kinds_before: set[str] = set()
     for i, layer in enumerate(data.get("layers") or []):
@@ -116,6 +119,21 @@ def convert_archon_format(data: dict[str, Any]) -> tuple[dict[str, Any], list[st
         layers_out.append(out_layer)
     top["layers"] = layers_out
     return top, warnings.lines()
+
+
+def _fit_name(top: dict[str, Any], limit: int, warnings: _Warnings) -> None:
+    """The original's names are its file names, often longer than ours may be (they become folder
+    names): a longer one is cut, with a hash of the whole name so that two cut alike stay apart,
+    and the whole name is kept in the description (written with every run's architecture.yaml)."""
+    name = top["name"]
+    if not isinstance(name, str) or len(name) <= limit:
+        return
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    short = f"{name[: limit - len(digest) - 1].rstrip('-_ ')}-{digest}"
+    description = top.get("description")
+    top["name"] = short
+    top["description"] = f"{description} (original name: {name})" if description else f"original name: {name}"
+    warnings.add("name", f"{len(name)} characters, over the limit of {limit}: shortened to {short}")
 
 
 def _layer_components(layer: Any, where: str, warnings: _Warnings) -> list[Any] | None:

@@ -42,6 +42,7 @@ from archon_cli.engine.trace import is_trace
 from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.judge import GatewayJudge
+from archon_cli.evaluation.search_layout import SEARCH_INFO, SearchLayout
 from archon_cli.evaluation.summary import is_finished, is_well_formed, latest_by_id, summarize
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.records import JsonlLog, write_json
@@ -49,11 +50,8 @@ from archon_cli.records import JsonlLog, write_json
 ARCHITECTURE, RUN_INFO, QUESTIONS, SUMMARY = "architecture.yaml", "run.json", "questions.jsonl", "summary.json"
 TRACES = "traces.jsonl"
 LOCK = ".lock"
-# A folder of run folders (a search's) is marked by SEARCH_INFO with "kind": "search". It keeps its
-# test evaluations under FINAL_RUNS and its dev trials under TRIAL_RUNS (read in that order: the
-# first that has runs is what the folder is read as), and the stage-1 runs under STAGE1_RUNS.
-SEARCH_INFO = "search.json"
-FINAL_RUNS, TRIAL_RUNS, STAGE1_RUNS = "final", "trials", "stage1"
+# A folder of run folders (a search's) is marked by SEARCH_INFO with "kind": "search"; its layout
+# is evaluation/search_layout.py's.
 
 
 @dataclass(frozen=True)
@@ -459,16 +457,9 @@ def load_run(path: Path, info: dict[str, Any], kind: str = "eval", search: str |
     )
 
 
-def _run_folders(parent: Path) -> list[Path]:
-    if not parent.is_dir():
-        return []
-    return sorted(p for p in parent.iterdir() if p.is_dir() and (p / RUN_INFO).exists())
-
-
 def _expand_search(path: Path) -> list[RunResult]:
     """A search's test evaluations (final/) if it has them, else its dev trials (trials/)."""
-    finals = _run_folders(path / FINAL_RUNS)
-    folders, kind = (finals, "final") if finals else (_run_folders(path / TRIAL_RUNS), "trial")
+    folders, kind = SearchLayout(path).result_folders(RUN_INFO)
     runs = [load_run(p, _read_json(p / RUN_INFO), kind, search=path.name) for p in folders]
     evaluated = [r for r in runs if r.records]
     if not evaluated:

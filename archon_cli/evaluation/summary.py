@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+# Bootstrap resamples are drawn this many at a time.
+_CHUNK = 1000
 # Below this share of judgments with a readable verdict, a judge-based score is marked unreliable.
 RELIABLE_PARSE_SHARE = 0.8
 
@@ -28,7 +30,8 @@ def bootstrap_ci(
     weights: list[float] | None = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the (weighted) mean, resampling questions (seeded, so the
-    same data give the same interval)."""
+    same data give the same interval). The one bootstrap: a paired difference
+    (report/stats.paired_bootstrap) is the interval of the per-question differences' mean."""
     if not values:
         return (float("nan"), float("nan"))
     data = np.asarray(values, dtype=float)
@@ -36,9 +39,11 @@ def bootstrap_ci(
     if len(data) == 1:
         return (float(data[0]), float(data[0]))
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(data), size=(resamples, len(data)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = (data[picks] * w[picks]).sum(axis=1) / w[picks].sum(axis=1)
+    means = np.empty(resamples)
+    for start in range(0, resamples, _CHUNK):  # in chunks: thousands of questions stay small in memory
+        picks = rng.integers(0, len(data), size=(min(_CHUNK, resamples - start), len(data)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start : start + len(picks)] = (data[picks] * w[picks]).sum(axis=1) / w[picks].sum(axis=1)
     means = means[~np.isnan(means)]
     alpha = (1 - confidence) / 2
     return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from archon_cli.errors import ArchonError, ProviderError, TransientProviderError, UserError
@@ -61,6 +61,11 @@ def _lib() -> Any:
             gc.freeze()
             _litellm = litellm
     return _litellm
+
+
+def load_litellm() -> Any:
+    """LiteLLM, imported and configured (for the Router and for workers that warm up)."""
+    return _lib()
 
 
 def _api_key(request: CompletionRequest) -> str | None:
@@ -242,7 +247,11 @@ class LiteLLMBackend:
         return await self._complete(request, n)
 
     async def _complete(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
-        lib = _lib()
+        return await self.send(request, n, _lib())
+
+    def request_arguments(self, request: CompletionRequest, n: int, routed: bool = False) -> dict[str, Any]:
+        """LiteLLM's keyword arguments for ``request`` with ``n`` samples: the one builder, for this
+        backend and the Router (``routed``: the Router's deployment gives the server and its key)."""
         kwargs: dict[str, Any] = {
             "model": request.model,
             "temperature": request.temperature,
@@ -254,16 +263,16 @@ class LiteLLMBackend:
         }
         if request.prompt is None:
             kwargs["messages"] = [dict(m) for m in request.messages]
-            send = lib.acompletion
         else:  # a plain completion (few-shot transcript): the provider's text-completion endpoint
             kwargs["prompt"] = request.prompt
-            send = lib.atext_completion
         if n > 1:
             kwargs["n"] = n
         if request.stop:
             kwargs["stop"] = list(request.stop)
         if request.purpose:
             kwargs["extra_headers"] = {PURPOSE_HEADER: request.purpose}
+        if routed:
+            return kwargs
         if request.api_base:
             kwargs["api_base"] = request.api_base
         key = _api_key(request)
@@ -272,7 +281,25 @@ class LiteLLMBackend:
         elif request.api_base and not self._env_key(request.model):
             kwargs["api_key"] = _NO_KEY
         if request.api_base and request.model not in self._priced:
-            self._price_self_hosted(lib, request.model)
+            self._price_self_hosted(_lib(), request.model)
+        return kwargs
+
+    async def send(
+        self,
+        request: CompletionRequest,
+        n: int,
+        through: Any,
+        routed: bool = False,
+        translate: Callable[[Exception], Exception | None] | None = None,
+    ) -> tuple[list[str], Usage]:
+        """Send ``request`` (``n`` samples) through ``through`` (LiteLLM, or a Router: whatever has
+        ``acompletion`` and ``atext_completion``) and read the reply. A parameter the model does
+        not take is dropped for that model and the request sent again; any other failure is
+        classified (``translate`` first, for the Router's own), with the keys redacted."""
+        lib = _lib()
+        kwargs = self.request_arguments(request, n, routed)
+        send = through.acompletion if request.prompt is None else through.atext_completion
+        secrets = (_api_key(request), kwargs.get("api_key"))
         dropped = self._dropped.setdefault(request.model, set())
         while True:
             try:
@@ -285,10 +312,10 @@ class LiteLLMBackend:
                 # temperature, gpt-5 stop). Dropped for this model, as LiteLLM's drop_params would.
                 unsupported = {p for p in _DROPPABLE if p in str(exc) and p in kwargs} - dropped
                 if not unsupported:
-                    raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
+                    raise _classify(exc, request.model, secrets) from None
                 dropped |= unsupported
             except Exception as exc:  # every provider failure is classified, none escapes raw
-                raise _classify(exc, request.model, (key, kwargs.get("api_key"))) from None
+                raise (translate and translate(exc)) or _classify(exc, request.model, secrets) from None
         return read_reply(lib, request, response, n)
 
     def _price_self_hosted(self, lib: Any, model: str) -> None:

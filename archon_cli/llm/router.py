@@ -25,12 +25,13 @@ The cache key is the model name, not the replica: replicas of one model share ca
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from archon_cli.errors import ProviderError, TransientProviderError, UserError
-from archon_cli.llm.litellm_backend import LiteLLMBackend, _classify, _lib, read_reply
+from archon_cli.llm.litellm_backend import LiteLLMBackend, load_litellm
 from archon_cli.llm.local_models import LocalModelPool
-from archon_cli.llm.types import PURPOSE_HEADER, CompletionRequest, Usage
+from archon_cli.llm.types import CompletionRequest, Usage
 
 
 class RouterBackend:
@@ -48,7 +49,7 @@ class RouterBackend:
     @property
     def router(self) -> Any:
         if self._router is None:
-            lib = _lib()
+            lib = load_litellm()
             try:
                 self._router = lib.Router(
                     model_list=[dict(entry) for entry in self.config["model_list"]],
@@ -81,44 +82,47 @@ class RouterBackend:
             default=0.0,
         )
 
+    def samples_per_request(self, request: CompletionRequest) -> int:
+        """``n`` where every replica of the model takes it (a send may land on any)."""
+        if request.model not in self.names:
+            return self.fallback.samples_per_request(request)
+        return min(
+            (self.fallback.samples_per_request(replace(request, model=d["model"])) for d in self.deployments(request.model)),
+            default=1,
+        )
+
     async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
         if request.model not in self.names:
             return await self.fallback.complete(request)
-        lib = _lib()
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "timeout": request.timeout,
-            "num_retries": 0,
-            "max_retries": 0,
-        }
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
-        if request.purpose:
-            kwargs["extra_headers"] = {PURPOSE_HEADER: request.purpose}
-        if request.prompt is None:
-            kwargs["messages"] = [dict(m) for m in request.messages]
-            send = self.router.acompletion
-        else:  # a plain completion (few-shot transcript), as the plain backend sends it
-            kwargs["prompt"] = request.prompt
-            send = self.router.atext_completion
-        try:
-            response = await send(**kwargs)
-        except (ProviderError, UserError):
-            raise
-        except Exception as exc:
-            text = str(exc)
-            if "No deployments available" in text or isinstance(exc, getattr(lib, "RouterRateLimitError", ())):
-                wait = float(self.config["router_settings"].get("cooldown_time") or 1.0)
-                last = self._last_failure.get(request.model)
-                raise TransientProviderError(
-                    f"{request.model}: every replica is cooling down or at its rpm/tpm limit"
-                    + (f" (the last failure: {last})" if last else ""),
-                    retry_after=min(wait, 5.0),
-                ) from None
-            failure = _classify(exc, request.model)
-            self._last_failure[request.model] = str(failure)[:300]
-            raise failure from None
-        texts, usage = read_reply(lib, request, response)
+        texts, usage = await self._send(request, 1)
         return texts[0], usage
+
+    async def complete_samples(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
+        if request.model not in self.names:
+            return await self.fallback.complete_samples(request, n)
+        return await self._send(request, n)
+
+    async def _send(self, request: CompletionRequest, n: int) -> tuple[list[str], Usage]:
+        """Through the Router, with the plain backend's request builder and error handling."""
+        try:
+            return await self.fallback.send(
+                request, n, self.router, routed=True, translate=lambda exc: self._busy(exc, request.model)
+            )
+        except ProviderError as exc:
+            if not getattr(exc, "cooling", False):  # why the replicas were cooled down, named later
+                self._last_failure[request.model] = str(exc)[:300]
+            raise
+
+    def _busy(self, exc: Exception, model: str) -> Exception | None:
+        """Every replica cooling down or at its limit: worth a retry after a while."""
+        if "No deployments available" in str(exc) or isinstance(exc, getattr(load_litellm(), "RouterRateLimitError", ())):
+            wait = float(self.config["router_settings"].get("cooldown_time") or 1.0)
+            last = self._last_failure.get(model)
+            busy = TransientProviderError(
+                f"{model}: every replica is cooling down or at its rpm/tpm limit"
+                + (f" (the last failure: {last})" if last else ""),
+                retry_after=min(wait, 5.0),
+            )
+            busy.cooling = True  # type: ignore[attr-defined]
+            return busy
+        return None

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Resamples are drawn in chunks so a large benchmark (thousands of questions) stays small in memory.
-_CHUNK = 1000
+from archon_cli.evaluation.summary import bootstrap_ci
 
 
 @dataclass(frozen=True)
@@ -36,16 +35,8 @@ def paired_bootstrap(
     if not a:
         raise ValueError("no shared questions to compare")
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    n = len(d)
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    for start in range(0, resamples, _CHUNK):
-        size = min(_CHUNK, resamples - start)
-        means[start : start + size] = d[rng.integers(0, n, size=(size, n))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    return PairedDifference(
-        diff=float(d.mean()), low=float(np.quantile(means, alpha)), high=float(np.quantile(means, 1 - alpha)), n=n
-    )
+    low, high = bootstrap_ci(list(d), confidence, resamples, seed)
+    return PairedDifference(diff=float(d.mean()), low=low, high=high, n=len(d))
 
 
 def points_factor(scale: float) -> float:

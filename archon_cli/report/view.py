@@ -27,7 +27,8 @@ from typing import Any
 
 from archon_cli.engine.trace import is_trace
 from archon_cli.errors import UserError
-from archon_cli.evaluation.run_folder import SEARCH_INFO, TRACES, RunResult, load_result
+from archon_cli.evaluation.run_folder import TRACES, RunResult, load_result
+from archon_cli.evaluation.search_layout import SEARCH_INFO
 from archon_cli.records import JsonlLog
 from archon_cli.report.compare import Comparison, check_mixed, compare_runs
 from archon_cli.report.stats import pareto_front, points_factor

@@ -20,25 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from archon_cli.benchmarks.base import Benchmark, Question
-from archon_cli.config.architecture import Architecture
-from archon_cli.errors import BudgetExceeded, UserError
+from archon_cli.errors import UserError
 from archon_cli.evaluation.judge import EMBEDDED_MAX_TOKENS, GatewayJudge, judge_model_for
-from archon_cli.evaluation.run_folder import RunPlan, RunResult, evaluate_into_folder, plan_questions
+from archon_cli.evaluation.run_folder import RunResult, plan_questions
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.search.algorithms import ALGORITHMS, SearchAlgorithm, make_algorithm
+from archon_cli.search.algorithms import ALGORITHMS
 from archon_cli.search.baseline import baseline_architecture, closing_line, read_run, versus, versus_baseline
 from archon_cli.search.estimate import CallEstimate, estimate_calls
-from archon_cli.search.executor import TrialExecutor
-from archon_cli.search.fidelity import RungScheduler, rung_sizes, spread
+from archon_cli.search.evaluator import Evaluator
+from archon_cli.search.executor import LocalExecutor, TrialExecutor
+from archon_cli.search.fidelity import rung_sizes, spread
 from archon_cli.search.folder import SearchFolder
-from archon_cli.search.parallel import ParallelSearch
+from archon_cli.search.loop import Stage2, Stage2Plan
 from archon_cli.search.pool import PoolModel
-from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, architecture_id, build_architecture
+from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, build_architecture
 from archon_cli.search.trials import SearchResult, Trial, rank_trials
-
-# Asks in a row that only repeat evaluated points before the driver calls the space exhausted.
-_MAX_REPEATS = 200
 
 
 @dataclass(frozen=True)
@@ -111,6 +108,10 @@ class SearchSettings:
 
 
 class SearchDriver:
+    """The four stages in order: stage 1 (rank the pool), the baseline, stage 2 (search/loop.py,
+    on ``executor``: by default ``workers`` trials at once in this process) and the final test
+    evaluation; each evaluation through one ``Evaluator`` into the search folder."""
+
     def __init__(
         self,
         settings: SearchSettings,
@@ -120,10 +121,11 @@ class SearchDriver:
         on_trial: Callable[[Trial, list[Trial]], None] | None = None,
         on_stage: Callable[[str], None] | None = None,
         executor: TrialExecutor | None = None,
+        workers: int = 1,
     ) -> None:
         settings.validate()
-        # None: stage 2 runs here, one trial at a time; else up to executor.workers at once (search.parallel).
-        self.executor = executor
+        if workers < 1:
+            raise UserError(f"--workers {workers}: must be at least 1")
         self.s = settings
         self.gateway = gateway
         self.dir = results_dir / (search_id or settings.search_id())
@@ -137,61 +139,17 @@ class SearchDriver:
         judge_model = judge_model_for(settings.benchmark, settings.judge_model)
         max_tokens = settings.judge_max_tokens or EMBEDDED_MAX_TOKENS
         self.judge = GatewayJudge(gateway, judge_model, max_tokens=max_tokens) if judge_model else None
-
-    # -- evaluation of one architecture --------------------------------------------------------
-
-    def _objective(self, score: float | None, calls_per_query: float) -> float:
-        return (score if score is not None else 0.0) - self.s.cost_weight * calls_per_query
-
-    async def _evaluate(
-        self, architecture: Architecture, questions: list[Question], run_dir: Path, split: str, extra: dict[str, Any]
-    ) -> dict[str, Any]:
-        plan = RunPlan(
-            run_dir=run_dir,
-            architecture=architecture,
-            benchmark=self.s.benchmark,
-            questions=questions,
-            split=split,
-            seed=self.s.seed,
+        self.evaluator = Evaluator(
+            benchmark=settings.benchmark,
+            gateway=gateway,
             judge=self.judge,
-            kind="search-trial",
-            extra=extra,
+            search_dir=self.dir,
+            seed=settings.seed,
+            concurrency=settings.concurrency,
+            cost_weight=settings.cost_weight,
+            allow_weak_judge=settings.allow_weak_judge,
         )
-        outcome = await evaluate_into_folder(plan, self.gateway, concurrency=self.s.concurrency)
-        if outcome.budget_stopped:
-            raise BudgetExceeded(outcome.budget_message)
-        if not outcome.summary.get("reliable", True) and not self.s.allow_weak_judge:
-            judge = plan.judge.model if plan.judge else "?"
-            raise UserError(
-                f"{self.s.benchmark.name}: {outcome.summary.get('unreliable_reason')} (judge {judge}, run {run_dir}); "
-                "a search would rank noise: use a stronger --judge, or pass --allow-weak-judge"
-            )
-        return outcome.summary
-
-    def _trial(
-        self, n: int, arch_id: str, point: Point | None, stage: str, summary: dict[str, Any], run_dir: Path
-    ) -> Trial:
-        cpq = float(summary["calls_per_query"])
-        return Trial(
-            trial=n,
-            arch_id=arch_id,
-            point=point.to_dict() if point else None,
-            stage=stage,
-            dev_score=summary["score"],
-            ci95=summary["ci95"],
-            calls_per_query=cpq,
-            static_calls_per_query=float(summary.get("static_calls_per_query") or 0.0),
-            tokens_per_query=float(summary["tokens_per_query"]),
-            cost_per_query=float(summary["cost_per_query"]),
-            errors=int(summary["errors"]),
-            objective=self._objective(summary["score"], cpq),
-            nominal_calls=round(cpq * summary["questions"]),
-            real_calls=int(summary["calls"]),
-            real_requests=int(summary.get("requests", 0)),
-            run_dir=str(run_dir.relative_to(self.dir)),
-            reliable=bool(summary.get("reliable", True)),
-            questions=int(summary["questions"]),
-        )
+        self.executor: TrialExecutor = executor or LocalExecutor(self.evaluator, workers)
 
     # -- the search ------------------------------------------------------------------------------
 
@@ -206,8 +164,7 @@ class SearchDriver:
         started = time.perf_counter()
         dev = self.questions("dev", self.s.dev_limit)
         test = self.questions("test", self.s.test_limit) if self.s.final_k else []
-        # Parallel trials (--workers 2+) each run on the whole dev split: rungs need one process.
-        sizes = rung_sizes(None if self.executor is not None else self.s.rungs, len(dev))
+        sizes = rung_sizes(self.s.rungs, len(dev))
         self._check_budget()
         estimate = self.estimate(dev, test, sizes)
         self.on_stage(estimate.describe(self.s.search_calls))
@@ -219,7 +176,7 @@ class SearchDriver:
         models = [m for m, _ in ranking]
         feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
         base_dev, base_dev_run = await self._baseline(models[0], "dev", dev)
-        trials, evaluations, exhausted = await self._search(feasible, dev, sizes, base_dev_run)
+        trials, evaluations, exhausted = await self._stage2(feasible, dev, sizes, base_dev_run)
         ranked = rank_trials(trials)
         finals = await self._final(ranked[: self.s.final_k], feasible, test) if test else []
         base_test = await self._versus_on_test(models[0], finals, test) if finals else None
@@ -331,8 +288,8 @@ class SearchDriver:
                 endpoints=self.endpoints,
             )
             run_dir = self.folder.stage1_dir(model)
-            summary = await self._evaluate(arch, dev, run_dir, "dev", {"stage": "stage1", "model": model})
-            trial = self._trial(-(i + 1), f"single-{model.replace('/', '_')}", None, "stage1", summary, run_dir)
+            summary = await self.evaluator.evaluate(arch, dev, run_dir, "dev", {"stage": "stage1", "model": model})
+            trial = self.evaluator.trial(-(i + 1), f"single-{model.replace('/', '_')}", None, "stage1", summary, run_dir)
             trials.append(trial)
             scores.append((model, summary["score"] if summary["score"] is not None else 0.0))
             self.on_stage(f"  {model}: {scores[-1][1]:.4f}")
@@ -343,113 +300,40 @@ class SearchDriver:
         """One greedy call of ``model`` on ``questions`` (search/baseline.py), and its run read back."""
         architecture = baseline_architecture(model, self.s.space, self.endpoints)
         run_dir = self.folder.baseline_dir(split)
-        summary = await self._evaluate(architecture, questions, run_dir, split, {"stage": "baseline", "model": model})
-        trial = self._trial(0, architecture.name, None, f"baseline-{split}", summary, run_dir)
+        summary = await self.evaluator.evaluate(architecture, questions, run_dir, split, {"stage": "baseline", "model": model})
+        trial = self.evaluator.trial(0, architecture.name, None, f"baseline-{split}", summary, run_dir)
         if split == "test":
             trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
         shown = "-" if summary["score"] is None else f"{summary['score']:.4f}"
         self.on_stage(f"baseline: one greedy call of {model}: {split} {shown} ({len(questions)} questions)")
         return trial, read_run(run_dir)
 
-    def _propose(self, algorithm: SearchAlgorithm, feasible: FeasibleSpace, values: dict[Point, float]) -> Point | None:
-        """The algorithm's next unevaluated point; None when it keeps repeating evaluated ones."""
-        for _ in range(_MAX_REPEATS + 1):
-            point = feasible.canonical(algorithm.ask())
-            if point not in values:
-                return point
-            algorithm.tell(point, values[point])
-        return None
-
-    async def _search(
+    async def _stage2(
         self, feasible: FeasibleSpace, dev: list[Question], sizes: tuple[int, ...], baseline: RunResult
     ) -> tuple[list[Trial], list[Trial], bool]:
-        """Stage 2: new architectures at rung 0, promotions as search/fidelity.py decides. Returns
-        each architecture at its highest rung, every evaluation, and whether the space ran out.
-        Recorded evaluations are replayed first (a resume): the same decisions follow from them."""
+        """Stage 2 (search/loop.py). Returns each architecture at its highest rung, every
+        evaluation, and whether the space ran out."""
         space_size = len(feasible.all_points())
-        if self.executor is not None:
-            self.on_stage(
-                f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget, "
-                f"{self.executor.workers} trials at once, each on all {len(dev)} dev questions"
-            )
-            trials, exhausted = await ParallelSearch(self, self.executor).run(feasible, dev, space_size, baseline)
-            return trials, trials, exhausted
         rungs = "" if len(sizes) == 1 else f", on rungs of {'/'.join(map(str, sizes))} dev questions"
-        self.on_stage(f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget{rungs}")
-        recorded = self.folder.recorded_trials(len(dev))
-        algorithm = make_algorithm(self.s.algorithm, feasible, self.s.seed)
-        scheduler = RungScheduler(sizes)
-        latest: dict[str, Trial] = {}
-        evaluations: list[Trial] = []
-        points: dict[str, Point] = {}
-        values: dict[Point, float] = {}
-        exhausted = False
-        while True:
-            step = scheduler.promotion()
-            if step is None and not exhausted and len(latest) < min(self.s.trials, space_size):
-                point = self._propose(algorithm, feasible, values)
-                if point is None:
-                    exhausted = True
-                else:
-                    arch_id = architecture_id(point, feasible.models)
-                    points[arch_id] = point
-                    step = (arch_id, 0)
-            if step is None:
-                step = scheduler.top_up(max(self.s.final_k, 1))
-            if step is None:
-                break
-            arch_id, rung = step
-            number = latest[arch_id].trial if arch_id in latest else len(latest) + 1
-            earlier = [t for t in evaluations if t.arch_id == arch_id]
-            trial = await self._measure(
-                feasible, points[arch_id], rung, number, dev[: sizes[rung]], earlier, recorded, baseline
-            )
-            evaluations.append(trial)
-            latest[arch_id] = trial
-            scheduler.record(arch_id, rung, trial.objective, trial.calls_per_query, number)
-            values[points[arch_id]] = trial.objective
-            if earlier:
-                algorithm.update(points[arch_id], trial.objective)
-            else:
-                algorithm.tell(points[arch_id], trial.objective)
-            self.on_trial(trial, list(latest.values()))
-        return list(latest.values()), evaluations, exhausted or len(latest) >= space_size
-
-    async def _measure(
-        self,
-        feasible: FeasibleSpace,
-        point: Point,
-        rung: int,
-        number: int,
-        questions: list[Question],
-        earlier: list[Trial],
-        recorded: dict[tuple[str, int], dict[str, Any]],
-        baseline: RunResult,
-    ) -> Trial:
-        """One architecture on one rung's questions (recorded by an earlier run, or evaluated now in
-        the architecture's run folder, where a promotion only adds the new questions)."""
-        arch_id = architecture_id(point, feasible.models)
-        run_dir = self.folder.trial_dir(arch_id)
-        if (arch_id, len(questions)) in recorded:
-            trial = Trial(**recorded[(arch_id, len(questions))])
-            trial.trial = number
-            if trial.vs_baseline is None:
-                trial.vs_baseline = versus(self.dir / trial.run_dir, baseline)
-            return trial
-        architecture = feasible.architecture(point).model_copy(update={"name": arch_id})
-        summary = await self._evaluate(
-            architecture, questions, run_dir, "dev", {"stage": "search", "point": point.to_dict(), "rung": rung}
+        workers = self.executor.workers
+        at_once = "" if workers == 1 else f", {workers} trials at once ({self.executor.name})"
+        self.on_stage(
+            f"stage 2: {self.s.algorithm} search over {space_size} architectures within budget{rungs}{at_once}"
         )
-        trial = self._trial(number, arch_id, point, "search", summary, run_dir)
-        trial.rung, trial.questions = rung, len(questions)
-        # What this evaluation added: the questions of the lower rungs were answered before.
-        before = max((t.questions for t in earlier), default=0)
-        trial.nominal_calls = round(trial.calls_per_query * (len(questions) - before))
-        trial.real_calls -= sum(t.real_calls for t in earlier)
-        trial.real_requests -= sum(t.real_requests for t in earlier)
-        trial.vs_baseline = versus(run_dir, baseline)
-        self.folder.record_trial(trial)
-        return trial
+        plan = Stage2Plan(
+            feasible=feasible,
+            dev=dev,
+            sizes=sizes,
+            algorithm=self.s.algorithm,
+            seed=self.s.seed,
+            trials=self.s.trials,
+            final_k=self.s.final_k,
+            judge_model=self.judge.model if self.judge else None,
+            judge_max_tokens=self.s.judge_max_tokens,
+        )
+        stage2 = Stage2(plan, self.evaluator, self.folder, self.executor, baseline, self.on_trial, self.on_stage)
+        result = await stage2.run()
+        return result.trials, result.evaluations, result.exhausted
 
     async def _final(self, best: list[Trial], feasible: FeasibleSpace, test: list[Question]) -> list[Trial]:
         """The top architectures on the held-out test split."""
@@ -460,10 +344,10 @@ class SearchDriver:
             point = Point(**trial.point)
             architecture = feasible.architecture(point).model_copy(update={"name": trial.arch_id})
             run_dir = self.folder.final_dir(trial.arch_id)
-            summary = await self._evaluate(
+            summary = await self.evaluator.evaluate(
                 architecture, test, run_dir, "test", {"stage": "final", "point": trial.point}
             )
-            final = self._trial(trial.trial, trial.arch_id, point, "final", summary, run_dir)
+            final = self.evaluator.trial(trial.trial, trial.arch_id, point, "final", summary, run_dir)
             trial.test_score, trial.test_ci95 = summary["score"], summary["ci95"]
             final.test_score, final.test_ci95 = summary["score"], summary["ci95"]
             final.rung = trial.rung
@@ -496,6 +380,6 @@ class SearchDriver:
             "dev_questions": len(dev),
             "test_questions": len(test),
             "judge": self.judge.model if self.judge else None,
-            "workers": self.executor.workers if self.executor else 1,
-            "executor": self.executor.name if self.executor else "local",
+            "workers": self.executor.workers,
+            "executor": self.executor.name,
         }

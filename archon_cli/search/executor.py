@@ -1,18 +1,17 @@
-"""Where search trials run: in the driver's process (``local``, one at a time), or as Ray tasks
-(``ray``, ``--workers N``), on this machine or on a cluster (``--ray-address`` / ``RAY_ADDRESS``).
+"""Where stage-2 trials run (search/loop.py dispatches them, up to ``--workers N`` at once).
 
-A worker evaluates one trial into a scratch folder of its own, through a gateway of its own (same
-cache: the SQLite file on one machine, or Redis with ``--cache-url``; same router file), and returns
-the run folder's files and what it spent. It writes nothing of the search folder: the driver is
-the single writer, so a worker that dies loses nothing finished, and its trial is run again.
+- ``local`` (the default): trials are tasks of the driver's own event loop, through the driver's
+  gateway: trials mostly wait on HTTP, so one process serves many, with one cache, one accountant
+  and shared in-flight samples, and nothing to start.
+- ``ray`` (``--executor ray``, or ``--ray-address`` / a cluster): trials are Ray tasks, on this
+  machine or a cluster. A worker evaluates one trial into a scratch folder of its own, through a
+  gateway of its own (llm/factory.py, from the command's gateway settings: same cache, the SQLite
+  file on one machine or Redis with ``--cache-url``; same router file), and returns the run
+  folder's files and what it spent. It writes nothing of the search folder: the driver is the
+  single writer, so a worker that dies loses nothing finished, and its trial is run again. Its
+  accountant holds the grant the loop reserved for it (search/loop.py) as hard limits.
 
-The whole-run limits have one accountant, the driver's. Before dispatching a trial it reserves a
-grant from what the budget has left and hands it over; the worker's own accountant holds the grant
-as hard limits, so a worker can never send more than it was granted. When the trial returns, the
-driver counts what was spent and frees the rest; a lost worker's grant counts as spent in full.
-So the requests all workers send together never exceed the budget.
-
-Ray is an optional extra: it is imported only when ``--workers`` is above 1.
+Ray is an optional extra: it is imported only by the ``ray`` executor.
 """
 
 from __future__ import annotations
@@ -33,39 +32,16 @@ from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.config.architecture import Architecture
 from archon_cli.errors import ArchonError, UserError
 from archon_cli.evaluation.judge import GatewayJudge
-from archon_cli.evaluation.run_folder import (
-    ARCHITECTURE,
-    QUESTIONS,
-    RUN_INFO,
-    SUMMARY,
-    TRACES,
-    RunPlan,
-    evaluate_into_folder,
-)
-from archon_cli.llm.accountant import Budget, BudgetAccountant, CallStats
-from archon_cli.llm.cache_redis import open_response_cache
-from archon_cli.llm.gateway import LLMGateway, RetryPolicy
-from archon_cli.llm.local_models import LocalModelPool, LocalSettings
+from archon_cli.evaluation.run_folder import ARCHITECTURE, QUESTIONS, RUN_INFO, SUMMARY, TRACES
+from archon_cli.llm.accountant import Budget, CallStats
+from archon_cli.llm.factory import GatewaySettings, open_gateway
+from archon_cli.search.evaluator import Evaluator
 
 RAY_INSTALL_HINT = "pip install ray (archon's optional 'ray' extra)"
 # The files of a trial's run folder, returned by the worker and written by the driver.
 RUN_FILES = (ARCHITECTURE, RUN_INFO, QUESTIONS, TRACES, SUMMARY)
 # A trial mostly waits on HTTP: a Ray task asks for this share of a CPU, so a 2-CPU machine runs many.
 TASK_CPUS = 0.1
-
-
-@dataclass(frozen=True)
-class WorkerSetup:
-    """What every worker needs to open its own gateway (sent to Ray once)."""
-
-    cache_dir: Path | None = None
-    cache_url: str | None = None
-    router: dict[str, Any] | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    model_limits: dict[str, int] = field(default_factory=dict)
-    local: LocalSettings = field(default_factory=LocalSettings)
-    # A picklable gateway Backend (tests: the simulated provider); None: LiteLLM, or the router.
-    backend: Any = None
 
 
 @dataclass(frozen=True)
@@ -105,57 +81,29 @@ class WorkerLost(Exception):
     whole grant, and returned nothing."""
 
 
-def _gateway(setup: WorkerSetup, grant: Budget, warnings: list[str] | None = None) -> LLMGateway:
-    local_models = LocalModelPool(setup.local)
-    backend = setup.backend
-    if backend is None and setup.router is not None:
-        from archon_cli.llm.router import RouterBackend
-
-        backend = RouterBackend(setup.router, local_models)
-    heard = warnings if warnings is not None else []
+async def run_trial(settings: GatewaySettings, job: TrialJob, backend: Any = None) -> TrialReturn:
+    """Evaluate one trial into a scratch folder and return its files (a Ray worker's side)."""
+    warnings: list[str] = []
     try:
-        cache = open_response_cache(setup.cache_dir, setup.cache_url, heard.append)
+        gateway = open_gateway(settings, backend, warnings.append, budget=job.grant)
     except UserError as exc:
         # The cache went away mid-search (a Redis server stopped): the trial goes on without it, as
         # the driver's own gateway does when its cache fails; losing a cache costs only calls.
-        heard.append(f"{exc}; this worker goes on without the cache")
-        cache = None
-    return LLMGateway(
-        backend=backend,
-        cache=cache,
-        accountant=BudgetAccountant(grant),
-        retry=setup.retry,
-        model_limits=setup.model_limits,
-        local_models=local_models,
-    )
-
-
-async def run_trial(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
-    """Evaluate one trial into a scratch folder and return its files (the worker's side)."""
-    warnings: list[str] = []
-    gateway = _gateway(setup, job.grant, warnings)
+        warnings.append(f"{exc}; this worker goes on without the cache")
+        uncached = settings.model_copy(update={"cache_dir": None, "cache_url": None})
+        gateway = open_gateway(uncached, backend, warnings.append, budget=job.grant)
     try:
         judge = None
         if job.judge_model:
             judge = GatewayJudge(gateway, job.judge_model, max_tokens=job.judge_max_tokens or 256)
         with tempfile.TemporaryDirectory(prefix="archon-trial-") as scratch:
+            evaluator = Evaluator(job.benchmark, gateway, judge, Path(scratch), job.seed, job.concurrency)
             run_dir = Path(scratch) / job.arch_id
             if job.prior_records:
                 run_dir.mkdir()
                 (run_dir / QUESTIONS).write_bytes(job.prior_records)
-            plan = RunPlan(
-                run_dir=run_dir,
-                architecture=job.architecture,
-                benchmark=job.benchmark,
-                questions=job.questions,
-                split="dev",
-                seed=job.seed,
-                judge=judge,
-                kind="search-trial",
-                extra=job.extra,
-            )
             try:
-                outcome = await evaluate_into_folder(plan, gateway, concurrency=job.concurrency)
+                outcome = await evaluator.outcome(job.architecture, job.questions, run_dir, "dev", job.extra)
             except ArchonError as exc:
                 return TrialReturn({}, {}, gateway.stats.copy(), error=exc, worker=_where(), warnings=warnings)
             files = {name: (run_dir / name).read_bytes() for name in RUN_FILES if (run_dir / name).is_file()}
@@ -180,59 +128,55 @@ def _where() -> str:
 _LOOP: asyncio.AbstractEventLoop | None = None
 
 
-def run_trial_sync(setup: WorkerSetup, job: TrialJob) -> TrialReturn:
+def run_trial_sync(settings: GatewaySettings, backend: Any, job: TrialJob) -> TrialReturn:
     """``run_trial`` on the worker process's one event loop (LiteLLM keeps clients bound to a loop,
     so a worker that runs many trials keeps one loop for them all)."""
     global _LOOP
     if _LOOP is None or _LOOP.is_closed():
         _LOOP = asyncio.new_event_loop()
-    return _LOOP.run_until_complete(run_trial(setup, job))
+    return _LOOP.run_until_complete(run_trial(settings, job, backend))
 
 
 def warm_worker() -> str:
     """Import what a trial needs (LiteLLM takes seconds), so the first trial does not wait for it."""
-    from archon_cli.llm.litellm_backend import _lib
+    from archon_cli.llm.litellm_backend import load_litellm
 
-    _lib()
+    load_litellm()
     return _where()
 
 
 class TrialExecutor(Protocol):
     name: str
     workers: int
+    # True: a trial runs in another process, under a grant of its own, and returns its files;
+    # False: it runs through the driver's gateway, straight into its run folder.
+    granted: bool
 
     async def ready(self) -> None: ...
 
-    def submit(self, job: TrialJob) -> Any: ...
-
-    async def result(self, handle: Any) -> TrialReturn: ...
-
-    def cancel(self, handle: Any) -> None: ...
+    async def run(self, job: TrialJob, run_dir: Path) -> TrialReturn:
+        """Run one trial (``WorkerLost`` when its worker died)."""
+        ...
 
     def close(self) -> None: ...
 
 
 class LocalExecutor:
-    """Trials as tasks of the driver's own event loop (tests, and machines without Ray): the same
-    protocol as Ray, grants included, without other processes."""
+    """Trials as tasks of the driver's own event loop, through its gateway, into their run folders."""
 
     name = "local"
+    granted = False
 
-    def __init__(self, setup: WorkerSetup, workers: int = 1) -> None:
-        self.setup = setup
+    def __init__(self, evaluator: Evaluator, workers: int = 1) -> None:
+        self.evaluator = evaluator
         self.workers = workers
 
     async def ready(self) -> None:
         pass
 
-    def submit(self, job: TrialJob) -> asyncio.Task[TrialReturn]:
-        return asyncio.ensure_future(run_trial(self.setup, job))
-
-    async def result(self, handle: asyncio.Task[TrialReturn]) -> TrialReturn:
-        return await handle
-
-    def cancel(self, handle: asyncio.Task[TrialReturn]) -> None:
-        handle.cancel()
+    async def run(self, job: TrialJob, run_dir: Path) -> TrialReturn:
+        outcome = await self.evaluator.outcome(job.architecture, job.questions, run_dir, "dev", job.extra)
+        return TrialReturn({}, outcome.summary, CallStats(), outcome.budget_stopped, outcome.budget_message)
 
     def close(self) -> None:
         pass
@@ -246,8 +190,9 @@ class RayExecutor:
     """Trials as Ray tasks. Without an address (and without RAY_ADDRESS) Ray starts on this machine."""
 
     name = "ray"
+    granted = True
 
-    def __init__(self, setup: WorkerSetup, workers: int, address: str | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, workers: int, address: str | None = None, backend: Any = None) -> None:
         joining = address or os.environ.get("RAY_ADDRESS")
         if joining:
             _check_reachable(joining)  # Ray itself waits minutes on an address where nothing answers
@@ -256,7 +201,7 @@ class RayExecutor:
             import ray
         except ImportError:
             raise UserError(
-                f"--workers {workers} runs trials on Ray, which is not installed: {RAY_INSTALL_HINT}"
+                f"--executor ray runs trials on Ray, which is not installed: {RAY_INSTALL_HINT}"
             ) from None
         self._ray = ray
         self.workers = workers
@@ -283,7 +228,8 @@ class RayExecutor:
                 raise UserError(f"cannot start or join Ray at {where}: {message}") from None
             self._started_here = True
         self._remote = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(run_trial_sync)
-        self._setup = ray.put(setup)
+        self._settings = ray.put(settings.gateway_part())
+        self._backend = ray.put(backend)
         # Start the workers now (each imports LiteLLM, seconds): they warm up while stage 1 runs.
         self._warm = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(warm_worker)
         self._warming = [self._warm.remote() for _ in range(workers)]
@@ -307,11 +253,9 @@ class RayExecutor:
                     continue
                 raise UserError(f"the Ray workers could not start archon: {_first_line(result)}") from None
 
-    def submit(self, job: TrialJob) -> Any:
-        return self._remote.remote(self._setup, job)
-
-    async def result(self, handle: Any) -> TrialReturn:
+    async def run(self, job: TrialJob, run_dir: Path) -> TrialReturn:
         ray = self._ray
+        handle = self._remote.remote(self._settings, self._backend, job)
         try:
             returned: TrialReturn = await handle
         except ray.exceptions.RayTaskError as exc:
@@ -321,11 +265,11 @@ class RayExecutor:
             raise
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
             raise WorkerLost(_first_line(exc)) from None
+        except BaseException:
+            with contextlib.suppress(Exception):  # finished already, or its worker is gone
+                ray.cancel(handle, force=True)
+            raise
         return returned
-
-    def cancel(self, handle: Any) -> None:
-        with contextlib.suppress(Exception):  # finished already, or its worker is gone
-            self._ray.cancel(handle, force=True)
 
     def close(self) -> None:
         if self._started_here:
@@ -381,12 +325,23 @@ def _token_auth_for_join() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
-def make_executor(setup: WorkerSetup, workers: int, address: str | None = None) -> TrialExecutor | None:
-    """None for one worker (the driver runs trials itself, without Ray); Ray for more."""
+EXECUTORS = ("local", "ray")
+
+
+def check_executor(kind: str | None, workers: int, address: str | None) -> None:
+    """The executor options, before any call: one-line errors."""
     if workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
-    if workers == 1:
-        if address:
-            raise UserError("--ray-address needs --workers 2 or more (one worker runs in this process)")
-        return None
-    return RayExecutor(setup, workers, address)
+    if kind is not None and kind not in EXECUTORS:
+        raise UserError(f"--executor {kind}: expected one of: {', '.join(EXECUTORS)}")
+    if address and kind == "local":
+        raise UserError("--ray-address runs the trials on Ray: give --executor ray, or leave --executor out")
+
+
+def make_executor(
+    kind: str | None, workers: int, settings: GatewaySettings, address: str | None = None, backend: Any = None
+) -> RayExecutor:
+    """The Ray executor (``--executor ray``, or an address to join); the local one is the
+    driver's own (it runs through the driver's gateway)."""
+    check_executor(kind, workers, address)
+    return RayExecutor(settings, workers, address, backend)

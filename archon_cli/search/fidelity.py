@@ -21,7 +21,7 @@ search: every architecture is measured on the whole dev split.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TypeVar
@@ -92,13 +92,14 @@ class RungScheduler:
         measured = [a for a, r in self._results.items() if rung in r]
         return sorted(measured, key=lambda a: self._results[a][rung], reverse=True)
 
-    def promotion(self) -> tuple[str, int] | None:
-        """An architecture due for the next rung (the highest rung first), or None."""
+    def promotion(self, busy: Collection[str] = ()) -> tuple[str, int] | None:
+        """An architecture due for the next rung (the highest rung first), or None; not one of
+        ``busy`` (being evaluated now)."""
         for rung in reversed(range(self.top)):
             ranked = self.at(rung)
             due = ranked[: len(ranked) // promotion_ratio(self.sizes, rung)]
             for arch_id in due:
-                if rung + 1 not in self._results[arch_id]:
+                if rung + 1 not in self._results[arch_id] and arch_id not in busy:
                     return arch_id, rung + 1
         return None
 

@@ -8,7 +8,7 @@
 
 Each evaluation is a run folder (``evaluation.run_folder``) under stage1/, trials/ (one per
 architecture: a promotion to a higher rung adds questions to it), final/ and baseline/ (dev/ and
-test/: one greedy call of the stage-1 best model).
+test/: one greedy call of the stage-1 best model): the layout is evaluation/search_layout.py's.
 Everything here is written from plain data: trials, an architecture, a few figures.
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from archon_cli.config.architecture import Architecture
-from archon_cli.evaluation.run_folder import FINAL_RUNS, SEARCH_INFO, STAGE1_RUNS, TRIAL_RUNS, check_not_elsewhere
+from archon_cli.evaluation.run_folder import check_not_elsewhere
+from archon_cli.evaluation.search_layout import SEARCH_INFO, SearchLayout
 from archon_cli.records import JsonlLog, write_json
 from archon_cli.report.plots import plot_score_versus
 from archon_cli.report.stats import pareto_front
@@ -34,7 +35,6 @@ LEADERBOARD_FIELDS = [
     "test_score", "test_ci_low", "test_ci_high",
     "objective", "calls_per_query", "static_calls_per_query", "tokens_per_query", "cost_per_query", "errors", "trial", "rung", "point", "reliable",
 ]  # fmt: skip
-BASELINE_RUNS = "baseline"
 
 
 def _fmt(value: float | None) -> str:
@@ -74,26 +74,14 @@ def leaderboard_rows(trials: list[Trial]) -> list[dict[str, Any]]:
     return rows
 
 
-class SearchFolder:
+class SearchFolder(SearchLayout):
+    """The search folder's files, over its layout (evaluation/search_layout.py: the run folders)."""
+
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path)
         self.leaderboard = path / "leaderboard.csv"
         self.best = path / "best.yaml"
         self._trials = JsonlLog(path / "trials.jsonl")
-
-    # -- run folders of the evaluations
-
-    def stage1_dir(self, model: str) -> Path:
-        return self.path / STAGE1_RUNS / model.replace("/", "_")
-
-    def trial_dir(self, arch_id: str) -> Path:
-        return self.path / TRIAL_RUNS / arch_id
-
-    def final_dir(self, arch_id: str) -> Path:
-        return self.path / FINAL_RUNS / arch_id
-
-    def baseline_dir(self, split: str) -> Path:
-        return self.path / BASELINE_RUNS / split
 
     # -- search.json and trials.jsonl
 

@@ -11,15 +11,18 @@ evaluator 1 per candidate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from archon_cli.config import load_architecture, parse_architecture
+from archon_cli.config.architecture import MAX_NAME
 from archon_cli.config.archon_format import convert_archon_format, is_archon_format
 from archon_cli.errors import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 ARCH_DIR = ROOT / "architectures"
 
@@ -312,3 +315,51 @@ def test_archon_format_all_model_types() -> None:
     assert [c["max_tokens"] for c in converted["layers"][0] if "max_tokens" in c] == [4096]  # Anthropic
     assert warnings == ["layers[0][2].max_tokens: sent as 4096, as the original Archon does for every Anthropic model"]
     assert is_archon_format(archon(obj(gen())))
+
+
+# Names as the original's config folder writes them: the file name, the name inside (hand-made here).
+LONG_NAMES = [
+    "archon-gpt-4o-sample_5_then_unit_test_generation_5_with_gpt-4o_then_unit_test_evaluation_with_gpt-4o_first_pass",
+    "archon-gpt-4o-sample_5_then_unit_test_generation_5_with_gpt-4o_then_unit_test_evaluation_with_gpt-4o_second_pass",
+    "archon-claude-3-5-sonnet-20240620-sample_10_then_critic_then_ranker_top_5_then_fuser_with_claude-3-5-sonnet",
+]
+
+
+def _write_long_configs(folder: Path) -> list[Path]:
+    paths = []
+    for i, name in enumerate(LONG_NAMES):
+        data = {"name": name, "layers": [[gen(samples=5)], [fuser()]] if i < 2 else [[gen(samples=10)], [critic()]]}
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_long_original_names_are_shortened_with_a_hash_and_kept_whole_in_the_description(tmp_path: Path) -> None:
+    assert all(len(n) > MAX_NAME for n in LONG_NAMES)
+    loaded = [load_architecture(p) for p in _write_long_configs(tmp_path)]
+    names = [arch.name for arch, _ in loaded]
+    assert all(len(n) <= MAX_NAME for n in names) and len(set(names)) == len(names)
+    # The two names that differ only at their end stay apart (the hash is of the whole name).
+    assert names[0][:80] == names[1][:80] and names[0] != names[1]
+    for (arch, warnings), full in zip(loaded, LONG_NAMES, strict=True):
+        assert arch.name.startswith(full[:60]) and full in arch.description
+        assert any("name: " in w and "shortened to " + arch.name in w for w in warnings)
+    # Our own format keeps its limit: a long name there is the user's to fix.
+    with pytest.raises(ConfigError, match="name"):
+        parse_architecture({"name": LONG_NAMES[0], "layers": [[{"type": "generator", "model": "openai/m"}]]})
+
+
+def test_check_passes_long_names_and_broken_json_files_are_one_line_errors(tmp_path: Path) -> None:
+    good = _write_long_configs(tmp_path)
+    broken = [tmp_path / "archon-trailing-comma.json", tmp_path / "archon-cut-short.json"]
+    broken[0].write_text('{"name": "x", "layers": [[{"type": "generator", "model": "m"},]]}', encoding="utf-8")
+    broken[1].write_text('{"name": "x", "layers": [[{"type": "generator",', encoding="utf-8")
+    result = run_cli("check", *map(str, good + broken))
+    assert result.code == 2 and "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("OK    ") for line in lines) == 3
+    errors = [line for line in lines if line.startswith("ERROR ")]
+    assert len(errors) == 2 and all("invalid JSON at line" in line for line in errors)
+    assert [e.split()[1].rstrip(":") for e in errors] == [str(p) for p in broken]
+    assert lines[-1] == "3 of 5 files valid"

@@ -12,6 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from archon_cli.benchmarks.tiny_arith import generate
 from archon_cli.testing import FaultPlan, FaultServer
 from tests.conftest import run_cli
@@ -154,7 +156,8 @@ def _leaderboard(search_dir: Path) -> list[dict[str, str]]:
         return [{k: row[k] for k in LEADERBOARD_COLUMNS} for row in csv.DictReader(f)]
 
 
-def test_kill_9_during_search_then_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [(), ("--workers", "3", "--rungs", "4,8")], ids=["one-worker", "three-workers-rungs"])
+def test_kill_9_during_search_then_resume(tmp_path: Path, extra: tuple[str, ...]) -> None:
     trials = 6
     with FaultServer(FaultPlan(latency=0.25, seed=3)) as server:
         pool = tmp_path / "pool.yaml"
@@ -166,6 +169,7 @@ def test_kill_9_during_search_then_resume(tmp_path: Path) -> None:
                 *("--trials", str(trials), "--limit", "12", "--test-limit", "8", "--final-k", "1", "--seed", "1"),
                 *("--concurrency", "3", "--results-dir", str(tmp_path / results), "--cache-dir", str(tmp_path / cache)),
                 "--json",
+                *extra,
             ]
 
         with ThreadPoolExecutor(max_workers=1) as pool_runner:
@@ -186,14 +190,18 @@ def test_kill_9_during_search_then_resume(tmp_path: Path) -> None:
         assert reference.code == 0, reference.stderr
         search_dir = only_run_dir(tmp_path / "killed")
         assert json.loads((search_dir / "search.json").read_text())["status"] == "running"
-        before = [r["arch_id"] for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"]
-        assert 1 <= len(before) < trials
+        before = [
+            (r["arch_id"], r["questions"]) for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"
+        ]
+        assert 1 <= len({arch for arch, _ in before}) < trials
         assert integrity(tmp_path / "cache")[0] == "ok"
 
         resumed = run_cli(*search("killed", "cache"), timeout=240)
     assert resumed.code == 0, resumed.stderr
-    after = [r["arch_id"] for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"]
-    assert after[: len(before)] == before and len(after) == len(set(after)) == trials
+    after = [(r["arch_id"], r["questions"]) for r in read_jsonl(search_dir / "trials.jsonl") if r.get("stage") == "search"]
+    # Nothing recorded twice, nothing lost; each architecture evaluated once per rung it reached.
+    assert after[: len(before)] == before and len(after) == len(set(after))
+    assert len({arch for arch, _ in after}) == trials
     for questions in search_dir.glob("*/*/questions.jsonl"):
         ids = [r["id"] for r in read_jsonl(questions)]
         assert len(ids) == len(set(ids)), f"{questions}: a question was recorded twice"

@@ -1,5 +1,7 @@
-"""Stage 2 with several workers (search.parallel), on the simulated provider, with the in-process
-executor (the same protocol as Ray: grants, returned files, the driver as the single writer)."""
+"""Stage 2 with several trials at once (search/loop.py), on the simulated provider: the local
+executor (trials as tasks of the driver's event loop, one gateway), and workers with grants of their
+own run in this process (``InProcessWorkers``: the protocol of Ray, grants, returned files and the
+driver as the single writer, without Ray)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,38 @@ import pytest
 from archon_cli.errors import BudgetExceeded
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.cache import ResponseCache
+from archon_cli.llm.factory import GatewaySettings
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.search.algorithms import make_algorithm
 from archon_cli.search.driver import SearchDriver, SearchSettings
-from archon_cli.search.executor import LocalExecutor, TrialJob, TrialReturn, WorkerLost, WorkerSetup
+from archon_cli.search.executor import TrialJob, TrialReturn, WorkerLost, run_trial
 from archon_cli.search.space import FeasibleSpace, Point
-from archon_cli.search.trials import SearchResult
+from archon_cli.search.trials import SearchResult, rank_trials
 from archon_cli.testing.simulated import SimulatedBackend
-from tests.search.test_driver import ACCURACY, SPACE, score_table, settings
+from tests.search.test_driver import ACCURACY, SPACE, mf_settings, score_table, settings
+
+
+class InProcessWorkers:
+    """Workers with gateways and grants of their own, as on Ray, run in this process."""
+
+    name = "in-process"
+    granted = True
+
+    def __init__(self, cache_dir: Path, backend: SimulatedBackend, workers: int) -> None:
+        self.settings = GatewaySettings(cache_dir=cache_dir)
+        self.backend = backend
+        self.workers = workers
+        self.jobs: list[TrialJob] = []
+
+    async def ready(self) -> None:
+        pass
+
+    async def run(self, job: TrialJob, run_dir: Path) -> TrialReturn:
+        self.jobs.append(job)
+        return await run_trial(self.settings, job, self.backend)
+
+    def close(self) -> None:
+        pass
 
 
 def small(*args: Any, **kwargs: Any) -> SearchSettings:
@@ -32,12 +58,14 @@ def small(*args: Any, **kwargs: Any) -> SearchSettings:
 def run(
     tmp: Path, s: SearchSettings, workers: int, backend: SimulatedBackend | None = None, executor: Any = None
 ) -> tuple[SearchResult, SimulatedBackend]:
+    """The search with ``workers`` trials at once: on the local executor, or on ``executor``
+    ("granted": in-process workers with grants, sharing the cache folder)."""
     backend = backend or SimulatedBackend(ACCURACY)
     gateway = LLMGateway(backend=backend, cache=ResponseCache(tmp / "cache" / "responses.sqlite"), accountant=None)
     gateway.accountant.budget = s.gateway_budget()  # as `archon search` sets it (--search-calls)
-    if executor is None and workers > 1:
-        executor = LocalExecutor(WorkerSetup(cache_dir=tmp / "cache", backend=backend), workers)
-    return asyncio.run(SearchDriver(s, gateway, tmp, executor=executor).run()), backend
+    if executor == "granted":
+        executor = InProcessWorkers(tmp / "cache", backend, workers)
+    return asyncio.run(SearchDriver(s, gateway, tmp, executor=executor, workers=workers).run()), backend
 
 
 def ids(result: SearchResult) -> list[str]:
@@ -100,42 +128,35 @@ def test_batches_are_distinct_and_never_pending(algorithm: str) -> None:
             told.add(point)
 
 
-class FlakyExecutor(LocalExecutor):
+class FlakyExecutor(InProcessWorkers):
     """Loses the worker of the first attempt at the third trial dispatched."""
 
-    def __init__(self, setup: WorkerSetup, workers: int) -> None:
-        super().__init__(setup, workers)
-        self.jobs: list[TrialJob] = []
-
-    def submit(self, job: TrialJob) -> asyncio.Task[TrialReturn]:
-        self.jobs.append(job)
-        if len(self.jobs) == 3:
-
-            async def lost() -> TrialReturn:
-                await asyncio.sleep(0.01)
-                raise WorkerLost("killed")
-
-            return asyncio.ensure_future(lost())
-        return super().submit(job)
+    async def run(self, job: TrialJob, run_dir: Path) -> TrialReturn:
+        if len(self.jobs) == 2:
+            self.jobs.append(job)
+            await asyncio.sleep(0.01)
+            raise WorkerLost("killed")
+        return await super().run(job, run_dir)
 
 
 def test_a_lost_worker_trial_runs_again_and_the_search_is_the_same(tmp_path: Path) -> None:
     reference, _ = run(tmp_path / "ref", small(3, trials=8), workers=3)
     backend = SimulatedBackend(ACCURACY)
-    flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "flaky" / "cache", backend=backend), 3)
+    flaky = FlakyExecutor(tmp_path / "flaky" / "cache", backend, 3)
     result, _ = run(tmp_path / "flaky", small(3, trials=8), workers=3, backend=backend, executor=flaky)
     assert ids(result) == ids(reference)
     assert [t.dev_score for t in result.trials] == [t.dev_score for t in reference.trials]
     assert flaky.jobs[2].arch_id in [j.arch_id for j in flaky.jobs[3:]]  # sent again
 
 
-def test_total_calls_hold_across_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", [None, "granted"])
+def test_total_calls_hold_across_workers(tmp_path: Path, executor: str | None) -> None:
     limit = 300
     s = small(1, trials=12)
     s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
     backend = SimulatedBackend(ACCURACY)
     with pytest.raises(BudgetExceeded):
-        run(tmp_path, s, workers=3, backend=backend)
+        run(tmp_path, s, workers=3, backend=backend, executor=executor)
     assert 0 < backend.sent <= limit
     recorded = (tmp_path / s.search_id() / "trials.jsonl").read_text().splitlines()
     for line in recorded:  # what finished is saved, whole
@@ -160,7 +181,48 @@ def test_a_lost_worker_counts_its_whole_grant_and_the_budget_stop_still_comes(tm
     s = small(1, trials=12)
     s = SearchSettings(**{**s.__dict__, "budget": Budget(calls_per_query=7, total_calls=limit)})
     backend = SimulatedBackend(ACCURACY)
-    flaky = FlakyExecutor(WorkerSetup(cache_dir=tmp_path / "cache", backend=backend), 3)
+    flaky = FlakyExecutor(tmp_path / "cache", backend, 3)
     with pytest.raises(BudgetExceeded):
         run(tmp_path, s, workers=3, backend=backend, executor=flaky)
     assert 0 < backend.sent <= limit
+
+
+def evaluations(result: SearchResult) -> list[tuple[str, int, float | None]]:
+    return [(t.arch_id, t.rung, t.dev_score) for t in result.evaluations]
+
+
+@pytest.mark.parametrize("executor", [None, "granted"])
+def test_rungs_with_three_workers_same_search_records_and_resume(tmp_path: Path, executor: str | None) -> None:
+    first, backend = run(tmp_path / "a", mf_settings(), workers=3, executor=executor)
+    assert backend.sent > 0
+    recorded = [json.loads(line) for line in (first.search_dir / "trials.jsonl").read_text().splitlines()]
+    assert {e["questions"] for e in recorded if e["stage"] == "search"} == {10, 40, 100}
+    assert len(first.trials) == 12 and len(first.evaluations) > 12
+    # Each promotion is heard after the evaluation below it, and adds questions to the same folder.
+    for i, t in enumerate(first.evaluations):
+        if t.rung > 0:
+            assert any(e.arch_id == t.arch_id and e.rung == t.rung - 1 for e in first.evaluations[:i])
+    for t in first.trials:
+        assert len((first.search_dir / t.run_dir / "questions.jsonl").read_text().splitlines()) == t.questions
+    assert first.best is not None and first.best.questions == 100
+    assert [f.arch_id for f in first.finals] == [t.arch_id for t in rank_trials(first.trials)[:2]]
+    assert first.real_calls == backend.sent or executor == "granted"
+    # A re-run replays every evaluation without a call.
+    again, backend = run(tmp_path / "a", mf_settings(), workers=3, executor=executor)
+    assert backend.sent == 0 and evaluations(again) == evaluations(first)
+    if executor == "granted":
+        return  # the rest as on the local executor
+    # The same seed and workers: the same evaluations, whatever finished first.
+    second, _ = run(tmp_path / "b", mf_settings(), workers=3, executor=executor)
+    assert evaluations(second) == evaluations(first)
+    # More trials carry on from the recorded ones.
+    more, _ = run(tmp_path / "a", mf_settings(trials=16), workers=3, executor=executor)
+    assert ids(more)[:12] == ids(first) and len(ids(more)) == 16
+
+
+def test_three_local_workers_share_the_cache_and_in_flight_samples(tmp_path: Path) -> None:
+    """One gateway for all trials: no more calls sent than one worker sends for the same trials."""
+    one, one_backend = run(tmp_path / "one", small(2, algorithm="random", trials=9), workers=1)
+    three, three_backend = run(tmp_path / "three", small(2, algorithm="random", trials=9), workers=3)
+    assert ids(one) == ids(three)
+    assert three_backend.sent <= one_backend.sent

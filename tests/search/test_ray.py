@@ -1,5 +1,5 @@
-"""`archon search --workers N` on Ray (a local Ray instance started by the CLI), against the fault
-server: the budget across workers, determinism, and kills (a Ray worker, the driver)."""
+"""`archon search --workers N --executor ray` on Ray (a local Ray instance started by the CLI), against
+the fault server: the budget across workers, determinism, and kills (a Ray worker, the driver)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def _search(tmp: Path, pool: Path, results: str, workers: int, trials: int = 6, 
         *("--trials", str(trials), "--limit", "12", "--test-limit", "8", "--final-k", "1", "--seed", "1"),
         *("--concurrency", "3", "--results-dir", str(tmp / results), "--cache-dir", str(tmp / f"{results}-cache")),
         *("--workers", str(workers), "--json", *extra),
+        *(("--executor", "ray") if workers > 1 else ()),
     ]
 
 
@@ -94,7 +95,11 @@ def test_workers_without_ray_is_one_line_and_one_worker_never_imports_it(tmp_pat
     meta = json.loads(one.stdout.splitlines()[-1])
     assert meta["workers"] == 1 and meta["executor"] == "local"
     assert_user_error(run_cli(*_search(tmp_path, pool, "x", 0, 2)), "--workers 0")
-    assert_user_error(run_cli(*_search(tmp_path, pool, "x", 1, 2, "--ray-address", "auto")), "--ray-address needs")
+    assert_user_error(
+        run_cli(*_search(tmp_path, pool, "x", 1, 2, "--executor", "local", "--ray-address", "auto")),
+        "--ray-address runs the trials on Ray",
+    )
+    assert_user_error(run_cli(*_search(tmp_path, pool, "x", 1, 2, "--executor", "dask")), "--executor dask")
 
 
 def test_three_workers_hold_the_total_calls_limit(tmp_path: Path) -> None:
