@@ -80,9 +80,11 @@ _CHECKS: dict[str, Any] = {
     "reliable": lambda v: isinstance(v, bool),
     "rung": _count,
     "questions": _count,
+    "static_calls_per_query": _number,
     "vs_baseline": lambda v: v is None or isinstance(v, dict),
 }
 _REQUIRED = [f.name for f in fields(Trial) if f.default is MISSING and f.default_factory is MISSING]
+assert set(_CHECKS) == {f.name for f in fields(Trial)}, "every field of Trial has its check"
 
 
 def trial_from_record(record: dict[str, Any]) -> Trial | None:

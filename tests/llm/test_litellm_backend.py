@@ -65,10 +65,19 @@ async def test_embedded_models_are_answered_from_the_backends_pool() -> None:
 
 
 async def test_a_llama_failure_is_transient() -> None:
+    backend = LiteLLMBackend(_Pool(_Model(RuntimeError("llama_decode returned -1"))))
+    request = CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "x"},))
+    with pytest.raises(TransientProviderError, match="local/smollm2-135m: RuntimeError: llama_decode returned -1"):
+        await backend.complete(request)
+
+
+async def test_a_prompt_over_the_local_context_window_is_permanent() -> None:
+    """The same prompt can never fit: not retried (it was, six times, before a 502)."""
     backend = LiteLLMBackend(_Pool(_Model(ValueError("Requested tokens (9000) exceed context window of 8192"))))
     request = CompletionRequest(model="local/smollm2-135m", messages=({"role": "user", "content": "x"},))
-    with pytest.raises(TransientProviderError, match="local/smollm2-135m: ValueError: Requested tokens"):
+    with pytest.raises(ProviderError, match="does not fit the context window") as caught:
         await backend.complete(request)
+    assert not isinstance(caught.value, TransientProviderError)
 
 
 async def test_the_purpose_reaches_the_server_as_a_header() -> None:

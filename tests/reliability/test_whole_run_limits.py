@@ -202,7 +202,7 @@ def test_a_ray_warm_up_worker_killed_is_started_again(tmp_path: Path) -> None:
 
     with FaultServer(FaultPlan(latency=0.05, seed=3)) as server:
         pool = _pool(tmp_path, server)
-        args = _search(tmp_path, pool, _budget(tmp_path, 400), "results", 2, 4)
+        args = _search(tmp_path, pool, _budget(tmp_path, 400), "results", 2, 4, "--executor", "ray")
         log = tmp_path / "search.err"
         with log.open("wb") as err:
             proc = subprocess.Popen(cli_command(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=err)
