@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from archon_cli.answers import extract_answer, normalize_number
 from archon_cli.benchmarks.base import Judge, Question, Score
+from archon_cli.benchmarks.gsm8k import as_number
 from archon_cli.benchmarks.task.file import TaskFile, as_text
 from archon_cli.errors import ArchonError, UserError
 from archon_cli.llm.types import Message
@@ -139,15 +140,6 @@ class Regex(Scorer):
 
     def describe(self) -> str:
         return f"regex {self.pattern.pattern!r}"
-
-
-def as_number(text: str | None) -> Fraction | None:
-    if text is None:
-        return None
-    try:
-        return Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        return None
 
 
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # needs no closer look (most targets)
