@@ -5,7 +5,7 @@ failure a one-line UserError naming the file, line or field."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +26,12 @@ class Benchmark(Protocol):
 
 def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
     """Rows of a JSONL data file; a malformed line is a one-line UserError naming the file and line."""
-    rows: list[dict[str, Any]] = []
+    return list(jsonl_objects(path, f"{name}: {path}"))
+
+
+def jsonl_objects(path: Path, where: str) -> Iterator[dict[str, Any]]:
+    """The objects of a JSONL file, one per non-blank line, read as they are asked for; a line that
+    is not a JSON object is a one-line UserError: "<where> line N is not valid JSON"."""
     with path.open("r", encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
@@ -34,11 +39,10 @@ def read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                raise UserError(f"{name}: {path} line {number} is not valid JSON") from None
+                raise UserError(f"{where} line {number} is not valid JSON") from None
             if not isinstance(row, dict):
-                raise UserError(f"{name}: {path} line {number} is not a JSON object")
-            rows.append(row)
-    return rows
+                raise UserError(f"{where} line {number} is not a JSON object")
+            yield row
 
 
 def required(row: dict[str, Any], fields: Iterable[str], name: str, where: str) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from archon_cli.benchmarks.base import Question
+from archon_cli.benchmarks.data import jsonl_objects
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import UserError
 
@@ -224,16 +225,8 @@ def _read_jsonl(path: Path, where: str) -> pd.DataFrame:
 
 def _bad_json_line(path: Path, where: str) -> None:
     """Find the first line of a JSONL file that is not a JSON object, and say which."""
-    with path.open("r", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{where}: line {number} is not valid JSON") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: line {number} is not a JSON object")
+    for _ in jsonl_objects(path, f"{where}:"):
+        pass
 
 
 def _read_json(path: Path, where: str) -> pd.DataFrame:
