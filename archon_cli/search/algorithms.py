@@ -1,8 +1,8 @@
 """Search algorithms over a feasible space, all behind one ask/tell interface.
 
-- ``gp``: Gaussian-process Bayesian optimisation, scikit-optimize's ask/tell ``Optimizer`` with
-  expected improvement; the budget is its space constraint, so it never proposes an
-  architecture over budget.
+- ``gp``: Gaussian-process Bayesian optimisation, scikit-optimize's GP with expected improvement
+  over the feasible points not yet evaluated, so it never proposes an architecture over budget
+  or one evaluated before.
 - ``random``: feasible points in a seeded random order, without repeats.
 - ``greedy``: the paper's greedy baseline, coordinate ascent: from a cheapest architecture, try
   every value of one dimension while the others stay at the best so far, move to the best, go on
@@ -146,12 +146,23 @@ class GreedySearch(SearchAlgorithm):
 
 
 class GPSearch(SearchAlgorithm):
-    """skopt's ``Optimizer`` proposes, fits and holds the GP. An evaluation is deterministic here
-    (the same architecture on the same questions is answered from the cache), so when the
-    optimiser proposes an architecture already evaluated, the next one is the unevaluated
-    architecture of highest expected improvement under the optimiser's latest GP (a random one
-    while the optimiser is still drawing its initial points): a repeat would teach the GP nothing,
-    and the driver counts repeats towards calling the space exhausted."""
+    """Bayesian optimisation with scikit-optimize's Gaussian process and expected improvement, over
+    the feasible points themselves.
+
+    The space is finite and listed (``FeasibleSpace.all_points``), so the acquisition is computed on
+    the unevaluated feasible points (a seeded sample of ``n_candidates`` when there are more), never
+    on a point over budget or evaluated before: an evaluation is deterministic here (the same
+    architecture on the same questions is answered from the cache), so a repeat would teach the GP
+    nothing. The first ``n_initial_points`` are random feasible points.
+
+    The GP's view of a point (``features``): the optimiser's vector (``FeasibleSpace.to_skopt``,
+    integers scaled to [0, 1], choices one-hot), then the style flags once more for each final
+    stage, 0 unless the point has that final stage. What a style adds depends on the final stage
+    (without one, the first generator's answer is the answer and the other styles change nothing;
+    with a vote every style's answer counts), and one length scale per style cannot say both: with
+    a set of style features per final stage, the kernel learns a length scale for each. On the
+    tabular table this halves the trials to the best (bench/RESULTS.md, figure 3).
+    Values are maximised; the GP minimises their negation (skopt's convention)."""
 
     name = "gp"
 
@@ -159,98 +170,104 @@ class GPSearch(SearchAlgorithm):
         self, feasible: FeasibleSpace, seed: int = 0, n_initial_points: int = 5, n_candidates: int = 2000
     ) -> None:
         super().__init__(feasible, seed)
-        from skopt import Optimizer
+        from skopt.space import Space
+        from skopt.utils import normalize_dimensions
 
-        self._opt = Optimizer(
-            feasible.skopt_dimensions(),
-            base_estimator="GP",
-            acq_func="EI",
-            acq_optimizer="sampling",
-            acq_optimizer_kwargs={"n_points": n_candidates},
-            n_initial_points=n_initial_points,
-            initial_point_generator="random",
-            random_state=seed,
-            space_constraint=lambda x: feasible.contains(feasible.from_skopt(x)),
-        )
+        self._space = Space(normalize_dimensions(feasible.skopt_dimensions()))
+        self._finals = list(feasible.space.final) if len(feasible.space.final) > 1 else []
+        self._styles = list(feasible.space.styles) if len(feasible.space.styles) > 1 else []
+        self._n_initial = n_initial_points
         self._n_candidates = n_candidates
         self._rng = random.Random(seed)
-        self._points: list[Point] | None = None  # every feasible point, listed on the first repeat
-        self._told: set[Point] = set()
+        self._points: list[Point] | None = None  # every feasible point, listed on the first ask
+        self._features: dict[Point, list[float]] = {}
+        self._values: dict[Point, float] = {}  # told, in the order told
+        self._model: Any = None  # the GP fitted on every value told
 
-    def ask(self) -> Point:
-        # One BLAS thread: the GP's matrices are tiny, and threaded BLAS made each fit ~9x slower here.
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")  # skopt warns when it proposes a point evaluated before
-            point = self.feasible.from_skopt(self._opt.ask())
-            if point in self._told:
-                return self._best_unevaluated() or point
-            return point
+    def features(self, point: Point) -> list[float]:
+        """The GP's input for ``point`` (see the class docstring)."""
+        cached = self._features.get(point)
+        if cached is None:
+            cached = [float(v) for v in self._space.transform([self.feasible.to_skopt(point)])[0]]
+            cached += [float(s in point.styles and point.final == f) for f in self._finals for s in self._styles]
+            self._features[point] = cached
+        return cached
 
-    def ask_batch(self, n: int, pending: Collection[Point]) -> list[Point]:
-        """A constant-liar batch: a copy of the optimiser is told the best value seen so far for
-        every pending point, then asked for ``n`` points (skopt's ``ask(n_points)`` with ``cl_min``,
-        which lies about each point of the batch in turn). Points told or pending already are
-        replaced by the unevaluated points of highest expected improvement."""
-        if n < 1:
-            return []
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")
-            opt = self._opt.copy(random_state=self._opt.rng)
-            if pending:
-                lie = min(self._opt.yi) if self._opt.yi else 0.0
-                opt.tell([self.feasible.to_skopt(p) for p in pending], [lie] * len(pending))
-            asked = opt.ask(n_points=n, strategy="cl_min") if n > 1 else [opt.ask()]
-            chosen: list[Point] = []
-            for x in asked:
-                point = self.feasible.canonical(self.feasible.from_skopt(x))
-                if point in self._told or point in pending or point in chosen:
-                    exclude = {*pending, *chosen}
-                    point = self._best_unevaluated(exclude)  # type: ignore[assignment]
-                    if point is None:
-                        break
-                chosen.append(point)
-        return chosen
-
-    def _best_unevaluated(self, exclude: Collection[Point] = ()) -> Point | None:
-        """The unevaluated point of highest EI (a random one before the GP is first fitted)."""
-        from skopt.acquisition import gaussian_ei
-
+    def _fresh(self, exclude: Collection[Point] = ()) -> list[Point]:
         if self._points is None:
             self._points = self.feasible.all_points()
-        fresh = [p for p in self._points if p not in self._told and p not in exclude]
+        return [p for p in self._points if p not in self._values and p not in exclude]
+
+    def _fit(self, values: dict[Point, float]) -> Any:
+        import numpy as np
+        from skopt.space import Real
+        from skopt.utils import cook_estimator
+
+        x = np.array([self.features(p) for p in values])
+        # skopt's own GP for a space of reals: a constant times an ARD Matern 5/2, a fitted
+        # Gaussian noise, normalised targets. The features are all in [0, 1].
+        gp = cook_estimator("GP", space=[Real(0.0, 1.0)] * x.shape[1], random_state=self.seed)
+        # One BLAS thread: the GP's matrices are tiny, and threaded BLAS made each fit ~9x slower here.
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            gp.fit(x, [-v for v in values.values()])
+        return gp
+
+    def _best(self, model: Any, values: dict[Point, float], exclude: Collection[Point] = ()) -> Point | None:
+        """The unevaluated point of highest expected improvement under ``model``."""
+        import numpy as np
+        from skopt.acquisition import gaussian_ei
+
+        fresh = self._fresh(exclude)
         if not fresh:
             return None
-        if not self._opt.models:
+        if model is None or len(values) < self._n_initial:
             return self._rng.choice(fresh)
         if len(fresh) > self._n_candidates:
             fresh = self._rng.sample(fresh, self._n_candidates)
-        ei = gaussian_ei(
-            self._opt.space.transform([self.feasible.to_skopt(p) for p in fresh]),
-            self._opt.models[-1],
-            y_opt=min(self._opt.yi),
-        )
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            ei = gaussian_ei(np.array([self.features(p) for p in fresh]), model, y_opt=-max(values.values()))
         return fresh[int(ei.argmax())]
 
+    def ask(self) -> Point:
+        point = self._best(self._model, self._values)
+        return point if point is not None else next(iter(self._values))  # exhausted: a repeat
+
+    def ask_batch(self, n: int, pending: Collection[Point]) -> list[Point]:
+        """A constant-liar batch: each pending point, then each point chosen for the batch, is told
+        the worst value seen so far in a copy of the data (so the next choice looks elsewhere),
+        and the GP is refitted before each further choice."""
+        if n < 1:
+            return []
+        values = dict(self._values)
+        lie = min(values.values()) if values else 0.0
+        model = self._model
+        if pending and len(values) + len(pending) >= self._n_initial:
+            values.update((p, lie) for p in pending)
+            model = self._fit(values)
+        chosen: list[Point] = []
+        for _ in range(n):
+            point = self._best(model, values, {*pending, *chosen})
+            if point is None:
+                break
+            chosen.append(point)
+            if len(chosen) < n:
+                values[point] = lie
+                model = self._fit(values) if len(values) >= self._n_initial else None
+        return chosen
+
     def tell(self, point: Point, value: float) -> None:
-        if point in self._told:
+        if point in self._values:
             return  # already in the GP's data
-        self._told.add(point)
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")
-            self._opt.tell(self.feasible.to_skopt(point), -value)  # skopt minimises
+        self.update(point, value)
 
     def update(self, point: Point, value: float) -> None:
-        """Replace the point's value in the optimiser's data and refit the GP on it (skopt's own
-        ``_tell`` with no new point refits on the data it holds)."""
-        if point not in self._told:
-            self.tell(point, value)
-            return
-        for i, xi in enumerate(self._opt.Xi):
-            if self.feasible.from_skopt(xi) == point:
-                self._opt.yi[i] = -value
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")
-            self._opt._tell([], [])
+        """A new value for the point (a promotion measured it on more questions): the GP is
+        refitted on the values told, each point's latest."""
+        self._values[point] = value
+        if len(self._values) >= self._n_initial:
+            self._model = self._fit(self._values)
 
 
 ALGORITHMS: dict[str, type[SearchAlgorithm]] = {"gp": GPSearch, "random": RandomSearch, "greedy": GreedySearch}

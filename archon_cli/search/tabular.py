@@ -172,6 +172,7 @@ def rung_cost(
     measured: dict[Point, int] = {}  # the highest rung each point was measured at
     values: dict[Point, float] = {}
     names: dict[str, Point] = {}
+    numbers: dict[Point, int] = {}  # each point's trial number: the order in which it was first proposed
     spent = 0
     number = 0
     for _ in range(100_000):
@@ -197,7 +198,9 @@ def rung_cost(
         value = loaded.score(point, order[: sizes[rung]])
         if point not in measured:
             number += 1
-        scheduler.record(name, rung, value, loaded.calls[point], number)
+            numbers[point] = number
+        # The driver ranks ties by the architecture's own trial number (search/loop.py, Step.number).
+        scheduler.record(name, rung, value, loaded.calls[point], numbers[point])
         if point in measured:
             search.update(point, value)
         else:
