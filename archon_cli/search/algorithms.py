@@ -200,13 +200,15 @@ class GPSearch(SearchAlgorithm):
 
     def _fit(self, values: dict[Point, float]) -> Any:
         import numpy as np
-        from skopt.space import Real
+        from skopt.space import Categorical, Real
         from skopt.utils import cook_estimator
 
         x = np.array([self.features(p) for p in values])
-        # skopt's own GP for a space of reals: a constant times an ARD Matern 5/2, a fitted
-        # Gaussian noise, normalised targets. The features are all in [0, 1].
-        gp = cook_estimator("GP", space=[Real(0.0, 1.0)] * x.shape[1], random_state=self.seed)
+        # skopt's own GP, as its Optimizer cooks it for these features (all in [0, 1]): a constant
+        # times an ARD Hamming kernel where every dimension is a choice (all features are 0/1),
+        # else an ARD Matern 5/2; a fitted Gaussian noise; normalised targets.
+        kind = Categorical([0.0, 1.0]) if self._space.is_categorical else Real(0.0, 1.0)
+        gp = cook_estimator("GP", space=[kind] * x.shape[1], random_state=self.seed)
         # One BLAS thread: the GP's matrices are tiny, and threaded BLAS made each fit ~9x slower here.
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
