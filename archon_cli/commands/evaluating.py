@@ -12,8 +12,9 @@ from rich.console import Console
 
 from archon_cli.benchmarks import get_benchmark
 from archon_cli.commands.common import load_checked, print_warnings, warner
+from archon_cli.commands.options import EvaluationOptions
 from archon_cli.commands.progress import progress_bar
-from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
+from archon_cli.commands.settings import EngineSettings, check_folder_option, data_dir_from_env, open_gateway
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
 from archon_cli.evaluation.judge import choose_judge, make_judge
@@ -29,6 +30,28 @@ from archon_cli.evaluation.run_folder import (
 )
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.ledger import LEDGER
+
+
+def eval_options(
+    benchmark: str, options: EvaluationOptions, run_id: str | None = None, judge_max_tokens: int | None = None
+) -> EvalOptions:
+    """What to evaluate an architecture file on (eval, and compare's architecture files), from the
+    evaluation options (the data folder: --data-dir, else ARCHON_DATA_DIR)."""
+    o = options
+    return EvalOptions(
+        benchmark=benchmark,
+        split=o.split,
+        limit=o.limit,
+        seed=o.seed,
+        judge=o.judge,
+        data_dir=data_dir_from_env(o.data_dir),
+        results_dir=o.results_dir,
+        run_id=run_id,
+        judge_max_tokens=judge_max_tokens,
+        allow_unsandboxed=o.allow_unsandboxed,
+        wait_lock=o.wait_lock,
+        trace=not o.no_trace,
+    )
 
 
 def plan_eval(
