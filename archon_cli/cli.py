@@ -20,6 +20,7 @@ import typer
 
 from archon_cli.commands.options import EngineOptions, EvaluationOptions
 from archon_cli.errors import EXIT_USAGE
+from archon_cli.search.choices import ALGORITHMS
 
 app = typer.Typer(
     name="archon",
@@ -229,7 +230,7 @@ def search(
     models: Annotated[Optional[str], typer.Option("--models", help="Comma-separated model pool (default: the embedded models).")] = None,
     pool: Annotated[Optional[Path], typer.Option("--pool", help="Model pool file (YAML list of models).")] = None,
     space: Annotated[Optional[Path], typer.Option("--space", help="Search-space file overriding the defaults.")] = None,
-    algorithm: Annotated[str, typer.Option("--algorithm", help="gp, random or greedy.")] = "gp",
+    algorithm: Annotated[str, typer.Option("--algorithm", help=f"{ALGORITHMS.choices()}.")] = "gp",
     trials: Annotated[int, typer.Option("--trials", help="Architectures to evaluate in stage 2.")] = 20,
     cost_weight: Annotated[float, typer.Option("--cost-weight", help="Objective = score - weight x calls per query.")] = 0.0,
     final_k: Annotated[int, typer.Option("--final-k", help="Top architectures evaluated on the test split.")] = 3,
