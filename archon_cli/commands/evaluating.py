@@ -5,6 +5,7 @@ and the exit code."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from archon_cli.evaluation.run_folder import (
     evaluate_into_folder,
     plan_questions,
 )
+from archon_cli.evaluation.scope import EvalScope
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.ledger import LEDGER
 
@@ -37,20 +39,13 @@ def eval_options(
 ) -> EvalOptions:
     """What to evaluate an architecture file on (eval, and compare's architecture files), from the
     evaluation options (the data folder: --data-dir, else ARCHON_DATA_DIR)."""
-    o = options
+    scope = {f.name: getattr(options, f.name) for f in fields(EvalScope)}
     return EvalOptions(
+        **scope | {"data_dir": data_dir_from_env(options.data_dir)},
         benchmark=benchmark,
-        split=o.split,
-        limit=o.limit,
-        seed=o.seed,
-        judge=o.judge,
-        data_dir=data_dir_from_env(o.data_dir),
-        results_dir=o.results_dir,
         run_id=run_id,
         judge_max_tokens=judge_max_tokens,
-        allow_unsandboxed=o.allow_unsandboxed,
-        wait_lock=o.wait_lock,
-        trace=not o.no_trace,
+        trace=not options.no_trace,
     )
 
 

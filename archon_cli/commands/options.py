@@ -3,13 +3,15 @@ field per option, its default here and nowhere else. ``cli.py`` turns each field
 (flag and help, declared once there) and hands the command one object per group;
 ``settings.py`` checks a group and builds its settings (``engine_settings``, ``eval_options``).
 
-Kept light (no import beyond the standard library): ``cli.py`` reads it at import, for ``--help``.
+Kept light (the standard library and evaluation/scope.py): ``cli.py`` reads it at import, for ``--help``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from archon_cli.evaluation.scope import EvalScope
 
 
 @dataclass(frozen=True)
@@ -27,18 +29,11 @@ class EngineOptions:
     retry_wait: float = 0.5
 
 
-@dataclass(frozen=True)
-class EvaluationOptions:
-    """What a benchmark is evaluated on and where its results and report go (eval, search, compare)."""
+@dataclass(frozen=True, kw_only=True)
+class EvaluationOptions(EvalScope):
+    """What a benchmark is evaluated on (the scope: split, questions, judge, data, results folder)
+    and what the command writes and prints besides (eval, search, compare)."""
 
-    split: str = "dev"
-    limit: int | None = None
-    seed: int = 0
-    judge: str | None = None
-    data_dir: Path | None = None
-    results_dir: Path = Path("results")
-    allow_unsandboxed: bool = False
-    wait_lock: bool = False
     no_trace: bool = False
     no_report: bool = False
     json_out: bool = False
