@@ -14,7 +14,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional, get_type_hints
+from typing import Annotated, Any, Optional, get_type_hints
 
 import typer
 
@@ -149,11 +149,6 @@ def _error_line(message: str) -> None:
     from rich.markup import escape
 
     _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    _error_line(message)
-    raise typer.Exit(code)
 
 
 @app.command()
