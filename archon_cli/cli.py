@@ -7,16 +7,20 @@ libraries they use (LiteLLM, llama.cpp, numpy).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, Optional, get_type_hints
 
 import typer
 
-from archon_cli.errors import EXIT_USAGE, UserError
-
-# A serve key shorter than this is guessable by anyone who can reach the port.
-MIN_SERVE_KEY = 16
+from archon_cli.commands.options import EngineOptions, EvaluationOptions
+from archon_cli.errors import EXIT_USAGE
+from archon_cli.search.choices import ALGORITHMS
 
 app = typer.Typer(
     name="archon",
@@ -48,50 +52,90 @@ def _root(
 
 
 ArchOption = Annotated[Path, typer.Argument(help="Architecture file (YAML, JSON, or original Archon JSON).")]
-BudgetOption = Annotated[
-    Optional[str], typer.Option("--budget", help="Calls per query (an integer) or a budget file (budgets/NAME.yaml).")
-]
-CacheDirOption = Annotated[Path, typer.Option("--cache-dir", help="Response cache directory.")]
-NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")]
-CacheUrlOption = Annotated[
-    Optional[str], typer.Option("--cache-url", help="Response cache in Redis (redis://HOST:PORT/DB) instead of --cache-dir (extra: redis).")
-]
-RouterOption = Annotated[
-    Optional[Path], typer.Option("--router", help="LiteLLM Router file: model names spread over replicas (see README).")
-]
-ConcurrencyOption = Annotated[
-    int, typer.Option("--concurrency", min=0, help="Queries in flight at once (0 = unbounded).")
-]
-ModelLimitOption = Annotated[
-    Optional[list[str]],
-    typer.Option(
+_JSON = typer.Option("--json", help="Print machine-readable JSON on stdout.")
+JsonOption = Annotated[bool, _JSON]
+
+# The shared option groups, each option declared once: its flag and help here, its name, type and
+# default on the group's dataclass (commands/options.py). ``@_group`` adds them to a command.
+ENGINE_OPTIONS: dict[str, Any] = {
+    "budget": typer.Option("--budget", help="Calls per query (an integer) or a budget file (budgets/NAME.yaml)."),
+    "cache_dir": typer.Option("--cache-dir", help="Response cache directory."),
+    "no_cache": typer.Option("--no-cache", help="Do not read or write the response cache."),
+    "cache_url": typer.Option(
+        "--cache-url", help="Response cache in Redis (redis://HOST:PORT/DB) instead of --cache-dir (extra: redis)."
+    ),
+    "router": typer.Option("--router", help="LiteLLM Router file: model names spread over replicas (see README)."),
+    "concurrency": typer.Option("--concurrency", min=0, help="Queries in flight at once (0 = unbounded)."),
+    "model_limit": typer.Option(
         "--model-limit",
         help="MODEL=N: at most N requests in flight to MODEL (repeatable; one request may carry a generator's n samples).",
     ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-MaxAttemptsOption = Annotated[
-    int, typer.Option("--max-attempts", min=1, help="Sends per model call, retries included (429, 5xx, timeouts).")
-]
-AllowUnsandboxedOption = Annotated[
-    bool,
-    typer.Option(
+    "max_attempts": typer.Option(
+        "--max-attempts", min=1, help="Sends per model call, retries included (429, 5xx, timeouts)."
+    ),
+    "retry_wait": typer.Option(
+        "--retry-wait", min=0.0, help="First retry wait in seconds, doubling each time (Retry-After wins)."
+    ),
+}
+EVALUATION_OPTIONS: dict[str, Any] = {
+    "split": typer.Option("--split", help="dev (20%, for search), test (80% held out) or all."),
+    "limit": typer.Option("--limit", "-n", help="Evaluate only the first N questions of the split."),
+    "seed": typer.Option("--seed", help="Seed of the dev/test split."),
+    "judge": typer.Option("--judge", help="Judge model for judge-based benchmarks."),
+    "data_dir": typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR)."),
+    "results_dir": typer.Option("--results-dir", help="Where run folders are written."),
+    "allow_unsandboxed": typer.Option(
         "--allow-unsandboxed",
         help="Run model-written code (humaneval, mbpp, code-contests) even where it cannot be isolated.",
     ),
-]
-WaitLockOption = Annotated[
-    bool,
-    typer.Option("--wait-lock", help="If another process is evaluating into the same run folder, wait for it."),
-]
-NoTraceOption = Annotated[
-    bool, typer.Option("--no-trace", help="Do not write traces.jsonl (what every layer did for each question).")
-]
-NoReportOption = Annotated[bool, typer.Option("--no-report", help="Do not write the HTML report (see `archon view`).")]
-RetryWaitOption = Annotated[
-    float,
-    typer.Option("--retry-wait", min=0.0, help="First retry wait in seconds, doubling each time (Retry-After wins)."),
-]
+    "wait_lock": typer.Option("--wait-lock", help="If another process is evaluating into the same run folder, wait for it."),
+    "no_trace": typer.Option("--no-trace", help="Do not write traces.jsonl (what every layer did for each question)."),
+    "no_report": typer.Option("--no-report", help="Do not write the HTML report (see `archon view`)."),
+    "json_out": _JSON,
+}
+_GROUPS: dict[type, dict[str, Any]] = {EngineOptions: ENGINE_OPTIONS, EvaluationOptions: EVALUATION_OPTIONS}
+
+
+def _group(
+    name: str,
+    group: type,
+    *,
+    only: tuple[str, ...] | None = None,
+    helps: dict[str, str] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give the command the options of ``group`` (those in ``only``, else all), and call it with one
+    ``group`` object as keyword ``name``; options left out keep the dataclass's default. ``helps``
+    and ``defaults`` change an option's help or default for this command alone."""
+    declared, hints = _GROUPS[group], get_type_hints(group)
+    fields = [f for f in dataclasses.fields(group) if only is None or f.name in only]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != name]
+        added = []
+        for f in fields:
+            option = declared[f.name]
+            if helps and f.name in helps:
+                option = copy.copy(option)
+                option.help = helps[f.name]
+            default = (defaults or {}).get(f.name, f.default)
+            added.append(
+                inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[hints[f.name], option]
+                )
+            )
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            values = {f.name: kwargs.pop(f.name) for f in fields}
+            command(**kwargs, **{name: group(**values)})
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+        return wrapper
+
+    return decorate
 
 
 def _stderr():  # type: ignore[no-untyped-def]
@@ -107,14 +151,11 @@ def _error_line(message: str) -> None:
     _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    _error_line(message)
-    raise typer.Exit(code)
-
-
 @app.command()
+@_group("engine", EngineOptions)
 def run(
     architecture: ArchOption,
+    engine: EngineOptions,
     prompt: Annotated[Optional[str], typer.Option("--prompt", "-p", help="The query to answer.")] = None,
     prompt_file: Annotated[
         Optional[Path], typer.Option("--prompt-file", help="Read the query from a text file.")
@@ -124,116 +165,72 @@ def run(
         typer.Option("--input", "-i", help='JSONL file, one query per line: {"id", "prompt"} or {"id", "messages"}.'),
     ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where --input answers go (JSONL).")] = None,
-    budget: BudgetOption = None,
-    cache_dir: CacheDirOption = Path("results/cache"),
-    no_cache: NoCacheOption = False,
-    cache_url: CacheUrlOption = None,
-    router: RouterOption = None,
-    concurrency: ConcurrencyOption = 8,
-    model_limit: ModelLimitOption = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every layer's candidates.")] = False,
     json_out: JsonOption = False,
-    max_attempts: MaxAttemptsOption = 6,
-    retry_wait: RetryWaitOption = 0.5,
 ) -> None:
     """Run an architecture on one query (--prompt / --prompt-file) or a JSONL file of queries (--input)."""
-    from archon_cli.commands.run import run_file, run_prompt
-    from archon_cli.commands.settings import engine_settings
+    from archon_cli.commands.run import RunCommand, run_command
 
-    given = [x for x in (prompt, prompt_file, input) if x is not None]
-    if len(given) != 1:
-        _fail("give exactly one of --prompt, --prompt-file or --input", EXIT_USAGE)
-    settings = engine_settings(
-        budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
-        cache_url=cache_url, router_file=router,
+    command = RunCommand(
+        architecture=architecture, prompt=prompt, prompt_file=prompt_file, input=input, output=output,
+        trace=trace, json_out=json_out, engine=engine,
     )  # fmt: skip
-    console = _stderr()
-    if input is not None:
-        code = run_file(architecture, input, output, settings, console, json_out)
-    else:
-        code = run_prompt(architecture, prompt, prompt_file, settings, console, trace, json_out)
-    raise typer.Exit(code)
+    raise typer.Exit(run_command(command, _stderr()))
 
 
 @app.command("eval")
+@_group("evaluation", EvaluationOptions)
+@_group("engine", EngineOptions)
 def eval_(
     architecture: ArchOption,
     benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark name (see `archon benchmarks`), or a task file / data file.")],
-    split: Annotated[str, typer.Option("--split", help="dev (20%, for search), test (80% held out) or all.")] = "dev",
-    limit: Annotated[
-        Optional[int], typer.Option("--limit", "-n", help="Evaluate only the first N questions of the split.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the dev/test split.")] = 0,
-    judge: Annotated[Optional[str], typer.Option("--judge", help="Judge model for judge-based benchmarks.")] = None,
-    data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR).")
-    ] = None,
-    results_dir: Annotated[Path, typer.Option("--results-dir", help="Where run folders are written.")] = Path(
-        "results"
-    ),
+    evaluation: EvaluationOptions,
+    engine: EngineOptions,
     run_id: Annotated[
         Optional[str],
         typer.Option("--run-id", help="Run folder name (default: derived from the command, so a re-run resumes)."),
     ] = None,
-    budget: BudgetOption = None,
-    cache_dir: CacheDirOption = Path("results/cache"),
-    no_cache: NoCacheOption = False,
-    cache_url: CacheUrlOption = None,
-    router: RouterOption = None,
-    concurrency: ConcurrencyOption = 8,
-    model_limit: ModelLimitOption = None,
-    json_out: JsonOption = False,
-    max_attempts: MaxAttemptsOption = 6,
-    retry_wait: RetryWaitOption = 0.5,
     judge_max_tokens: Annotated[
         Optional[int],
         typer.Option("--judge-max-tokens", min=1, help="Longest judgment the judge may write (default: official)."),
     ] = None,
-    allow_unsandboxed: AllowUnsandboxedOption = False,
-    wait_lock: WaitLockOption = False,
-    no_trace: NoTraceOption = False,
-    no_report: NoReportOption = False,
 ) -> None:
     """Evaluate an architecture on a benchmark; results go to results/<run-id>/ and a re-run resumes."""
-    from archon_cli.commands.eval import run_eval
-    from archon_cli.commands.settings import data_dir_from_env, engine_settings
-    from archon_cli.evaluation.run_folder import EvalOptions
+    from archon_cli.commands.eval import EvalCommand, run_eval
 
-    options = EvalOptions(
-        benchmark, split, limit, seed, judge, data_dir_from_env(data_dir), results_dir, run_id, judge_max_tokens,
-        allow_unsandboxed, wait_lock, trace=not no_trace,
+    command = EvalCommand(
+        architecture=architecture, benchmark=benchmark, run_id=run_id, judge_max_tokens=judge_max_tokens,
+        evaluation=evaluation, engine=engine,
     )  # fmt: skip
-    settings = engine_settings(
-        budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
-        cache_url=cache_url, router_file=router,
-    )  # fmt: skip
-    raise typer.Exit(run_eval(architecture, options, settings, _stderr(), json_out, report=not no_report))
+    raise typer.Exit(run_eval(command, _stderr()))
 
 
 @app.command()
+@_group(
+    "evaluation",
+    EvaluationOptions,
+    only=("limit", "seed", "judge", "data_dir", "results_dir", "allow_unsandboxed", "no_report", "json_out"),
+    helps={
+        "limit": "Use only the first N dev questions.",
+        "seed": "Seed of the split and the algorithm.",
+        "results_dir": "Where the search folder is written.",
+    },
+)
+@_group("engine", EngineOptions, only=("cache_dir", "no_cache", "cache_url", "router", "concurrency", "model_limit"))
 def search(
     benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark to search on (its dev split), or a task file / data file.")],
     budget: Annotated[str, typer.Option("--budget", help="Calls per query (an integer) or a budget file.")],
+    evaluation: EvaluationOptions,
+    engine: EngineOptions,
     models: Annotated[Optional[str], typer.Option("--models", help="Comma-separated model pool (default: the embedded models).")] = None,
     pool: Annotated[Optional[Path], typer.Option("--pool", help="Model pool file (YAML list of models).")] = None,
     space: Annotated[Optional[Path], typer.Option("--space", help="Search-space file overriding the defaults.")] = None,
-    algorithm: Annotated[str, typer.Option("--algorithm", help="gp, random or greedy.")] = "gp",
+    algorithm: Annotated[str, typer.Option("--algorithm", help=f"{ALGORITHMS.choices()}.")] = "gp",
     trials: Annotated[int, typer.Option("--trials", help="Architectures to evaluate in stage 2.")] = 20,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the algorithm.")] = 0,
     cost_weight: Annotated[float, typer.Option("--cost-weight", help="Objective = score - weight x calls per query.")] = 0.0,
     final_k: Annotated[int, typer.Option("--final-k", help="Top architectures evaluated on the test split.")] = 3,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Use only the first N dev questions.")] = None,
     test_limit: Annotated[Optional[int], typer.Option("--test-limit", help="Use only the first N test questions.")] = None,
-    judge: Annotated[Optional[str], typer.Option("--judge", help="Judge model for judge-based benchmarks.")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR).")] = None,
-    results_dir: Annotated[Path, typer.Option("--results-dir", help="Where the search folder is written.")] = Path("results"),
     search_id: Annotated[Optional[str], typer.Option("--search-id", help="Search folder name (default: derived from the settings, so a re-run resumes).")] = None,
-    cache_dir: CacheDirOption = Path("results/cache"),
-    no_cache: NoCacheOption = False,
-    concurrency: ConcurrencyOption = 8,
-    model_limit: ModelLimitOption = None,
-    json_out: JsonOption = False,
-    allow_unsandboxed: AllowUnsandboxedOption = False,
     allow_weak_judge: Annotated[
         bool, typer.Option("--allow-weak-judge", help="Search even with a judge whose verdicts are mostly unreadable.")
     ] = False,
@@ -252,25 +249,17 @@ def search(
     workers: Annotated[int, typer.Option("--workers", help="Trials evaluated at once (rungs included), with either executor.")] = 1,
     executor: Annotated[Optional[str], typer.Option("--executor", help="Where trials run: local (this process, the default) or ray (Ray tasks; extra: ray).")] = None,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Run the trials on this Ray cluster (implies --executor ray; else RAY_ADDRESS, else a local Ray).")] = None,
-    cache_url: CacheUrlOption = None,
-    router: RouterOption = None,
-    no_report: NoReportOption = False,
 ) -> None:
     """Search for the best architecture on a benchmark under a budget of calls per query."""
-    from archon_cli.commands.search import build_settings, run_search
-    from archon_cli.commands.settings import data_dir_from_env, engine_settings
+    from archon_cli.commands.search import SearchCommand, run_search
 
-    engine = engine_settings(None, cache_dir, no_cache, concurrency, model_limit, cache_url=cache_url, router_file=router)
-    settings = build_settings(
-        benchmark, budget, models, pool, space, algorithm, trials, seed, cost_weight, final_k, limit, test_limit,
-        judge, data_dir_from_env(data_dir), concurrency, allow_unsandboxed, allow_weak_judge, engine.provider_keys,
-        rungs, search_calls,
+    command = SearchCommand(
+        benchmark=benchmark, budget=budget, models=models, pool=pool, space=space, algorithm=algorithm,
+        trials=trials, cost_weight=cost_weight, final_k=final_k, test_limit=test_limit,
+        allow_weak_judge=allow_weak_judge, rungs=rungs, search_calls=search_calls, search_id=search_id,
+        workers=workers, executor=executor, ray_address=ray_address, evaluation=evaluation, engine=engine,
     )  # fmt: skip
-    code = run_search(
-        settings, engine, results_dir, search_id, _stderr(), json_out, workers=workers, executor=executor,
-        ray_address=ray_address, report=not no_report,
-    )  # fmt: skip
-    raise typer.Exit(code)
+    raise typer.Exit(run_search(command, _stderr()))
 
 
 @app.command()
@@ -291,16 +280,22 @@ def check(
 
 
 @app.command()
+@_group(
+    "engine",
+    EngineOptions,
+    helps={
+        "budget": "Calls per request (an integer) or a budget file (its totals: 429 once spent).",
+        "concurrency": "Requests running at once; others wait (0 = unbounded).",
+    },
+    defaults={"concurrency": 32},
+)
 def serve(
     architectures: Annotated[
         list[str], typer.Argument(help="Architecture files to serve, each under its name (or NAME=PATH).")
     ],
+    engine: EngineOptions,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: a free one).")] = 8000,
-    budget: Annotated[
-        Optional[str],
-        typer.Option("--budget", help="Calls per request (an integer) or a budget file (its totals: 429 once spent)."),
-    ] = None,
     api_key_env: Annotated[
         Optional[str],
         typer.Option("--api-key-env", help="Requests must carry this variable's value as a bearer token."),
@@ -311,34 +306,15 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", min=0.0, help="Seconds requests in flight get after SIGTERM, then 503.")
     ] = 30.0,
-    cache_dir: CacheDirOption = Path("results/cache"),
-    no_cache: NoCacheOption = False,
-    cache_url: CacheUrlOption = None,
-    router: RouterOption = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=0, help="Requests running at once; others wait (0 = unbounded).")
-    ] = 32,
-    model_limit: ModelLimitOption = None,
-    max_attempts: MaxAttemptsOption = 6,
-    retry_wait: RetryWaitOption = 0.5,
 ) -> None:
     """Serve architectures behind an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health)."""
-    from archon_cli.commands.serve import run_serve
-    from archon_cli.commands.settings import engine_settings, secret_from_env
-    from archon_cli.server import ServeOptions
+    from archon_cli.commands.serve import ServeCommand, run_serve
 
-    settings = engine_settings(
-        budget, cache_dir, no_cache, concurrency, model_limit, max_attempts, retry_wait,
-        cache_url=cache_url, router_file=router,
+    command = ServeCommand(
+        architectures=architectures, host=host, port=port, api_key_env=api_key_env, request_log=request_log,
+        grace=grace, engine=engine,
     )  # fmt: skip
-    key = secret_from_env(api_key_env, "--api-key-env") if api_key_env is not None else None
-    if key is not None and len(key) < MIN_SERVE_KEY:
-        raise UserError(
-            f"--api-key-env {api_key_env}: the key has {len(key)} characters; use at least {MIN_SERVE_KEY} "
-            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
-        )
-    options = ServeOptions(api_key=key, concurrency=concurrency, grace=grace, request_log=request_log)
-    raise typer.Exit(run_serve(architectures, host, port, settings, options, _stderr()))
+    raise typer.Exit(run_serve(command, _stderr()))
 
 
 @app.command()
@@ -350,29 +326,27 @@ def benchmarks() -> None:
 
 
 @app.command()
+@_group(
+    "evaluation",
+    EvaluationOptions,
+    helps={
+        "split": "Split for architecture files: dev, test or all.",
+        "limit": "Architecture files: only the first N questions.",
+        "seed": "Architecture files: seed of the dev/test split.",
+        "results_dir": "Where evaluations and the compare-<id> folder go.",
+    },
+)
+@_group("engine", EngineOptions, only=("budget", "cache_dir", "concurrency"))
 def compare(
     runs: Annotated[
         list[Path],
         typer.Argument(help="Result folders of `eval` or `search`, or architecture files (with --benchmark)."),
     ],
+    evaluation: EvaluationOptions,
+    engine: EngineOptions,
     benchmark: Annotated[
         Optional[str], typer.Option("--benchmark", "-b", help="Evaluate architecture files on this benchmark (or task file) first.")
     ] = None,
-    split: Annotated[str, typer.Option("--split", help="Split for architecture files: dev, test or all.")] = "dev",
-    limit: Annotated[
-        Optional[int], typer.Option("--limit", "-n", help="Architecture files: only the first N questions.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Architecture files: seed of the dev/test split.")] = 0,
-    judge: Annotated[Optional[str], typer.Option("--judge", help="Judge model for judge-based benchmarks.")] = None,
-    data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Benchmark data directory (or ARCHON_DATA_DIR).")
-    ] = None,
-    results_dir: Annotated[
-        Path, typer.Option("--results-dir", help="Where evaluations and the compare-<id> folder go.")
-    ] = Path("results"),
-    budget: BudgetOption = None,
-    cache_dir: CacheDirOption = Path("results/cache"),
-    concurrency: ConcurrencyOption = 8,
     out: Annotated[
         Optional[Path], typer.Option("--out", help="Folder for plots and report (default results/compare-<id>).")
     ] = None,
@@ -380,38 +354,17 @@ def compare(
         bool, typer.Option("--allow-mixed", help="Allow runs of different benchmarks or splits.")
     ] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Also write report.md (table and plots).")] = False,
-    json_out: JsonOption = False,
-    allow_unsandboxed: AllowUnsandboxedOption = False,
-    wait_lock: WaitLockOption = False,
-    no_trace: NoTraceOption = False,
-    no_report: NoReportOption = False,
 ) -> None:
     """Compare runs: score with 95% CI, calls, tokens, cost, latency; paired bootstrap verdicts; plots."""
     from rich.console import Console
 
-    from archon_cli.commands.compare import CompareOptions, run_compare
-    from archon_cli.commands.settings import data_dir_from_env, engine_settings
-    from archon_cli.evaluation.run_folder import EvalOptions
+    from archon_cli.commands.compare import CompareCommand, run_compare
 
-    evaluation = (
-        EvalOptions(
-            benchmark,
-            split,
-            limit,
-            seed,
-            judge,
-            data_dir_from_env(data_dir),
-            results_dir,
-            allow_unsandboxed=allow_unsandboxed,
-            wait_lock=wait_lock,
-            trace=not no_trace,
-        )
-        if benchmark
-        else None
-    )
-    options = CompareOptions(results_dir, out, allow_mixed, json_out, markdown, evaluation, report=not no_report)
-    settings = engine_settings(budget, cache_dir, False, concurrency, None)
-    raise typer.Exit(run_compare(runs, options, settings, Console(), _stderr()))
+    command = CompareCommand(
+        runs=runs, benchmark=benchmark, out=out, allow_mixed=allow_mixed, markdown=markdown,
+        evaluation=evaluation, engine=engine,
+    )  # fmt: skip
+    raise typer.Exit(run_compare(command, Console(), _stderr()))
 
 
 @app.command()

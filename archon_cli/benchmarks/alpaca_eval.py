@@ -229,7 +229,6 @@ def read_difficulty(path: Path, instructions: Callable[[], list[str]]) -> dict[i
 
 class AlpacaEval(Benchmark):
     name = "alpaca-eval"
-    description = "AlpacaEval 2.0 (805 instructions), pairwise vs GPT-4 Turbo; win rate and length-controlled"
     metric = "win rate vs baseline (0-1)"
     scale = 1.0
     needs_judge = True
@@ -364,7 +363,6 @@ class AlpacaEval(Benchmark):
 
 class AlpacaEval1(AlpacaEval):
     name = "alpaca-eval-1"
-    description = "AlpacaEval 1.0 (805 instructions), pairwise vs text-davinci-003"
     baseline_file = "text_davinci_003_model_outputs.json"
     hub_file = "alpaca_eval.json"
     data_files = ("alpaca_eval/text_davinci_003_model_outputs.json",)

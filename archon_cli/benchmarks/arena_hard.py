@@ -108,7 +108,6 @@ def answer_text(row: dict[str, Any]) -> str | None:
 
 class ArenaHard(Benchmark):
     name = "arena-hard"
-    description = "Arena-Hard-Auto v0.1 (500 hard prompts), pairwise vs GPT-4-0314, official judge settings"
     metric = "win rate vs baseline (0-1)"
     scale = 1.0
     needs_judge = True
@@ -291,10 +290,6 @@ class ArenaHard(Benchmark):
 
 class ArenaHardV2(ArenaHard):
     name = "arena-hard-v2"
-    description = (
-        "Arena-Hard-Auto v2.0 (500 hard prompts), pairwise vs o3-mini, official judge settings; its 250 "
-        "creative-writing prompts are skipped (their Gemini baseline is not offline)"
-    )
     version = "v2.0"
     baselines: ClassVar[dict[str, str]] = {
         "hard_prompt": "o3-mini-2025-01-31",

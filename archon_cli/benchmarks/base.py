@@ -113,7 +113,6 @@ class Judge(ABC):
 
 class Benchmark(ABC):
     name: ClassVar[str]
-    description: ClassVar[str]
     metric: ClassVar[str] = "accuracy"
     scale: ClassVar[float] = 1.0
     needs_judge: ClassVar[bool] = False

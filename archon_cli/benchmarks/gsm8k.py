@@ -44,7 +44,6 @@ def numbers_equal(reply: str, gold: str) -> tuple[bool, str | None]:
 
 class GSM8K(Benchmark):
     name = "gsm8k"
-    description = "GSM8K test (1319 grade-school math word problems), exact final-number match"
     data_files = ("gsm8k/test.jsonl",)
     hub_id = "openai/gsm8k"
 

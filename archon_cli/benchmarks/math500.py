@@ -71,7 +71,6 @@ def is_equivalent(reply: str, gold: str) -> tuple[bool, str | None]:
 
 class Math500(Benchmark):
     name = "math"
-    description = "MATH-500 (500 competition math problems), answers checked for equivalence with math-verify"
     data_files = ("math/math500_test.jsonl",)
     hub_id = "HuggingFaceH4/MATH-500"
 

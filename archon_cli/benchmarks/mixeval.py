@@ -236,10 +236,6 @@ def judged_grade(judgment: str) -> float | None:
 
 class MixEval(Benchmark):
     name = "mixeval"
-    description = (
-        "MixEval 2024-08-11 (2000 free-form + 1995 multiple-choice); the official rule parser "
-        "offline, its model parser with --judge"
-    )
     split_folder: ClassVar[str] = "mixeval"
     hub_config: ClassVar[str] = "MixEval"
     data_files = (
@@ -370,10 +366,6 @@ class MixEval(Benchmark):
 
 class MixEvalHard(MixEval):
     name = "mixeval-hard"
-    description = (
-        "MixEval-Hard 2024-08-11 (500 free-form + 500 multiple-choice); the official rule parser "
-        "offline, its model parser with --judge"
-    )
     split_folder = "mixeval-hard"
     hub_config = "MixEval_Hard"
     data_files = (

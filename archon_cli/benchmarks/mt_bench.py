@@ -39,7 +39,6 @@ def prompt_name(turn: int, with_reference: bool) -> str:
 
 class MTBench(Benchmark):
     name = "mt-bench"
-    description = "MT-Bench (80 two-turn questions, 8 categories), judge rates each turn 1-10"
     metric = "mt-bench score (1-10)"
     scale = 10.0
     needs_judge = True

@@ -94,10 +94,6 @@ def is_correct(answer: str, reference: str) -> tuple[bool, str | None]:
 
 class TinyArith(Benchmark):
     name = "tiny-arith"
-    description = (
-        f"built-in: single-digit addition/subtraction and 'which is larger' "
-        f"({3 * PER_CATEGORY} questions, half dev, half test; no data needed)"
-    )
     dev_fraction = 0.5
 
     def load(self) -> list[Question]:

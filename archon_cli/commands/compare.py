@@ -15,11 +15,13 @@ from archon_cli.commands.common import print_table, print_warnings
 from archon_cli.commands.evaluating import (
     count_earlier_spend,
     eval_exit_code,
+    eval_options,
     evaluate_with_progress,
     plan_eval,
     print_summary,
 )
-from archon_cli.commands.settings import EngineSettings, check_folder_option
+from archon_cli.commands.options import EngineOptions, EvaluationOptions
+from archon_cli.commands.settings import EngineSettings, check_folder_option, engine_settings
 from archon_cli.commands.view import report_last
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, UserError
 from archon_cli.evaluation.run_folder import EvalOptions, RunResult, load_result
@@ -38,27 +40,28 @@ from archon_cli.report.view import REPORT
 
 
 @dataclass(frozen=True)
-class CompareOptions:
-    """Options of `archon compare`. ``evaluation`` (given with --benchmark) is how architecture
-    files are evaluated first, as `archon eval` would (same run folder, so it resumes)."""
+class CompareCommand:
+    """What `archon compare` was given: result folders or architecture files (``runs``). With
+    ``benchmark``, architecture files are evaluated first, as `archon eval` would (same run folder,
+    so it resumes)."""
 
-    results_dir: Path = Path("results")
+    runs: list[Path] = field(default_factory=list)
+    benchmark: str | None = None
     out: Path | None = None
     allow_mixed: bool = False
-    json_out: bool = False
     markdown: bool = False
-    evaluation: EvalOptions | None = None
-    report: bool = True  # write report.html (`archon view`) beside the plots
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
 
-def run_compare(
-    inputs: list[Path], options: CompareOptions, settings: EngineSettings, out: Console, err: Console
-) -> int:
+def run_compare(command: CompareCommand, out: Console, err: Console) -> int:
     """Load (or evaluate) the runs, print the table and comparisons, write plots (and report.md)."""
+    settings = engine_settings(command.engine)
+    inputs, options = command.runs, command.evaluation
     if not inputs:
         raise UserError("give at least one result folder or architecture file")
-    if options.out is not None:
-        check_folder_option(options.out, "--out")
+    if command.out is not None:
+        check_folder_option(command.out, "--out")
     check_folder_option(options.results_dir, "--results-dir")
     folders: list[Path] = []
     architectures: list[Path] = []
@@ -67,13 +70,13 @@ def run_compare(
             architectures.append(path)
         else:
             folders.append(path)
-    evaluation = options.evaluation
+    evaluation = eval_options(command.benchmark, options) if command.benchmark else None
     if architectures and evaluation is None:
         raise UserError(f"{architectures[0]} is an architecture file: pass --benchmark NAME to evaluate it first")
 
     runs = [run for folder in folders for run in load_result(folder)]
     pending = [(str(p), _benchmark_name(evaluation), evaluation.split) for p in architectures] if evaluation else []
-    check_mixed([(r.architecture, r.benchmark, r.split) for r in runs] + pending, options.allow_mixed)
+    check_mixed([(r.architecture, r.benchmark, r.split) for r in runs] + pending, command.allow_mixed)
     evaluated = _Evaluated()
     if evaluation is not None and architectures:
         evaluated = _evaluate_files(architectures, evaluation, settings, err)
@@ -88,8 +91,8 @@ def run_compare(
         raise UserError("nothing to compare: no run has finished questions")
 
     comparison = compare_runs(runs)
-    out_dir = options.out or options.results_dir / f"compare-{comparison.compare_id}"
-    plot_paths, report_path = write_report_files(comparison, out_dir, options.markdown, warnings)
+    out_dir = command.out or options.results_dir / f"compare-{comparison.compare_id}"
+    plot_paths, report_path = write_report_files(comparison, out_dir, command.markdown, warnings)
     if options.json_out:
         data = {
             "compare_dir": str(out_dir),
@@ -103,7 +106,7 @@ def run_compare(
         print(json.dumps(clean_json(data), indent=2))
     else:
         _print_text(comparison.rows, comparison.pairs, plot_paths, report_path, comparison.title, out)
-    if options.report:
+    if not options.no_report:
         report_last(runs, err, out_dir / REPORT, comparison)
     return EXIT_BUDGET if evaluated.budget_stop else EXIT_OK
 

@@ -5,6 +5,7 @@ and the exit code."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from rich.console import Console
 
 from archon_cli.benchmarks import get_benchmark
 from archon_cli.commands.common import load_checked, print_warnings, warner
+from archon_cli.commands.options import EvaluationOptions
 from archon_cli.commands.progress import progress_bar
-from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
+from archon_cli.commands.settings import EngineSettings, check_folder_option, data_dir_from_env, open_gateway
 from archon_cli.engine.runner import ArchitectureRunner
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK
 from archon_cli.evaluation.judge import choose_judge, make_judge
@@ -27,8 +29,24 @@ from archon_cli.evaluation.run_folder import (
     evaluate_into_folder,
     plan_questions,
 )
+from archon_cli.evaluation.scope import EvalScope
 from archon_cli.llm.gateway import LLMGateway
 from archon_cli.llm.ledger import LEDGER
+
+
+def eval_options(
+    benchmark: str, options: EvaluationOptions, run_id: str | None = None, judge_max_tokens: int | None = None
+) -> EvalOptions:
+    """What to evaluate an architecture file on (eval, and compare's architecture files), from the
+    evaluation options (the data folder: --data-dir, else ARCHON_DATA_DIR)."""
+    scope = {f.name: getattr(options, f.name) for f in fields(EvalScope)}
+    return EvalOptions(
+        **scope | {"data_dir": data_dir_from_env(options.data_dir)},
+        benchmark=benchmark,
+        run_id=run_id,
+        judge_max_tokens=judge_max_tokens,
+        trace=not options.no_trace,
+    )
 
 
 def plan_eval(

@@ -9,20 +9,47 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from archon_cli.commands.common import load_checked, warner
+from archon_cli.commands.options import EngineOptions
 from archon_cli.commands.progress import progress_bar
-from archon_cli.commands.settings import EngineSettings, open_gateway
+from archon_cli.commands.settings import EngineSettings, engine_settings, open_gateway
 from archon_cli.engine.batch import answer_to_file, result_record
 from archon_cli.engine.runner import ArchitectureRunner, QueryResult
 from archon_cli.engine.trace import trace_record
 from archon_cli.errors import EXIT_BUDGET, EXIT_FAILED, EXIT_OK, UserError
 from archon_cli.inputs import prompt_from_file, queries_from_jsonl
 from archon_cli.state import Query
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """What `archon run` was given: one of prompt, prompt_file or input (with output)."""
+
+    architecture: Path
+    prompt: str | None = None
+    prompt_file: Path | None = None
+    input: Path | None = None
+    output: Path | None = None
+    trace: bool = False
+    json_out: bool = False
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+
+def run_command(command: RunCommand, console: Console) -> int:
+    """One query (--prompt, --prompt-file) or a JSONL file of them (--input)."""
+    given = [x for x in (command.prompt, command.prompt_file, command.input) if x is not None]
+    if len(given) != 1:
+        raise UserError("give exactly one of --prompt, --prompt-file or --input")
+    settings = engine_settings(command.engine)
+    if command.input is not None:
+        return run_file(command, settings, console)
+    return run_prompt(command, settings, console)
 
 
 def prepare(architecture_path: Path, settings: EngineSettings, console: Console) -> ArchitectureRunner:
@@ -34,15 +61,8 @@ def prepare(architecture_path: Path, settings: EngineSettings, console: Console)
     return runner
 
 
-def run_prompt(
-    architecture_path: Path,
-    prompt: str | None,
-    prompt_file: Path | None,
-    settings: EngineSettings,
-    console: Console,
-    trace: bool,
-    json_out: bool,
-) -> int:
+def run_prompt(command: RunCommand, settings: EngineSettings, console: Console) -> int:
+    prompt, prompt_file, json_out = command.prompt, command.prompt_file, command.json_out
     if prompt_file is not None:
         query = prompt_from_file(prompt_file)
     else:
@@ -53,10 +73,10 @@ def run_prompt(
         except UnicodeEncodeError:
             raise UserError("--prompt is not valid UTF-8 text") from None
         query = Query.from_prompt(prompt, id="prompt")
-    runner = prepare(architecture_path, settings, console)
+    runner = prepare(command.architecture, settings, console)
     with console.status(f"running {runner.architecture.name} ({runner.architecture.static_calls()} calls)"):
         result = asyncio.run(runner.run_safely(query))
-    if trace:
+    if command.trace:
         print_trace(result, console)
     if json_out:
         record = result_record(result)
@@ -138,25 +158,20 @@ def _answers_lock(output: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def run_file(
-    architecture_path: Path,
-    input_path: Path,
-    output: Path | None,
-    settings: EngineSettings,
-    console: Console,
-    json_out: bool,
-) -> int:
+def run_file(command: RunCommand, settings: EngineSettings, console: Console) -> int:
+    assert command.input is not None
+    input_path, output = command.input, command.output
     queries = queries_from_jsonl(input_path)
     if not queries:
         raise UserError(f"{input_path}: no queries in the file")
     if output is not None:
         check_output(output, input_path)
-    runner = prepare(architecture_path, settings, console)
+    runner = prepare(command.architecture, settings, console)
     if output is None:
         output = Path("results") / f"run-{runner.architecture.name}-{input_path.stem}" / "answers.jsonl"
         check_output(output, input_path)
     with _answers_lock(output):
-        return _answer_all(runner, queries, output, settings, console, json_out)
+        return _answer_all(runner, queries, output, settings, console, command.json_out)
 
 
 def _answer_all(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from rich.table import Table
 
 from archon_cli.benchmarks import get_benchmark
 from archon_cli.commands.common import print_table, warner
-from archon_cli.commands.settings import EngineSettings, check_folder_option, open_gateway
+from archon_cli.commands.options import EngineOptions, EvaluationOptions
+from archon_cli.commands.settings import check_folder_option, data_dir_from_env, engine_settings, open_gateway
 from archon_cli.commands.view import report_last
 from archon_cli.config.budget import load_budget
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, BudgetExceeded, UserError
@@ -29,35 +31,42 @@ from archon_cli.search.space import SearchSpace, load_space
 from archon_cli.search.trials import SearchResult, Trial, rank_trials
 
 
-def build_settings(
-    benchmark: str,
-    budget: str,
-    models: str | None,
-    pool_file: Path | None,
-    space_file: Path | None,
-    algorithm: str,
-    trials: int,
-    seed: int,
-    cost_weight: float,
-    final_k: int,
-    dev_limit: int | None,
-    test_limit: int | None,
-    judge: str | None,
-    data_dir: Path | None,
-    concurrency: int,
-    allow_unsandboxed: bool = False,
-    allow_weak_judge: bool = False,
-    provider_keys: frozenset[str] = frozenset(),
-    rungs: str | None = None,
-    search_calls: int | None = None,
-) -> SearchSettings:
-    """``rungs``: ``--rungs`` as given (None: the default rungs; "off": none)."""
+@dataclass(frozen=True)
+class SearchCommand:
+    """What `archon search` was given. ``rungs``: ``--rungs`` as given (None: the default rungs;
+    "off": none). The engine options carry no budget: ``budget`` is the search's own."""
+
+    benchmark: str
+    budget: str
+    models: str | None = None
+    pool: Path | None = None
+    space: Path | None = None
+    algorithm: str = "gp"
+    trials: int = 20
+    cost_weight: float = 0.0
+    final_k: int = 3
+    test_limit: int | None = None
+    allow_weak_judge: bool = False
+    rungs: str | None = None
+    search_calls: int | None = None
+    search_id: str | None = None
+    workers: int = 1
+    executor: str | None = None
+    ray_address: str | None = None
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+
+def build_settings(command: SearchCommand, provider_keys: frozenset[str] = frozenset()) -> SearchSettings:
+    """The search's settings, checked: the benchmark, its judge, the pool, the space, the rungs."""
+    c, e = command, command.evaluation
+    dev_limit, allow_weak_judge = e.limit, c.allow_weak_judge
     if dev_limit is not None and dev_limit < 1:
         raise UserError(f"--limit {dev_limit}: must be at least 1")
-    parsed_budget = load_budget(budget)
-    bench = get_benchmark(benchmark, data_dir)
-    bench.preflight(allow_unsandboxed)
-    choice = choose_judge(bench, judge, provider_keys)
+    parsed_budget = load_budget(c.budget)
+    bench = get_benchmark(c.benchmark, data_dir_from_env(e.data_dir))
+    bench.preflight(e.allow_unsandboxed)
+    choice = choose_judge(bench, e.judge, provider_keys)
     if choice is not None and choice.weak and not allow_weak_judge:
         official = bench.official_judge()
         how = f"set {official.key_env} for the official judge ({official.model}), " if official else ""
@@ -67,22 +76,22 @@ def build_settings(
         )
     settings = SearchSettings(
         benchmark=bench,
-        pool=parse_pool(models, pool_file),
+        pool=parse_pool(c.models, c.pool),
         budget=parsed_budget,
-        space=load_space(space_file) if space_file else SearchSpace(),
-        algorithm=algorithm,
-        trials=trials,
-        seed=seed,
-        cost_weight=cost_weight,
-        final_k=final_k,
+        space=load_space(c.space) if c.space else SearchSpace(),
+        algorithm=c.algorithm,
+        trials=c.trials,
+        seed=e.seed,
+        cost_weight=c.cost_weight,
+        final_k=c.final_k,
         dev_limit=dev_limit,
-        test_limit=test_limit,
-        concurrency=concurrency,
+        test_limit=c.test_limit,
+        concurrency=c.engine.concurrency,
         judge_model=choice.model if choice else None,
         judge_max_tokens=choice.max_tokens if choice else None,
         allow_weak_judge=allow_weak_judge,
-        rungs=parse_rungs(rungs),
-        search_calls=search_calls,
+        rungs=parse_rungs(c.rungs),
+        search_calls=c.search_calls,
     )
     settings.validate()
     return settings
@@ -122,19 +131,14 @@ def _table(trials: list[Trial], metric: str, title: str, limit: int = 10) -> Tab
     return table
 
 
-def run_search(
-    settings: SearchSettings,
-    engine: EngineSettings,
-    results_dir: Path,
-    search_id: str | None,
-    console: Console,
-    json_out: bool,
-    workers: int = 1,
-    executor: str | None = None,
-    ray_address: str | None = None,
-    report: bool = True,
-) -> int:
+def run_search(command: SearchCommand, console: Console) -> int:
     from rich.live import Live
+
+    engine = engine_settings(command.engine)
+    settings = build_settings(command, engine.provider_keys)
+    results_dir, search_id, json_out = command.evaluation.results_dir, command.search_id, command.evaluation.json_out
+    workers, executor, ray_address = command.workers, command.executor, command.ray_address
+    report = not command.evaluation.no_report
 
     if search_id is not None:
         check_folder_name(search_id, "--search-id")

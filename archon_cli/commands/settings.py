@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from archon_cli.commands.options import EngineOptions
 from archon_cli.config.architecture import SizeCaps
 from archon_cli.config.budget import load_budget
 from archon_cli.config.router_file import load_router_file
@@ -71,6 +72,8 @@ def size_caps(environ: Mapping[str, str] = os.environ) -> SizeCaps:
             raise UserError(f"{variable}={text!r}: expected a whole number, 1 or more")
         values[name] = int(text) if text else getattr(defaults, name)
     return SizeCaps(**values)
+
+
 def provider_keys(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
     """The names of the provider API-key variables that are set (``*_API_KEY``; values not kept):
     a benchmark's official judge is the default when its key is among them."""
@@ -108,35 +111,27 @@ def parse_model_limits(specs: list[str]) -> dict[str, int]:
     return limits
 
 
-def engine_settings(
-    budget: str | None,
-    cache_dir: Path,
-    no_cache: bool,
-    concurrency: int,
-    model_limit: list[str] | None,
-    max_attempts: int = 6,
-    retry_wait: float = 0.5,
-    cache_url: str | None = None,
-    router_file: Path | None = None,
-) -> EngineSettings:
-    """The settings of the engine options every command takes (and the embedded models' environment)."""
-    if cache_url is not None and no_cache:
+def engine_settings(options: EngineOptions) -> EngineSettings:
+    """The settings of the engine options (and the embedded models' environment)."""
+    o = options
+    if o.cache_url is not None and o.no_cache:
         raise UserError("give --cache-url or --no-cache, not both")
-    if cache_url is not None:
-        check_cache_url(cache_url)
-    elif not no_cache:
-        check_folder_option(cache_dir, "--cache-dir")
-    if not math.isfinite(retry_wait):
-        raise UserError(f"--retry-wait {retry_wait}: must be a finite number of seconds")
+    if o.cache_url is not None:
+        check_cache_url(o.cache_url)
+    elif not o.no_cache:
+        check_folder_option(o.cache_dir, "--cache-dir")
+    if not math.isfinite(o.retry_wait):
+        raise UserError(f"--retry-wait {o.retry_wait}: must be a finite number of seconds")
     return EngineSettings(
-        cache_dir=None if no_cache or cache_url else cache_dir,
-        cache_url=cache_url,
-        router=load_router_file(router_file) if router_file is not None else None,
-        budget=load_budget(budget) if budget else Budget(),
-        concurrency=concurrency,
-        model_limits=parse_model_limits(model_limit or []),
-        retry=RetryPolicy(max_attempts=max_attempts, initial_wait=retry_wait, jitter=min(retry_wait, 0.5)),
+        cache_dir=None if o.no_cache or o.cache_url else o.cache_dir,
+        cache_url=o.cache_url,
+        router=load_router_file(o.router) if o.router is not None else None,
+        budget=load_budget(o.budget) if o.budget else Budget(),
+        concurrency=o.concurrency,
+        model_limits=parse_model_limits(o.model_limit or []),
+        retry=RetryPolicy(max_attempts=o.max_attempts, initial_wait=o.retry_wait, jitter=min(o.retry_wait, 0.5)),
         local=local_settings(),
         provider_keys=provider_keys(),
         caps=size_caps(),
     )
+

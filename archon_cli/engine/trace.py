@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from archon_cli.llm.accountant import CallStats
 from archon_cli.llm.types import Completion, CompletionRequest
 from archon_cli.state import Candidate, LayerOutput
 
@@ -38,22 +39,17 @@ class _LLM(Protocol):
 
 @dataclass
 class CallRecorder:
-    """Stands between one component and the query's LLM: passes every call on and counts it."""
+    """Stands between one component and the query's LLM: passes every call on and counts it in a
+    ``CallStats`` (the accountant's counters): ``calls`` are the replies the component received,
+    cache hits among them, their tokens and cost, and its parse failures."""
 
     llm: _LLM
-    replies: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    parse_failures: int = 0
+    stats: CallStats = field(default_factory=CallStats)
 
     def _count(self, completion: Completion) -> Completion:
-        self.replies += 1
-        self.cache_hits += completion.cached
-        self.prompt_tokens += completion.usage.prompt_tokens
-        self.completion_tokens += completion.usage.completion_tokens
-        self.cost += completion.usage.cost
+        self.stats.calls += 1
+        self.stats.cache_hits += completion.cached
+        self.stats.add_usage(completion.usage)
         return completion
 
     async def complete(self, request: CompletionRequest) -> Completion:
@@ -68,7 +64,7 @@ class CallRecorder:
         return [self._count(r) for r in replies]
 
     def note_parse_failure(self, component: str) -> None:
-        self.parse_failures += 1
+        self.stats.parse_failures[component] += 1
         self.llm.note_parse_failure(component)
 
 
@@ -132,19 +128,19 @@ class _Tables:
 
 
 def _component(tables: _Tables, trace: ComponentTrace) -> dict[str, Any]:
-    calls = trace.calls
+    calls = trace.calls.stats
     return {
         **trace.settings(),
         "inputs": [tables.candidate(c) for c in trace.inputs],
         "outputs": [tables.candidate(c) for c in trace.output.candidates],
         **({"unit_tests": [tables.text(t) for t in trace.output.unit_tests]} if trace.output.unit_tests else {}),
         "decision": tables.refs(trace.output.decision),
-        "replies": calls.replies,
+        "replies": calls.calls,
         "prompt_tokens": calls.prompt_tokens,
         "completion_tokens": calls.completion_tokens,
         "cost": round(calls.cost, 8),
-        "parse_failures": calls.parse_failures,
-        "run": {"calls": calls.replies - calls.cache_hits, "cache_hits": calls.cache_hits, "seconds": round(trace.seconds, 4)},
+        "parse_failures": sum(calls.parse_failures.values()),
+        "run": {"calls": calls.calls - calls.cache_hits, "cache_hits": calls.cache_hits, "seconds": round(trace.seconds, 4)},
     }
 
 

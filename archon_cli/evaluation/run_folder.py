@@ -42,6 +42,7 @@ from archon_cli.engine.trace import is_trace
 from archon_cli.errors import UserError
 from archon_cli.evaluation.evaluate import evaluate
 from archon_cli.evaluation.judge import GatewayJudge
+from archon_cli.evaluation.scope import EvalScope
 from archon_cli.evaluation.search_layout import SEARCH_INFO, SearchLayout
 from archon_cli.evaluation.summary import is_finished, is_well_formed, latest_by_id, summarize
 from archon_cli.llm.gateway import LLMGateway
@@ -55,21 +56,13 @@ LOCK = ".lock"
 
 
 @dataclass(frozen=True)
-class EvalOptions:
+class EvalOptions(EvalScope):
     """What to evaluate an architecture on, and where the run folder goes (``eval``, and
-    ``compare`` for architecture files)."""
+    ``compare`` for architecture files): the scope (evaluation/scope.py), keyword-only, and these."""
 
     benchmark: str
-    split: str = "dev"
-    limit: int | None = None
-    seed: int = 0
-    judge: str | None = None
-    data_dir: Path | None = None
-    results_dir: Path = Path("results")
     run_id: str | None = None
     judge_max_tokens: int | None = None  # None: the judge's official setting
-    allow_unsandboxed: bool = False
-    wait_lock: bool = False  # wait for another process evaluating into the same folder (else exit 2)
     trace: bool = True  # write each question's trace to traces.jsonl
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from archon_cli.errors import UserError
+from archon_cli.registry import import_target
+from archon_cli.search.choices import ALGORITHMS
 from archon_cli.search.space import DIMENSIONS, FeasibleSpace, Point
 
 
@@ -272,14 +273,9 @@ class GPSearch(SearchAlgorithm):
             self._model = self._fit(self._values)
 
 
-ALGORITHMS: dict[str, type[SearchAlgorithm]] = {"gp": GPSearch, "random": RandomSearch, "greedy": GreedySearch}
-
-
 def make_algorithm(name: str, feasible: FeasibleSpace, seed: int) -> SearchAlgorithm:
-    cls = ALGORITHMS.get(name)
-    if cls is None:
-        raise UserError(f"unknown search algorithm {name!r} (expected one of: {', '.join(ALGORITHMS)})")
-    return cls(feasible, seed)
+    """The algorithm ``name`` names (search/choices.py), seeded."""
+    return import_target(ALGORITHMS.lookup(name))(feasible, seed)  # type: ignore[no-any-return]
 
 
 def trials_to_reach_best(

@@ -25,8 +25,8 @@ from archon_cli.evaluation.judge import EMBEDDED_MAX_TOKENS, GatewayJudge, judge
 from archon_cli.evaluation.run_folder import RunResult, plan_questions
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
-from archon_cli.search.algorithms import ALGORITHMS
 from archon_cli.search.baseline import baseline_architecture, closing_line, read_run, versus, versus_baseline
+from archon_cli.search.choices import ALGORITHMS
 from archon_cli.search.estimate import CallEstimate, estimate_calls
 from archon_cli.search.evaluator import Evaluator
 from archon_cli.search.executor import LocalExecutor, TrialExecutor
@@ -64,8 +64,7 @@ class SearchSettings:
     def validate(self) -> None:
         if self.trials < 1:
             raise UserError(f"--trials {self.trials}: must be at least 1")
-        if self.algorithm not in ALGORITHMS:
-            raise UserError(f"unknown search algorithm {self.algorithm!r} (expected one of: {', '.join(ALGORITHMS)})")
+        ALGORITHMS.lookup(self.algorithm)
         if not self.pool:
             raise UserError("the model pool is empty: give at least one model with --models")
         if self.final_k < 0:

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from itertools import combinations, product
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -42,8 +42,12 @@ from archon_cli.components.majority_vote import MajorityVoteConfig
 from archon_cli.config.architecture import Architecture
 from archon_cli.config.files import describe_validation_error, read_config_file
 from archon_cli.errors import ConfigError
+from archon_cli.search.choices import FINAL_STAGES
 
-FinalStage = Literal["none", "majority_vote", "verifier", "unit_tests", "executed_tests", "ranker"]
+if TYPE_CHECKING:
+    FinalStage = str
+else:  # the registered final stages (search/choices.py), so a space file's typo names the choices
+    FinalStage = Literal[tuple(FINAL_STAGES)]
 DIMENSIONS = (
     "top_models", "samples", "fusion_layers", "fusers_per_layer", "critic_ranker", "final", "styles", "temperature",
     "stop",
@@ -313,14 +317,7 @@ class Point:
             parts.append(f"f{self.fusion_layers}x{self.fusers_per_layer}")
         if self.critic_ranker:
             parts.append("cr")
-        short = {
-            "none": "",
-            "majority_vote": "mv",
-            "verifier": "ver",
-            "unit_tests": "ut",
-            "executed_tests": "xut",
-            "ranker": "rk",
-        }[self.final]
+        short = FINAL_STAGES[self.final]
         if short:
             parts.append(short)
         if self.temperature != DEFAULT_TEMPERATURE:

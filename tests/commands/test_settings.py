@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from archon_cli.commands.options import EngineOptions
 from archon_cli.commands.settings import data_dir_from_env, engine_settings, local_settings, open_gateway
 from archon_cli.errors import UserError
 from archon_cli.llm.local_models import LocalSettings
@@ -26,7 +27,8 @@ def test_local_settings_from_the_environment() -> None:
 
 
 def test_the_gateway_owns_a_pool_with_the_commands_local_settings(tmp_path: Path) -> None:
-    settings = engine_settings("5", tmp_path / "cache", False, 4, ["openai/a=2"])
+    options = EngineOptions(budget="5", cache_dir=tmp_path / "cache", concurrency=4, model_limit=["openai/a=2"])
+    settings = engine_settings(options)
     gateway = open_gateway(settings)
     assert gateway.local_models.settings == settings.local
     assert settings.budget.calls_per_query == 5 and settings.model_limits == {"openai/a": 2}

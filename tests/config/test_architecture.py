@@ -32,6 +32,7 @@ EXPECTED_CALLS = {
     "prompt-styles-vote.yaml": 2,  # two prompt styles, one greedy call each + vote 0
     "program.yaml": 1,  # one greedy program (run in the sandbox: no call)
     "program-vote.yaml": 5,  # 5 sampled programs + vote 0
+    "program-vote-stop.yaml": 20,  # at most: 20 sampled programs, drawn until the vote is decided
     "sampled-vote.yaml": 20,  # 20 samples + vote 0
     "sampled-vote-stop.yaml": 20,  # at most: the adaptive vote stops drawing once decided
 }

@@ -25,7 +25,10 @@ from tests.conftest import ROOT, assert_user_error, run_cli
 from tests.fakes import FakeBackend
 
 QUESTION = "What is 3 + 4?"
-REPLAY_TABLE = ROOT / "bench" / "data" / "replay_tiny_arith_test.jsonl"
+REPLAY_TABLES = [
+    ROOT / "bench" / "data" / "replay_tiny_arith_test.jsonl",  # calculator-style samples
+    ROOT / "bench" / "data" / "replay_tiny_arith_program_test.jsonl",  # sampled programs' printed answers
+]
 
 
 def vote(api_base: str, stop: dict[str, Any] | None, samples: int = 20, generators: int = 1) -> dict[str, Any]:
@@ -191,12 +194,14 @@ def _replay_module() -> Any:
     return module
 
 
+@pytest.mark.parametrize("table", REPLAY_TABLES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("stop", [{"rule": "beta", "confidence": 0.95}, {"rule": "window", "size": 4}])
-async def test_the_replay_draws_as_many_samples_as_the_engine(stop: dict[str, Any]) -> None:
+async def test_the_replay_draws_as_many_samples_as_the_engine(stop: dict[str, Any], table: Path) -> None:
     """bench/replay_stop.py's figure is the engine's: on recorded questions, the engine (replies
     replayed by sample slot) draws exactly the samples the replay counts, and votes alike."""
     replay = _replay_module()
-    rows = [json.loads(line) for line in REPLAY_TABLE.read_text().splitlines()[:40]]
+    rows = [json.loads(line) for line in table.read_text().splitlines()[::8]]  # every category
+    assert len(rows) == 38 and all(len(r["answers"]) == 20 for r in rows)
     arch, _ = parse_architecture(vote("http://127.0.0.1:9/v1", stop))
     rule = arch.layers[1][0].stop  # type: ignore[attr-defined]
     for row in rows:

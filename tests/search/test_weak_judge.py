@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.search import build_settings
+from archon_cli.commands.options import EngineOptions, EvaluationOptions
+from archon_cli.commands.search import SearchCommand, build_settings
 from archon_cli.errors import UserError
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.gateway import LLMGateway
@@ -26,10 +27,12 @@ from tests.fakes import FakeBackend
 
 
 def settings_for(judge: str | None, keys: frozenset[str] = frozenset(), allow: bool = False) -> SearchSettings:
-    return build_settings(
-        "mt-bench", "4", "openai/m", None, None, "random", 1, 0, 0.0, 0, 2, None, judge, SHARED_DATA, 2,
-        allow_weak_judge=allow, provider_keys=keys,
+    command = SearchCommand(
+        benchmark="mt-bench", budget="4", models="openai/m", algorithm="random", trials=1, final_k=0,
+        allow_weak_judge=allow, evaluation=EvaluationOptions(limit=2, judge=judge, data_dir=SHARED_DATA),
+        engine=EngineOptions(concurrency=2),
     )  # fmt: skip
+    return build_settings(command, provider_keys=keys)
 
 
 def test_the_embedded_judge_is_refused_before_any_call() -> None:

@@ -131,10 +131,6 @@ async def run_io_tests(
 
 class CodeContests(CodeBenchmark):
     name = "code-contests"
-    description = (
-        "CodeContests test split (165 problems, stdin/stdout tests in a sandbox); "
-        "hub only (deepmind/code_contests), no offline copy"
-    )
     hub_id = HUB_ID
     # Outputs can be long: keep up to 16 MiB of each (a truncated output never matches).
     limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=2.0, max_output_bytes=16 * 1024 * 1024)

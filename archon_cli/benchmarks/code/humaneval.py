@@ -50,7 +50,6 @@ def read_gzip_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
 
 class HumanEval(CodeBenchmark):
     name = "humaneval"
-    description = "HumanEval (164 Python functions), pass@1 by running the upstream tests in a sandbox"
     data_files = ("humaneval/HumanEval.jsonl.gz",)
     hub_id = "openai_humaneval"
     limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=OFFICIAL_TIMEOUT_S)

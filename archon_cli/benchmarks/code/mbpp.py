@@ -66,7 +66,6 @@ def build_program(reply: str, function: str | None, setup: str, tests: list[str]
 
 class MBPP(CodeBenchmark):
     name = "mbpp"
-    description = "MBPP evaluation split (500 Python tasks, ids 11-510), pass@1 by running the asserts in a sandbox"
     data_files = ("mbpp/mbpp.jsonl",)
     hub_id = "mbpp"
     limits: ClassVar[SandboxLimits] = SandboxLimits(timeout_s=OFFICIAL_TIMEOUT_S)

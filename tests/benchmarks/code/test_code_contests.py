@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archon_cli.benchmarks import get_benchmark
+from archon_cli.benchmarks import BENCHMARKS, get_benchmark
 from archon_cli.benchmarks.base import Question
 from archon_cli.benchmarks.code.code_contests import (
     CodeContests,
@@ -101,7 +101,7 @@ async def test_code_contests_score_reads_the_program_from_the_reply() -> None:
 
 def test_code_contests_has_no_offline_copy(tmp_path: Path) -> None:
     bench = get_benchmark("code-contests", SHARED_DATA)
-    assert "no offline copy" in bench.description
+    assert "no offline copy" in BENCHMARKS.description("code-contests")
     with pytest.raises(UserError, match="no offline copy"):
         bench.load()
     result = run_cli("eval", "architectures/single-call.yaml", "-b", "code-contests", "--data-dir", str(SHARED_DATA))
