@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from archon_cli.config.files import read_text
+from archon_cli.config.files import check_file, read_text
 from archon_cli.errors import UserError
 from archon_cli.records import TooDeep, loads_json
 from archon_cli.state import Query
@@ -62,7 +62,7 @@ def _query_from_record(record: object, where: str, line_no: int) -> Query:
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """The file's lines, numbered; each line's size is checked before it is held whole (a 30 MB
     line took 3.6 GB and seconds to refuse when the file was read and split first)."""
-    read_text_checks(path)
+    check_file(path, "input file", MAX_INPUT_BYTES)
     try:
         with path.open("rb") as f:
             for line_no in itertools.count(1):
@@ -74,16 +74,6 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield line_no, raw
     except OSError as exc:
         raise UserError(f"{path}: cannot read the input file ({exc.strerror or exc})") from None
-
-
-def read_text_checks(path: Path) -> None:
-    if not path.exists():
-        raise UserError(f"{path}: input file not found")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, expected an input file")
-    size = path.stat().st_size
-    if size > MAX_INPUT_BYTES:
-        raise UserError(f"{path}: input file is {size:,} bytes, over the limit of {MAX_INPUT_BYTES:,}")
 
 
 def queries_from_jsonl(path: Path) -> list[Query]:

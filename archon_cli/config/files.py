@@ -59,8 +59,8 @@ class _DuplicateKey(ValueError):
     pass
 
 
-def read_text(path: Path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES) -> str:
-    """A UTF-8 text file's contents, or a UserError saying why it cannot be used."""
+def check_file(path: Path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES) -> None:
+    """A UserError unless ``path`` is a file of at most ``max_bytes`` (it is not read)."""
     if not path.exists():
         raise UserError(f"{path}: {what} not found")
     if path.is_dir():
@@ -68,6 +68,11 @@ def read_text(path: Path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES)
     size = path.stat().st_size
     if size > max_bytes:
         raise UserError(f"{path}: {what} is {size:,} bytes, over the limit of {max_bytes:,}")
+
+
+def read_text(path: Path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES) -> str:
+    """A UTF-8 text file's contents, or a UserError saying why it cannot be used."""
+    check_file(path, what, max_bytes)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
