@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+# The benchmark data: ARCHON_DATA_DIR where set (the Makefile sets it), else ../shared/data beside the checkout.
+SHARED_DATA = Path(os.environ.get("ARCHON_DATA_DIR") or ROOT.parent / "shared" / "data").resolve()
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
