@@ -216,39 +216,39 @@ def _memory(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
     ]
 
 
+def _scale_row(row: dict[str, Any], label: str, target: str, met: bool | None, cmd: str, load: str) -> Row:
+    """One worker count's row of figure 7: its wall time, ratio, scores and requests."""
+    return Row(
+        label,
+        f"{row['wall_seconds']:.1f} s = {row['ratio']:.2f}x one worker; same per-trial scores: "
+        f"{'yes' if row['same_scores'] else 'NO'}; {row['requests']} requests",
+        target,
+        met,
+        cmd,
+        load,
+    )
+
+
 def _scale(r: dict[str, Any], cmd: str, load: str) -> list[Row]:
     st = r["settings"]
+    latency = f"{st['latency'] * 1000:.0f} ms latency"
     rows = []
     for row in r.get("small_rows", []):
-        target = "<= 0.6x" if row["workers"] == 3 else "(reported)"
-        met = (row["ratio"] <= 0.6 and row["same_scores"]) if row["workers"] == 3 else None
-        rows.append(
-            Row(
-                f"7. scale-out, small search, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials "
-                f"on 8 gsm8k dev questions, budget {st['budget']}, {st['latency'] * 1000:.0f} ms latency",
-                f"{row['wall_seconds']:.1f} s = {row['ratio']:.2f}x one worker; same per-trial scores: "
-                f"{'yes' if row['same_scores'] else 'NO'}; {row['requests']} requests",
-                target,
-                met,
-                cmd,
-                load,
-            )
+        three = row["workers"] == 3
+        label = (
+            f"7. scale-out, small search, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials "
+            f"on 8 gsm8k dev questions, budget {st['budget']}, {latency}"
         )
+        met = (row["ratio"] <= 0.6 and row["same_scores"]) if three else None
+        rows.append(_scale_row(row, label, "<= 0.6x" if three else "(reported)", met, cmd, load))
     for row in r["rows"]:
-        target = "< 0.45x" if row["workers"] == 3 else "(reported)"
-        met = (row["ratio"] < 0.45 and row["same_scores"]) if row["workers"] == 3 else None
-        rows.append(
-            Row(
-                f"7. scale-out, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials, "
-                f"budget {st['budget']}, --concurrency {st['concurrency']}, {st['latency'] * 1000:.0f} ms latency",
-                f"{row['wall_seconds']:.1f} s = {row['ratio']:.2f}x one worker; same per-trial scores: "
-                f"{'yes' if row['same_scores'] else 'NO'}; {row['requests']} requests",
-                target,
-                met,
-                cmd,
-                load,
-            )
+        three = row["workers"] == 3
+        label = (
+            f"7. scale-out, `--workers {row['workers']}` ({row['executor']}), {row['trials']} trials, "
+            f"budget {st['budget']}, --concurrency {st['concurrency']}, {latency}"
         )
+        met = (row["ratio"] < 0.45 and row["same_scores"]) if three else None
+        rows.append(_scale_row(row, label, "< 0.45x" if three else "(reported)", met, cmd, load))
     gp, redis = (
         r["gp_fit"] or {"trials": 0, "median_seconds": float("nan")},
         r["redis"] or {"get_ms": "-", "set_ms": "-"},
