@@ -409,7 +409,7 @@ class FeasibleSpace:
         self.calls_per_query = calls_per_query
         self._neutral = (self.space.fusers_per_layer[0], self.space.critic_ranker[0], self.space.samples[0])
         self._calls = lru_cache(maxsize=None)(self._static_calls)
-        self._points: tuple[Point, ...] | None = None  # all_points, once listed
+        self._listed: tuple[Point, ...] | None = None  # all_points, once listed
 
     def canonical(self, point: Point) -> Point:
         return point.canonical(*self._neutral)
@@ -432,15 +432,15 @@ class FeasibleSpace:
     def all_points(self) -> list[Point]:
         """Every feasible canonical point, in a fixed order (a new list: callers may shuffle it).
         Listed once per space: the driver, the loop and the algorithm each ask for it."""
-        if self._points is None:
+        if self._listed is None:
             s = self.space
             points = set()
             for values in product(*(s.choices(d) for d in DIMENSIONS)):
                 p = self.canonical(Point(*values))  # (a rule where none applies is the point without one)
                 if self.contains(p):
                     points.add(p)
-            self._points = tuple(sorted(points))
-        return list(self._points)
+            self._listed = tuple(sorted(points))
+        return list(self._listed)
 
     # The optimiser's view of a point: the six numbers and choices, then one 0/1 per style of the
     # space (whether the set holds it, so the GP learns what each style adds), then temperature.
