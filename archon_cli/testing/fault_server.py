@@ -11,7 +11,9 @@ verifiers get replies in the format they parse. Which component asks is read fro
 ``X-Archon-Purpose`` header (archon sends the request's ``purpose`` there), never guessed from the
 prompt's wording. Like a sampling server, it answers a prompt it has seen before at temperature
 > 0 with other text (the n-th draw of a prompt gets its own reply; arithmetic stays right or
-wrong per question), so independent samples can be told apart. A request with ``n`` gets ``n``
+wrong per question), so independent samples can be told apart; a greedy request (temperature 0)
+gets the first draw's text and takes no draw, so greedy and sampled requests of one prompt may
+arrive in any order and each sample is the same. A request with ``n`` gets ``n``
 choices, the next ``n`` draws of its prompt (so ten requests and one with ``n = 10`` get the same
 ten texts), with OpenAI's usage: the prompt once, the completion tokens summed over the choices;
 its fault, if any, is the whole request's. ``ignore_n`` makes it answer one choice whatever ``n``
@@ -197,7 +199,8 @@ class FaultServer:
         self._port = port
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self._seen: Counter[str] = Counter()  # occurrences of each (model, messages) digest
+        self._seen: Counter[str] = Counter()  # requests for each (model, messages) digest
+        self._draws: Counter[str] = Counter()  # sampled replies of each digest (greedy ones are no draw)
         self._auth: dict[str, None] = {}
         self._in_flight = 0
         self._max_in_flight = 0
@@ -307,6 +310,7 @@ class FaultServer:
         with self._lock:
             self._counts.clear()
             self._seen.clear()
+            self._draws.clear()
             self._auth.clear()
             self._max_in_flight = self._in_flight
             if plan is not None:
@@ -317,14 +321,21 @@ class FaultServer:
         with self._lock:
             return list(self._auth)
 
-    def _decide(self, model: str, messages: list[Any], authorization: str | None, n: int = 1) -> tuple[str, int]:
-        """The fault kind of a request, and how many draws of its prompt came before (a request
-        for ``n`` samples takes the next ``n``)."""
+    def _decide(
+        self, model: str, messages: list[Any], authorization: str | None, n: int = 1, sampling: bool = True
+    ) -> tuple[str, int]:
+        """The fault kind of a request (by how many requests of its prompt came before), and how
+        many draws of its prompt came before (a sampled request for ``n`` samples takes the next
+        ``n``; a greedy one takes none, so when greedy and sampled requests of one prompt arrive
+        in another order, every sample still gets the same draw)."""
         blob = json.dumps([model, messages], sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         with self._lock:
             occurrence = self._seen[digest]
             self._seen[digest] += n
+            draw = self._draws[digest]
+            if sampling:
+                self._draws[digest] += n
             received = sum(self._counts[k] for k in KINDS)
             if received < self.plan.fail_first:
                 kind = "error_500"
@@ -338,7 +349,7 @@ class FaultServer:
                 self._auth.setdefault(authorization, None)
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
-        return kind, occurrence
+        return kind, draw
 
     async def _barrier(self) -> None:
         """Wait until ``plan.barrier`` requests have arrived in all (at most ``hang_seconds``)."""
@@ -385,9 +396,9 @@ class FaultServer:
         model = str(body.get("model") or "")  # type: ignore[union-attr]
         plan = self.plan
         answered = 1 if plan.ignore_n else n
-        kind, occurrence = self._decide(model, messages, request.headers.get("Authorization"), answered)
         temperature = body.get("temperature")  # type: ignore[union-attr]
         sampling = isinstance(temperature, (int, float)) and temperature > 0
+        kind, draw = self._decide(model, messages, request.headers.get("Authorization"), answered, sampling)
         try:
             await self._barrier()
             if kind == "hang":
@@ -415,7 +426,7 @@ class FaultServer:
             texts = [
                 _truncate(
                     reply_text(
-                        messages, plan.seed, plan.wrong_rate, purpose, occurrence + i if sampling else 0, plan.spread
+                        messages, plan.seed, plan.wrong_rate, purpose, draw + i if sampling else 0, plan.spread
                     ),
                     limit,
                 )

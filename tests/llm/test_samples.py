@@ -84,6 +84,16 @@ async def test_one_n_request_gets_the_same_samples_as_ten_requests(tmp_path: Pat
     assert sorted(texts(together)) == sorted(texts(apart))
 
 
+async def test_a_greedy_call_of_the_prompt_takes_no_draw_from_the_server(tmp_path: Path) -> None:
+    """The server's samples of a prompt are the same whether a greedy call of it came before or
+    not, so a search whose stage 1 (greedy) runs beside its trials gets the same replies."""
+    with FaultServer(FaultPlan()) as after, FaultServer(FaultPlan()) as alone:
+        greedy = await run(LLMGateway(cache=None), generator(after.api_base, 1, temperature=0.0))
+        sampled = await run(LLMGateway(cache=None), generator(after.api_base, 4))
+        only = await run(LLMGateway(cache=None), generator(alone.api_base, 4))
+    assert greedy.stats.requests == 1 and texts(sampled) == texts(only)
+
+
 async def test_the_cache_serves_each_sample_of_an_n_request_on_its_own(tmp_path: Path) -> None:
     with FaultServer(FaultPlan()) as server:
         gateway = LLMGateway(cache=ResponseCache(tmp_path / "cache.sqlite"))
