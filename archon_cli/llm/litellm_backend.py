@@ -45,7 +45,16 @@ def _lib() -> Any:
             # about 2 ms of CPU per request here (bench/RESULTS.md, figure 1's notes). Same
             # requests, usage and error classes; set it to "false" to go through the SDK.
             os.environ.setdefault("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", "true")
-            import litellm
+            # No collections during the import: it builds some 300,000 objects that live as long
+            # as the process, and each collection on the way walks them again for nothing: about
+            # 0.6 of its 2.5 s here (bench/RESULTS.md, figure 7's notes).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                import litellm
+            finally:
+                if collecting:
+                    gc.enable()
 
             litellm.suppress_debug_info = True
             # Off: with drop_params on, LiteLLM answers an HTTP 422 by sending the request again

@@ -4,6 +4,8 @@ answered from the backend's own pool, the request's purpose sent as a header."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -189,3 +191,18 @@ async def test_a_self_hosted_model_without_a_price_costs_zero_and_a_priced_one_k
         text, usage = await backend.complete(priced)
     expected = backend.price("openai/gpt-4o-mini", usage.prompt_tokens, usage.completion_tokens)
     assert text == "5" and expected > 0 and usage.cost == pytest.approx(expected)
+
+
+def test_litellm_is_imported_without_collections_and_leaves_them_on() -> None:
+    """No collection runs during LiteLLM's import (each would walk its growing heap for nothing);
+    afterwards collections are on again, with what the import built frozen out of them."""
+    script = (
+        "import gc\n"
+        "from archon_cli.llm.litellm_backend import load_litellm\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "load_litellm()\n"
+        "print(len(runs), gc.isenabled(), gc.get_freeze_count() > 100_000)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["0", "True", "True"], out.stdout + out.stderr
