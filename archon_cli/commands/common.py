@@ -1,8 +1,11 @@
-"""What every command shares: warnings on the terminal, and the checks of an architecture file
-before any call."""
+"""What every command shares: warnings on the terminal, the checks of an architecture file
+before any call, and the report's imports started early."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,3 +48,19 @@ def print_table(console: Console, table: Table) -> None:
     # Console.print never goes wider than its console, so a console of the table's width prints it.
     wide = Console(file=console.file, width=max(natural, console.width), no_color=console.no_color)
     wide.print(table)
+
+
+def preload_report() -> None:
+    """Import what the report at the end of a command takes (the report modules and matplotlib,
+    about 0.4 s) in a background thread, while the command waits on the network: the report is
+    then written at once. Nothing else runs in that thread."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # an import that fails fails again, with its message, where used
+            importlib.import_module("archon_cli.commands.view")
+            importlib.import_module("archon_cli.report.plots").import_matplotlib()
+
+    # Not a daemon: the interpreter waits for it at exit. A daemon thread stopped at exit in the
+    # middle of an import would keep that module's lock, and an import at exit (LiteLLM's clients
+    # import as they close) would wait for it for ever.
+    threading.Thread(target=load, name="archon-preload-report").start()

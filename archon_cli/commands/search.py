@@ -12,10 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from archon_cli.benchmarks import get_benchmark
-from archon_cli.commands.common import print_table, warner
+from archon_cli.commands.common import preload_report, print_table, warner
 from archon_cli.commands.options import EngineOptions, EvaluationOptions
 from archon_cli.commands.settings import check_folder_option, data_dir_from_env, engine_settings, open_gateway
-from archon_cli.commands.view import report_last
 from archon_cli.config.budget import load_budget
 from archon_cli.errors import EXIT_BUDGET, EXIT_OK, BudgetExceeded, UserError
 from archon_cli.evaluation.judge import choose_judge
@@ -167,6 +166,7 @@ def run_search(command: SearchCommand, console: Console) -> int:
         settings, gateway, results_dir, search_id, on_trial=on_trial, on_stage=on_stage, executor=remote, workers=workers
     )
     keep_search_spend(settings, gateway, driver.dir)
+    preload_report()  # the Pareto plot and the report, imported while the search waits on its models
     try:
         with live:
             try:
@@ -174,6 +174,8 @@ def run_search(command: SearchCommand, console: Console) -> int:
             except BudgetExceeded as exc:
                 code = _budget_stop(str(exc), driver, gateway, console, json_out)
                 if report:
+                    from archon_cli.commands.view import report_last
+
                     report_last([driver.dir], console)
                 return code
             live.update(_table(result.trials, metric, "leaderboard"))
@@ -186,6 +188,8 @@ def run_search(command: SearchCommand, console: Console) -> int:
     else:
         _print_result(result, console)
     if report:
+        from archon_cli.commands.view import report_last
+
         report_last([result.search_dir], console)
     return EXIT_OK
 

@@ -23,6 +23,13 @@ MAX_CATEGORY_RUNS = 8
 Row = dict[str, Any]
 
 
+def import_matplotlib() -> None:
+    """Import the parts of matplotlib the plots draw with (a few tenths of a second), ahead of the
+    first plot: commands do it in a thread while they wait on the network (commands/common.py)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
 def _figure() -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
