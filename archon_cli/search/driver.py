@@ -10,6 +10,7 @@ and carries on.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -36,6 +37,10 @@ from archon_cli.search.loop import Stage2, Stage2Plan
 from archon_cli.search.pool import PoolModel
 from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, build_architecture
 from archon_cli.search.trials import SearchResult, Trial, rank_trials
+
+
+async def _baseline_run(opening: asyncio.Future[tuple[Any, Any, Trial, RunResult]]) -> RunResult:
+    return (await opening)[3]
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,9 @@ class SearchSettings:
 class SearchDriver:
     """The four stages in order: stage 1 (rank the pool), the baseline, stage 2 (search/loop.py,
     on ``executor``: by default ``workers`` trials at once in this process) and the final test
-    evaluation; each evaluation through one ``Evaluator`` into the search folder."""
+    evaluation; each evaluation through one ``Evaluator`` into the search folder. With a pool of
+    one model and 2+ workers, stage 1 and the baseline take one of the workers' slots while stage
+    2 starts in the others (nothing to rank: the results are the same)."""
 
     def __init__(
         self,
@@ -171,11 +178,23 @@ class SearchDriver:
             self._settings_info(dev, test) | {"rungs": list(sizes), "estimated_calls": estimate.as_dict()}
         )
 
-        ranking, stage1 = await self._rank_models(dev)
-        models = [m for m, _ in ranking]
-        feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
-        base_dev, base_dev_run = await self._baseline(models[0], "dev", dev)
-        trials, evaluations, exhausted = await self._stage2(feasible, dev, sizes, base_dev_run)
+        running = asyncio.Semaphore(self.executor.workers)  # the --workers slots
+        opening = asyncio.ensure_future(self._opening(dev, running))
+        baseline = asyncio.ensure_future(_baseline_run(opening))
+        try:
+            if len(self.s.pool) == 1 and self.executor.workers > 1:
+                # A lone model needs no ranking: its stage-1 run (the baseline on dev) is one of the
+                # N evaluations in flight, and stage 2 starts beside it.
+                models = [self.s.pool[0].model]
+            else:
+                models = [m for m, _ in (await opening)[0]]
+            feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
+            trials, evaluations, exhausted = await self._stage2(feasible, dev, sizes, baseline, running)
+            ranking, stage1, base_dev, _ = await opening
+        finally:
+            for task in (opening, baseline):
+                task.cancel()  # stage 2 failed while stage 1 was still running (done: no effect)
+            await asyncio.gather(opening, baseline, return_exceptions=True)
         ranked = rank_trials(trials)
         finals = await self._final(ranked[: self.s.final_k], feasible, test) if test else []
         base_test = await self._versus_on_test(models[0], finals, test) if finals else None
@@ -270,6 +289,16 @@ class SearchDriver:
             f"in the space (the cheapest costs {least})"
         )
 
+    async def _opening(
+        self, dev: list[Question], running: asyncio.Semaphore
+    ) -> tuple[list[tuple[str, float]], list[Trial], Trial, RunResult]:
+        """Stage 1 (in one of the N slots) and the baseline on dev: the ranking, stage 1's trials,
+        and the baseline's trial and run."""
+        async with running:  # asked for before any trial
+            ranking, stage1 = await self._rank_models(dev)
+            base_dev, base_dev_run = await self._baseline(ranking[0][0], "dev", dev)
+        return ranking, stage1, base_dev, base_dev_run
+
     async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
         """Stage 1: each model answers the dev split alone, one greedy call (temperature 0) per
         question, as the baseline does: the best model's stage-1 run is the baseline on dev, answered
@@ -308,7 +337,12 @@ class SearchDriver:
         return trial, read_run(run_dir)
 
     async def _stage2(
-        self, feasible: FeasibleSpace, dev: list[Question], sizes: tuple[int, ...], baseline: RunResult
+        self,
+        feasible: FeasibleSpace,
+        dev: list[Question],
+        sizes: tuple[int, ...],
+        baseline: asyncio.Future[RunResult],
+        running: asyncio.Semaphore,
     ) -> tuple[list[Trial], list[Trial], bool]:
         """Stage 2 (search/loop.py). Returns each architecture at its highest rung, every
         evaluation, and whether the space ran out."""
@@ -330,7 +364,7 @@ class SearchDriver:
             judge_model=self.judge.model if self.judge else None,
             judge_max_tokens=self.s.judge_max_tokens,
         )
-        stage2 = Stage2(plan, self.evaluator, self.folder, self.executor, baseline, self.on_trial, self.on_stage)
+        stage2 = Stage2(plan, self.evaluator, self.folder, self.executor, baseline, self.on_trial, self.on_stage, running)
         result = await stage2.run()
         return result.trials, result.evaluations, result.exhausted
 

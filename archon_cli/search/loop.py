@@ -146,10 +146,14 @@ class Stage2:
         evaluator: Evaluator,
         folder: SearchFolder,
         executor: TrialExecutor,
-        baseline: RunResult,
+        baseline: asyncio.Future[RunResult],
         on_trial: Callable[[Trial, list[Trial]], None] | None = None,
         on_stage: Callable[[str], None] | None = None,
+        running: asyncio.Semaphore | None = None,
     ) -> None:
+        """``baseline``: the baseline's dev run, awaited where a trial needs it (stage 1 may still be
+        answering it beside stage 2: search/driver.py). ``running``: the ``--workers`` slots, shared
+        with stage 1 when it runs beside."""
         self.plan = plan
         self.evaluator = evaluator
         self.folder = folder
@@ -159,7 +163,8 @@ class Stage2:
         self.on_stage = on_stage or (lambda _m: None)
         self._warned: set[str] = set()  # the workers' warnings said so far
         self.grants = Grants(evaluator.gateway.accountant, executor.workers) if executor.granted else None
-        self._running = asyncio.Semaphore(executor.workers)  # steps running at once (first come, first served)
+        # Steps running at once (first come, first served).
+        self._running = running or asyncio.Semaphore(executor.workers)
         self._stopped = ""  # the budget stop's message, once a step met it
 
     async def run(self) -> Stage2Result:
@@ -259,7 +264,7 @@ class Stage2:
             trial = Trial(**self._recorded[(step.arch_id, len(questions))])
             trial.trial = step.number
             if trial.vs_baseline is None:
-                trial.vs_baseline = versus(self.folder.path / trial.run_dir, self.baseline)
+                trial.vs_baseline = versus(self.folder.path / trial.run_dir, await self.baseline)
             return trial
         architecture = self.plan.feasible.architecture(step.point).model_copy(update={"name": step.arch_id})
         job = TrialJob(
@@ -290,7 +295,7 @@ class Stage2:
         trial.nominal_calls = round(trial.calls_per_query * (len(questions) - before))
         trial.real_calls -= sum(t.real_calls for t in step.earlier)
         trial.real_requests -= sum(t.real_requests for t in step.earlier)
-        trial.vs_baseline = versus(run_dir, self.baseline)
+        trial.vs_baseline = versus(run_dir, await self.baseline)
         self.folder.record_trial(trial)
         return trial
 

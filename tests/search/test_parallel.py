@@ -12,16 +12,19 @@ from typing import Any
 
 import pytest
 
+from archon_cli.benchmarks.base import Question
 from archon_cli.errors import BudgetExceeded
 from archon_cli.llm.accountant import Budget
 from archon_cli.llm.cache import ResponseCache
 from archon_cli.llm.factory import GatewaySettings
 from archon_cli.llm.gateway import LLMGateway
+from archon_cli.llm.types import CompletionRequest, Usage
 from archon_cli.search.algorithms import make_algorithm
 from archon_cli.search.driver import SearchDriver, SearchSettings
 from archon_cli.search.executor import TrialJob, TrialReturn, WorkerLost, run_trial
+from archon_cli.search.pool import PoolModel
 from archon_cli.search.space import FeasibleSpace, Point
-from archon_cli.search.trials import SearchResult, rank_trials
+from archon_cli.search.trials import SearchResult, Trial, rank_trials
 from archon_cli.testing.simulated import SimulatedBackend
 from tests.search.test_driver import ACCURACY, SPACE, mf_settings, score_table, settings
 
@@ -226,3 +229,52 @@ def test_three_local_workers_share_the_cache_and_in_flight_samples(tmp_path: Pat
     three, three_backend = run(tmp_path / "three", small(2, algorithm="random", trials=9), workers=3)
     assert ids(one) == ids(three)
     assert three_backend.sent <= one_backend.sent
+
+
+class SlowBackend(SimulatedBackend):
+    """The simulated provider with a pause before each reply, so that evaluations overlap in time."""
+
+    async def complete(self, request: CompletionRequest) -> tuple[str, Usage]:
+        await asyncio.sleep(0.002)
+        return await super().complete(request)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_lone_model_is_ranked_beside_stage_2_with_the_same_results(tmp_path: Path, workers: int) -> None:
+    """With one model in the pool there is nothing to rank: with 2+ workers its stage-1 run (the
+    baseline on dev) takes one of the slots and the first trials start in the others; with one
+    worker it runs first, alone. The trials, their scores and their differences from the
+    baseline are the same either way."""
+    lone = SearchSettings(**{**small(5, algorithm="random", trials=6).__dict__, "pool": [PoolModel(model="sim/good")]})
+    events: list[str] = []
+
+    class Watched(SearchDriver):
+        async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
+            events.append("stage 1 starts")
+            ranked = await super()._rank_models(dev)
+            events.append("stage 1 ends")
+            return ranked
+
+    def search(folder: Path, n: int) -> SearchResult:
+        backend = SlowBackend(ACCURACY)
+        gateway = LLMGateway(backend=backend, cache=ResponseCache(folder / "cache.sqlite"), accountant=None)
+        driver = Watched(lone, gateway, folder, workers=n)
+        run_trial = driver.executor.run
+
+        async def watched_run(job: TrialJob, run_dir: Path) -> TrialReturn:
+            events.append(f"trial {job.arch_id} starts")
+            return await run_trial(job, run_dir)
+
+        driver.executor.run = watched_run  # type: ignore[method-assign]
+        return asyncio.run(driver.run())
+
+    alone = search(tmp_path / "one", 1)
+    events.clear()
+    result = search(tmp_path / "n", workers)
+    # Stage 1 holds one of the slots: with 3, two trials start before it ends; with 1, none does.
+    during = events[: events.index("stage 1 ends")]
+    assert len([e for e in during if e.startswith("trial")]) == (2 if workers > 1 else 0), events
+    assert [(t.arch_id, t.dev_score, t.vs_baseline) for t in result.trials] == [
+        (t.arch_id, t.dev_score, t.vs_baseline) for t in alone.trials
+    ]
+    assert result.ranking == alone.ranking and result.baseline["dev"]["dev_score"] == alone.baseline["dev"]["dev_score"]
