@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from itertools import combinations, product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -393,6 +392,12 @@ def architecture_id(point: Point, models: list[str]) -> str:
     return f"{p.label()}-{digest}"
 
 
+# Calls per query of each point, by space (as JSON) and point: they do not depend on which models
+# fill the pool, so the search's views of one space (the budget check, the estimate, the ranked
+# pool) build each point's architecture once.
+_CALLS: dict[tuple[str, Point], int] = {}
+
+
 class FeasibleSpace:
     """The points of a space whose architecture fits the budget, with memoised call counts."""
 
@@ -408,20 +413,23 @@ class FeasibleSpace:
         self.endpoints = endpoints or {}
         self.calls_per_query = calls_per_query
         self._neutral = (self.space.fusers_per_layer[0], self.space.critic_ranker[0], self.space.samples[0])
-        self._calls = lru_cache(maxsize=None)(self._static_calls)
+        self._space_key = self.space.model_dump_json()
         self._listed: tuple[Point, ...] | None = None  # all_points, once listed
 
     def canonical(self, point: Point) -> Point:
         return point.canonical(*self._neutral)
 
     def _static_calls(self, point: Point) -> int:
-        return self.architecture(point).static_calls()
+        key = (self._space_key, point)
+        if key not in _CALLS:
+            _CALLS[key] = self.architecture(point).static_calls()
+        return _CALLS[key]
 
     def architecture(self, point: Point) -> Architecture:
         return build_architecture(point, self.models, self.space, endpoints=self.endpoints)
 
     def calls(self, point: Point) -> int:
-        return int(self._calls(self.canonical(point)))
+        return self._static_calls(self.canonical(point))
 
     def contains(self, point: Point) -> bool:
         """In the space, canonical and within budget (the constraint handed to the optimiser)."""
