@@ -178,16 +178,15 @@ class SearchDriver:
             self._settings_info(dev, test) | {"rungs": list(sizes), "estimated_calls": estimate.as_dict()}
         )
 
+        # A lone model needs no ranking: with 2+ workers its stage-1 run (the baseline on dev) is
+        # one of the N evaluations in flight, and stage 2 starts beside it.
+        beside = len(self.s.pool) == 1 and self.executor.workers > 1
+        self.on_stage("stage 1: ranking the model pool" + (" (one model: beside stage 2)" if beside else ""))
         running = asyncio.Semaphore(self.executor.workers)  # the --workers slots
         opening = asyncio.ensure_future(self._opening(dev, running))
         baseline = asyncio.ensure_future(_baseline_run(opening))
         try:
-            if len(self.s.pool) == 1 and self.executor.workers > 1:
-                # A lone model needs no ranking: its stage-1 run (the baseline on dev) is one of the
-                # N evaluations in flight, and stage 2 starts beside it.
-                models = [self.s.pool[0].model]
-            else:
-                models = [m for m, _ in (await opening)[0]]
+            models = [self.s.pool[0].model] if beside else [m for m, _ in (await opening)[0]]
             feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
             trials, evaluations, exhausted = await self._stage2(feasible, dev, sizes, baseline, running)
             ranking, stage1, base_dev, _ = await opening
@@ -303,7 +302,6 @@ class SearchDriver:
         """Stage 1: each model answers the dev split alone, one greedy call (temperature 0) per
         question, as the baseline does: the best model's stage-1 run is the baseline on dev, answered
         from the cache. Models ranked by score (pool order on ties)."""
-        self.on_stage("stage 1: ranking the model pool")
         scores: list[tuple[str, float]] = []
         trials = []
         for i, pool_model in enumerate(self.s.pool):
