@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from archon_cli.benchmarks.base import Benchmark, Question
 from archon_cli.errors import UserError
@@ -39,8 +39,17 @@ from archon_cli.search.space import FeasibleSpace, Point, SearchSpace, build_arc
 from archon_cli.search.trials import SearchResult, Trial, rank_trials
 
 
-async def _baseline_run(opening: asyncio.Future[tuple[Any, Any, Trial, RunResult]]) -> RunResult:
-    return (await opening)[3]
+class Opening(NamedTuple):
+    """Stage 1 and the baseline on dev, as stage 2 and the result need them."""
+
+    ranking: list[tuple[str, float]]  # (model, dev score), best first
+    stage1: list[Trial]
+    base_dev: Trial
+    base_dev_run: RunResult
+
+
+async def _baseline_run(opening: asyncio.Future[Opening]) -> RunResult:
+    return (await opening).base_dev_run
 
 
 @dataclass(frozen=True)
@@ -186,7 +195,7 @@ class SearchDriver:
         opening = asyncio.ensure_future(self._opening(dev, running))
         baseline = asyncio.ensure_future(_baseline_run(opening))
         try:
-            models = [self.s.pool[0].model] if beside else [m for m, _ in (await opening)[0]]
+            models = [self.s.pool[0].model] if beside else [m for m, _ in (await opening).ranking]
             feasible = FeasibleSpace(self.s.space, models, self.s.budget.calls_per_query, self.endpoints)
             trials, evaluations, exhausted = await self._stage2(feasible, dev, sizes, baseline, running)
             ranking, stage1, base_dev, _ = await opening
@@ -288,15 +297,13 @@ class SearchDriver:
             f"in the space (the cheapest costs {least})"
         )
 
-    async def _opening(
-        self, dev: list[Question], running: asyncio.Semaphore
-    ) -> tuple[list[tuple[str, float]], list[Trial], Trial, RunResult]:
+    async def _opening(self, dev: list[Question], running: asyncio.Semaphore) -> Opening:
         """Stage 1 (in one of the N slots) and the baseline on dev: the ranking, stage 1's trials,
         and the baseline's trial and run."""
         async with running:  # asked for before any trial
             ranking, stage1 = await self._rank_models(dev)
             base_dev, base_dev_run = await self._baseline(ranking[0][0], "dev", dev)
-        return ranking, stage1, base_dev, base_dev_run
+        return Opening(ranking, stage1, base_dev, base_dev_run)
 
     async def _rank_models(self, dev: list[Question]) -> tuple[list[tuple[str, float]], list[Trial]]:
         """Stage 1: each model answers the dev split alone, one greedy call (temperature 0) per
